@@ -1,0 +1,56 @@
+import type { Span } from "./source.js";
+import { CODES, type DiagnosticCode } from "./codes.js";
+
+export type Severity = "error" | "warning";
+
+export interface Related {
+  message: string;
+  span: Span;
+}
+
+export interface Diagnostic {
+  code: DiagnosticCode;
+  severity: Severity;
+  message: string;
+  span: Span;
+  /** How to fix it, one sentence. */
+  help?: string;
+  related?: Related[];
+}
+
+/** Collects diagnostics; deduplicates identical reports (a loop body re-evaluated reports once) and caps the count. */
+export class DiagnosticBag {
+  readonly items: Diagnostic[] = [];
+  private readonly seen = new Set<string>();
+  private dropped = 0;
+
+  constructor(readonly limit = 200) {}
+
+  add(code: DiagnosticCode, span: Span, message: string, help?: string, related?: Related[]): void {
+    const key = `${code}\0${span.file.path}\0${span.start}\0${message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    if (this.items.length >= this.limit) {
+      this.dropped++;
+      return;
+    }
+    const d: Diagnostic = { code, severity: CODES[code].severity, message, span };
+    if (help !== undefined) d.help = help;
+    if (related !== undefined && related.length > 0) d.related = related;
+    this.items.push(d);
+  }
+
+  get droppedCount(): number {
+    return this.dropped;
+  }
+
+  get errorCount(): number {
+    return this.items.filter((d) => d.severity === "error").length + this.dropped;
+  }
+
+  sorted(): Diagnostic[] {
+    return [...this.items].sort(
+      (a, b) => a.span.file.path.localeCompare(b.span.file.path) || a.span.start - b.span.start || a.code.localeCompare(b.code),
+    );
+  }
+}
