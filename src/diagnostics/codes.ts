@@ -84,6 +84,9 @@ export const CODES = {
   FWC401: e("name already in use", "Emulab renames an object after the variable that receives it; that name already belongs to another object (`can't rename to \"x\": command already exists`)."),
   FWC402: e("name starts with a digit", "Emulab refuses object names that start with a digit."),
   FWC403: e("name too long", "A node name must fit in one DNS label (63 characters)."),
+
+  // 9xx: fwc itself
+  FWC900: e("internal error", "fwc failed on this input; the input may be fine. Please report it with the file."),
 } as const satisfies Record<string, CodeInfo>;
 
 export type DiagnosticCode = keyof typeof CODES;

@@ -20,6 +20,8 @@ export interface Word {
   /** For a braced word: the offset of its first content character, so a body evaluated later keeps positions. */
   bodyStart: number;
   braced: boolean;
+  /** `{*}word`: the word's value is a list whose elements become separate arguments. */
+  expand?: boolean;
 }
 
 export interface Command {

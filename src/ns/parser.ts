@@ -143,6 +143,11 @@ class TclParser extends EmbeddedActionsParser {
         );
         return { start, end: this.endOf(t), parts: [], lit: "", bodyStart: start + 1, braced: true };
       }
+      if (extra !== null && t.image === "{*}") {
+        const w = makeWord(start, extra.end, extra.parts);
+        w.expand = true;
+        return w;
+      }
       if (extra !== null) {
         this.problem(
           "FWC104",
