@@ -20,7 +20,7 @@ export const CODES = {
   // 1xx: reading and syntax
   FWC100: e("cannot read file", "The file does not exist or cannot be read."),
   FWC101: e("missing close-brace", "A `{` has no matching `}`; Tcl would fail with `missing close-brace`."),
-  FWC102: e("missing close-quote", "A `\"` that starts a word has no closing `\"`."),
+  FWC102: e("missing close-quote", 'A `"` that starts a word has no closing `"`.'),
   FWC103: e("missing close-bracket", "A `[` command substitution has no closing `]`."),
   FWC104: e(
     "extra characters after close-brace",
@@ -40,24 +40,49 @@ export const CODES = {
   ),
   FWC108: e("missing close-paren", "An array reference `$name(` has no closing `)`."),
   FWC109: e("syntax error", "The text cannot be split into Tcl commands and words."),
-  FWC110: e("not a text file", "The file contains NUL bytes or is not valid UTF-8."),
+  FWC110: e("not a text file", "The file contains NUL bytes; it is not an NS file."),
+  FWC111: w("not UTF-8", "The file is not valid UTF-8; fwc read it as Latin-1, as Tcl would on a Latin-1 system."),
 
   // 2xx: Tcl evaluation
-  FWC200: e("unknown command", "The command is neither a Tcl command fwc evaluates, a proc, an NS object nor an Emulab/DETER `tb-*` command. Emulab stops with `Unknown: ...`."),
+  FWC200: e(
+    "unknown command",
+    "The command is neither a Tcl command fwc evaluates, a proc, an NS object nor an Emulab/DETER `tb-*` command. Emulab stops with `Unknown: ...`.",
+  ),
   FWC201: e("wrong number of arguments", "The command was called with too few or too many arguments."),
   FWC202: e("no such variable", "A variable is read before it is set."),
   FWC203: e("invalid expression", "An `expr` (or `if`/`while`/`for` condition) cannot be parsed."),
   FWC204: e("expression evaluation error", "Division by zero, a math domain error, or a non-numeric operand."),
-  FWC205: e("invalid value", "An argument does not have the form the command needs (an integer, a list, a boolean, ...)."),
-  FWC206: e("step limit exceeded", "The script ran more commands than the limit (`--max-steps`); usually an endless loop."),
-  FWC207: e("recursion limit exceeded", "Procs or nested evaluation went deeper than the limit; usually endless recursion."),
-  FWC208: e("string size limit exceeded", "A value grew past the size limit (`--max-string`); usually a runaway `append`."),
+  FWC205: e(
+    "invalid value",
+    "An argument does not have the form the command needs (an integer, a list, a boolean, ...).",
+  ),
+  FWC206: e(
+    "step limit exceeded",
+    "The script ran more commands than the limit (`--max-steps`); usually an endless loop.",
+  ),
+  FWC207: e(
+    "recursion limit exceeded",
+    "Procs or nested evaluation went deeper than the limit; usually endless recursion.",
+  ),
+  FWC208: e(
+    "string size limit exceeded",
+    "A value grew past the size limit (`--max-string`); usually a runaway `append`.",
+  ),
   FWC209: e("source of another file", "Only `source tb_compat.tcl` is understood; fwc never reads other files."),
-  FWC210: e("command not allowed", "Commands that touch files, processes or the network (`exec`, `open`, `socket`, ...) are refused."),
+  FWC210: e(
+    "command not allowed",
+    "Commands that touch files, processes or the network (`exec`, `open`, `socket`, ...) are refused.",
+  ),
   FWC211: e("break or continue outside a loop", "`break`/`continue` was used where no loop encloses it."),
   FWC212: e("array/scalar mismatch", "A scalar variable was used as an array or the other way round."),
-  FWC213: e("error raised by the script", "The script called `error`, or a Tcl command failed in a way fwc reports as Tcl does."),
-  FWC214: e("unsupported Tcl feature", "A Tcl command exists but this option or form of it is not implemented by fwc's evaluator."),
+  FWC213: e(
+    "error raised by the script",
+    "The script called `error`, or a Tcl command failed in a way fwc reports as Tcl does.",
+  ),
+  FWC214: e(
+    "unsupported Tcl feature",
+    "A Tcl command exists but this option or form of it is not implemented by fwc's evaluator.",
+  ),
 
   // 3xx: the NS object model
   FWC300: w(
@@ -65,13 +90,25 @@ export const CODES = {
     "The object is known but the method is not one fwc models; Emulab ignores it with a warning too.",
   ),
   FWC301: e("wrong number of arguments to an NS command", "An NS or `tb-*` command got the wrong number of arguments."),
-  FWC302: e("invalid bandwidth", "Bandwidth must be a number with unit b, bps, k, kb, kbps, K, Kb, Kbps, M, Mb, Mbps, G, Gb, Gbps (or `*`), at least 10 kbps."),
-  FWC303: e("invalid delay", "Delay must be a number with unit s, ms or ns (bare numbers are seconds); a nonzero delay must be at least 2 ms."),
+  FWC302: e(
+    "invalid bandwidth",
+    "Bandwidth must be a number with unit b, bps, k, kb, kbps, K, Kb, Kbps, M, Mb, Mbps, G, Gb, Gbps (or `*`), at least 10 kbps.",
+  ),
+  FWC303: e(
+    "invalid delay",
+    "Delay must be a number with unit s, ms or ns (bare numbers are seconds); a nonzero delay must be at least 2 ms.",
+  ),
   FWC304: e("invalid queue type", "Link queues are `DropTail` or `RED`."),
-  FWC305: e("invalid routing protocol", "`rtproto` accepts Static, Session, ospf, Manual, Static-ddijk, Static-old (case matters)."),
+  FWC305: e(
+    "invalid routing protocol",
+    "`rtproto` accepts Static, Session, ospf, Manual, Static-ddijk, Static-old (case matters).",
+  ),
   FWC306: e("not a node", "The argument must be a node created by `$ns node`."),
   FWC307: e("not a link or LAN", "The argument must be a link or LAN created by `duplex-link`/`make-lan`."),
-  FWC308: w("missing `$ns run`", "Emulab builds the experiment when `$ns run` is called; without it the testbed sees nothing."),
+  FWC308: w(
+    "missing `$ns run`",
+    "Emulab builds the experiment when `$ns run` is called; without it the testbed sees nothing.",
+  ),
   FWC309: w("command after `$ns run`", "Commands after `$ns run` do not change the experiment Emulab builds."),
   FWC310: e("no simulator", "`$ns ...` needs `set ns [new Simulator]` first."),
   FWC311: e("unknown class", "`new` was given a class that Emulab does not have."),
@@ -80,8 +117,14 @@ export const CODES = {
   FWC314: e("empty LAN", "`make-lan` needs at least one member node."),
 
   // 4xx: Emulab naming
-  FWC400: e("invalid name", "Node, link and LAN names must match ^[-0-9A-Za-z]+$ (DNS limitations); Emulab checks at `$ns run`."),
-  FWC401: e("name already in use", "Emulab renames an object after the variable that receives it; that name already belongs to another object (`can't rename to \"x\": command already exists`)."),
+  FWC400: e(
+    "invalid name",
+    "Node, link and LAN names must match ^[-0-9A-Za-z]+$ (DNS limitations); Emulab checks at `$ns run`.",
+  ),
+  FWC401: e(
+    "name already in use",
+    'Emulab renames an object after the variable that receives it; that name already belongs to another object (`can\'t rename to "x": command already exists`).',
+  ),
   FWC402: e("name starts with a digit", "Emulab refuses object names that start with a digit."),
   FWC403: e("name too long", "A node name must fit in one DNS label (63 characters)."),
 

@@ -1,5 +1,5 @@
-import type { Span } from "./source.js";
 import { CODES, type DiagnosticCode } from "./codes.js";
+import type { Span } from "./source.js";
 
 export type Severity = "error" | "warning";
 
@@ -50,7 +50,8 @@ export class DiagnosticBag {
 
   sorted(): Diagnostic[] {
     return [...this.items].sort(
-      (a, b) => a.span.file.path.localeCompare(b.span.file.path) || a.span.start - b.span.start || a.code.localeCompare(b.code),
+      (a, b) =>
+        a.span.file.path.localeCompare(b.span.file.path) || a.span.start - b.span.start || a.code.localeCompare(b.code),
     );
   }
 }

@@ -1,6 +1,6 @@
 /** The syntax tree of a Tcl script. Offsets are absolute in the source file. */
 
-export const enum PartKind {
+export enum PartKind {
   Text = 0,
   Var = 1,
   Cmd = 2,

@@ -1,15 +1,8 @@
 /** Tcl's `expr` language (8.6): a Pratt parser into a small tree, cached by text, and its evaluation. */
 import { type Part, PartKind } from "./ast.js";
-import { tclLexer, scanBraces } from "./lexer.js";
+import { scanBraces, tclLexer } from "./lexer.js";
 import { parseScript } from "./parser.js";
-import {
-  formatDouble,
-  looksLikeBadOctal,
-  parseBoolean,
-  parseList,
-  parseNumber,
-  type TclNumber,
-} from "./values.js";
+import { formatDouble, looksLikeBadOctal, parseBoolean, parseList, parseNumber, type TclNumber } from "./values.js";
 
 export type Value = TclNumber | { t: "s"; v: string };
 
@@ -76,7 +69,34 @@ type Tok =
 
 const NUM_RE = /0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?/y;
 const WORD_RE = /[A-Za-z_][A-Za-z0-9_:]*/y;
-const OPS = ["**", "<<", ">>", "<=", ">=", "==", "!=", "&&", "||", "+", "-", "*", "/", "%", "<", ">", "&", "|", "^", "~", "!", "(", ")", ",", "?", ":"];
+const OPS = [
+  "**",
+  "<<",
+  ">>",
+  "<=",
+  ">=",
+  "==",
+  "!=",
+  "&&",
+  "||",
+  "+",
+  "-",
+  "*",
+  "/",
+  "%",
+  "<",
+  ">",
+  "&",
+  "|",
+  "^",
+  "~",
+  "!",
+  "(",
+  ")",
+  ",",
+  "?",
+  ":",
+];
 
 /** The end offset of the `$...`, `[...]` or `"..."` construct starting at `i`, found with the Tcl lexer's modes. */
 function constructEnd(text: string, i: number): number {
@@ -125,7 +145,8 @@ function tokenize(text: string, base: number): Tok[] {
         throw new ExprError(what, true, i);
       }
       const word = parseScript(text.slice(i, end), base + i).script.commands[0]?.words[0];
-      if (word === undefined || word.end - base !== end) throw new ExprError(`syntax error at "${text.slice(i, end)}"`, true, i);
+      if (word === undefined || word.end - base !== end)
+        throw new ExprError(`syntax error at "${text.slice(i, end)}"`, true, i);
       out.push({ t: "parts", parts: word.parts, at: i });
       i = end;
       continue;
@@ -313,7 +334,10 @@ function num(v: Value, op: string): TclNumber {
   if (n !== null) return n;
   if (looksLikeBadOctal(v.v)) throw new ExprError(`can't use invalid octal number as operand of "${op}"`, false);
   if (v.v.length > 0 && parseBoolean(v.v) !== null && op === "!") return { t: "i", v: parseBoolean(v.v) ? 1n : 0n };
-  throw new ExprError(`can't use ${v.v.length === 0 ? "empty string" : "non-numeric string"} as operand of "${op}"`, false);
+  throw new ExprError(
+    `can't use ${v.v.length === 0 ? "empty string" : "non-numeric string"} as operand of "${op}"`,
+    false,
+  );
 }
 
 function int(v: Value, op: string): bigint {
@@ -431,7 +455,8 @@ function bits(op: string, a: Value, b: Value): Value {
       return { t: "i", v: x ^ y };
     case "<<":
       if (y < 0n) throw new ExprError("negative shift argument", false);
-      if (x !== 0n && y > BigInt(MAX_BITS)) throw new ExprError("integer value too large for fwc's limit", false, null, true);
+      if (x !== 0n && y > BigInt(MAX_BITS))
+        throw new ExprError("integer value too large for fwc's limit", false, null, true);
       return { t: "i", v: checkBits(x << y) };
     default:
       if (y < 0n) throw new ExprError("negative shift argument", false);

@@ -4,7 +4,7 @@
  * (as in Tcl, `catch` can stop them) and become diagnostics only when they reach the top level of the file.
  */
 import type { DiagnosticCode } from "../diagnostics/codes.js";
-import { type DiagnosticBag, type Related } from "../diagnostics/diagnostic.js";
+import type { DiagnosticBag, Related } from "../diagnostics/diagnostic.js";
 import { type SourceFile, type Span, span } from "../diagnostics/source.js";
 import { didYouMean } from "../diagnostics/suggest.js";
 import { type Command, type Part, PartKind, type Script, type Word } from "./ast.js";
@@ -167,7 +167,12 @@ export class Interp {
       );
     } else {
       const msg = e instanceof Error ? e.message : String(e);
-      this.diags.add("FWC900", this.wordSpan(undefined, cmd), `internal error: ${msg}`, "please report this file to the fwc developers");
+      this.diags.add(
+        "FWC900",
+        this.wordSpan(undefined, cmd),
+        `internal error: ${msg}`,
+        "please report this file to the fwc developers",
+      );
     }
   }
 
@@ -271,7 +276,7 @@ export class Interp {
   /** Parses a value used as a script (a loop body, a proc body, `eval`). Braced literals keep their positions. */
   scriptFor(text: string, wordIndex: number, cmd: Command | null = this.cur): { script: Script; ctx: Ctx } {
     const w: Word | undefined = cmd?.words[wordIndex];
-    if (w !== undefined && w.braced && w.lit === text && this.ctx.anchor === null) {
+    if (w?.braced && w.lit === text && this.ctx.anchor === null) {
       const key = `${w.bodyStart}`;
       let script = this.scriptCache.get(key);
       if (script === undefined) {
@@ -339,7 +344,7 @@ export class Interp {
 
   exprValue(text: string, wordIndex: number, cmd: Command | null = this.cur): Value {
     const w = cmd?.words[wordIndex];
-    const literal = w !== undefined && w.braced && w.lit === text && this.ctx.anchor === null;
+    const literal = w?.braced && w.lit === text && this.ctx.anchor === null;
     const base = literal ? w.bodyStart : 0;
     try {
       const node = parseExpr(text, literal ? base : -1);
@@ -350,7 +355,12 @@ export class Interp {
         if (literal && e.at !== null) at = span(this.ctx.file, base + e.at, base + e.at + 1);
         if (e.limit) throw this.error("FWC208", e.message, undefined, at);
         if (e.syntax)
-          throw this.error("FWC203", `invalid expression: ${e.message}`, "write the expression in braces: expr {$a + 1}", at);
+          throw this.error(
+            "FWC203",
+            `invalid expression: ${e.message}`,
+            "write the expression in braces: expr {$a + 1}",
+            at,
+          );
         throw this.error("FWC204", e.message, undefined, at);
       }
       throw e;
@@ -417,14 +427,16 @@ export class Interp {
     const shown = index === null ? name : `${name}(${index})`;
     if (index === null) {
       if (slot?.value !== undefined) return slot.value;
-      if (slot?.arr !== undefined) throw this.error("FWC212", `can't read "${shown}": variable is array`, undefined, at);
+      if (slot?.arr !== undefined)
+        throw this.error("FWC212", `can't read "${shown}": variable is array`, undefined, at);
     } else {
       if (slot?.arr !== undefined) {
         const v = slot.arr.get(index);
         if (v !== undefined) return v;
         throw this.noSuchVariable(name, `can't read "${shown}": no such element in array`, at);
       }
-      if (slot?.value !== undefined) throw this.error("FWC212", `can't read "${shown}": variable isn't array`, undefined, at);
+      if (slot?.value !== undefined)
+        throw this.error("FWC212", `can't read "${shown}": variable isn't array`, undefined, at);
     }
     throw this.noSuchVariable(name, `can't read "${shown}": no such variable`, at);
   }
@@ -434,7 +446,11 @@ export class Interp {
     // reporting it again would only repeat the first problem.
     if (this.diags.errorCount > 0 && this.fileAssigns(name)) return new SilentError(message);
     const candidates = [...this.frame.vars.keys()];
-    return this.error("FWC202", message, didYouMean(name, candidates) ?? "set it before this line", at);
+    const help =
+      name === "ns" && !this.commands.has("ns")
+        ? "start the file with `set ns [new Simulator]`"
+        : (didYouMean(name, candidates) ?? "set it before this line");
+    return this.error("FWC202", message, help, at);
   }
 
   private fileAssigns(name: string): boolean {
@@ -487,7 +503,8 @@ export class Interp {
   unsetVar(fullName: string, complain: boolean): void {
     const [n, i] = Interp.splitName(fullName);
     const slot = this.lookup(n, false);
-    const exists = slot !== undefined && (i === null ? slot.value !== undefined || slot.arr !== undefined : slot.arr?.has(i));
+    const exists =
+      slot !== undefined && (i === null ? slot.value !== undefined || slot.arr !== undefined : slot.arr?.has(i));
     if (!exists) {
       if (complain) throw this.error("FWC202", `can't unset "${fullName}": no such variable`);
       return;
@@ -542,7 +559,12 @@ export class Interp {
     const fixed = variadic ? ps.length - 1 : ps.length;
     const required = ps.slice(0, fixed).filter((q) => q.def === undefined).length;
     if (n < required || (!variadic && n > fixed)) {
-      const usage = [p.name, ...ps.map((q, i) => (i === ps.length - 1 && variadic ? "?arg ...?" : q.def === undefined ? q.name : `?${q.name}?`))];
+      const usage = [
+        p.name,
+        ...ps.map((q, i) =>
+          i === ps.length - 1 && variadic ? "?arg ...?" : q.def === undefined ? q.name : `?${q.name}?`,
+        ),
+      ];
       throw this.wrongArgs(usage.join(" "));
     }
     for (let i = 0; i < fixed; i++) {
@@ -568,7 +590,10 @@ export class Interp {
         throw this.error("FWC211", `invoked "${what}" outside of a loop`, undefined, this.wordSpan(undefined, call));
       }
       if (e instanceof TclError && e.related.length < 3) {
-        e.related.push({ message: `in proc "${p.name}" called here`, span: savedCtx.anchor ? this.spanOfCtx(savedCtx, call) : span(savedCtx.file, call.start, call.end) });
+        e.related.push({
+          message: `in proc "${p.name}" called here`,
+          span: savedCtx.anchor ? this.spanOfCtx(savedCtx, call) : span(savedCtx.file, call.start, call.end),
+        });
       }
       throw e;
     } finally {
@@ -631,4 +656,3 @@ export class Interp {
     this.randSeed = 1;
   }
 }
-

@@ -158,7 +158,14 @@ class TclParser extends EmbeddedActionsParser {
         );
       }
       const v = bracedValue(t.image);
-      return { start, end: this.endOf(t), parts: [{ k: PartKind.Text, v }], lit: v, bodyStart: start + 1, braced: true };
+      return {
+        start,
+        end: this.endOf(t),
+        parts: [{ k: PartKind.Text, v }],
+        lit: v,
+        bodyStart: start + 1,
+        braced: true,
+      };
     });
   });
 
@@ -185,7 +192,7 @@ class TclParser extends EmbeddedActionsParser {
           extra.start,
           extra.end,
           "extra characters after close-quote",
-          "put a space after the closing `\"`, or escape the quote as `\\\"`",
+          'put a space after the closing `"`, or escape the quote as `\\"`',
         );
         parts.push(...extra.parts);
       }
@@ -234,9 +241,9 @@ class TclParser extends EmbeddedActionsParser {
   escape = this.RULE("escape", (): Part => {
     return this.OR([
       { ALT: () => ({ k: PartKind.Text, v: decodeEscape(this.CONSUME(T.Escape).image) }) },
-      { ALT: () => ({ k: PartKind.Text, v: (this.CONSUME(T.TrailingBackslash), "\\") }) },
-      { ALT: () => ({ k: PartKind.Text, v: (this.CONSUME(T.Continuation), " ") }) },
-      { ALT: () => ({ k: PartKind.Text, v: (this.CONSUME(T.Dollar), "$") }) },
+      { ALT: () => ({ k: PartKind.Text, v: fixed(this.CONSUME(T.TrailingBackslash), "\\") }) },
+      { ALT: () => ({ k: PartKind.Text, v: fixed(this.CONSUME(T.Continuation), " ") }) },
+      { ALT: () => ({ k: PartKind.Text, v: fixed(this.CONSUME(T.Dollar), "$") }) },
     ]);
   });
 
@@ -291,6 +298,11 @@ class TclParser extends EmbeddedActionsParser {
   });
 }
 
+/** A token whose value does not depend on its image. */
+function fixed(_tok: IToken, value: string): string {
+  return value;
+}
+
 function partStart(p: Part, fallback: number): number {
   return p.k === PartKind.Text ? fallback : p.start;
 }
@@ -318,7 +330,11 @@ export interface ParseResult {
 }
 
 const OPEN_MESSAGES: Record<Open["kind"], [DiagnosticCode, string, string]> = {
-  quote: ["FWC102", "missing close-quote: this `\"` is never closed", 'add the closing `"`; a quoted word may span lines, so look for a stray `"` further down'],
+  quote: [
+    "FWC102",
+    'missing close-quote: this `"` is never closed',
+    'add the closing `"`; a quoted word may span lines, so look for a stray `"` further down',
+  ],
   bracket: ["FWC103", "missing close-bracket: this `[` is never closed", "add the matching `]`"],
   paren: ["FWC108", "missing close-paren in this array reference", "add the `)` that ends the array index"],
 };

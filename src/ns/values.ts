@@ -100,7 +100,8 @@ export function parseList(s: string): string[] {
       if (j >= n) throw new ValueError("unmatched open brace in list");
       out.push(s.slice(i + 1, j));
       i = j + 1;
-      if (i < n && !WS.has(s[i]!)) throw new ValueError(`list element in braces followed by "${trailing(s, i)}" instead of space`);
+      if (i < n && !WS.has(s[i]!))
+        throw new ValueError(`list element in braces followed by "${trailing(s, i)}" instead of space`);
     } else if (c === '"') {
       let j = i + 1;
       for (; j < n; j++) {
@@ -111,7 +112,8 @@ export function parseList(s: string): string[] {
       if (j >= n) throw new ValueError("unmatched open quote in list");
       out.push(substBackslashes(s.slice(i + 1, j)));
       i = j + 1;
-      if (i < n && !WS.has(s[i]!)) throw new ValueError(`list element in quotes followed by "${trailing(s, i)}" instead of space`);
+      if (i < n && !WS.has(s[i]!))
+        throw new ValueError(`list element in quotes followed by "${trailing(s, i)}" instead of space`);
     } else {
       let j = i;
       let esc = false;
@@ -216,7 +218,8 @@ export function formatList(items: readonly string[]): string {
 
 export type TclNumber = { t: "i"; v: bigint } | { t: "d"; v: number };
 
-const INT_RE = /^\s*([+-]?)(?:0[xX]([0-9a-fA-F]+)|0[oO]([0-7]+)|0[bB]([01]+)|0[dD]([0-9]+)|(0[0-7]+)|([1-9][0-9]*|0))\s*$/;
+const INT_RE =
+  /^\s*([+-]?)(?:0[xX]([0-9a-fA-F]+)|0[oO]([0-7]+)|0[bB]([01]+)|0[dD]([0-9]+)|(0[0-7]+)|([1-9][0-9]*|0))\s*$/;
 const DBL_RE = /^\s*[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?\s*$/;
 const INF_RE = /^\s*([+-]?)(?:inf|infinity)\s*$/i;
 const BAD_OCTAL_RE = /^\s*[+-]?0[0-9]+\s*$/;

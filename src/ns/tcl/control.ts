@@ -6,11 +6,62 @@ import { formatList } from "../values.js";
 
 /** Tcl commands that read files, run processes or use the network: a real NS evaluator must never run them. */
 const REFUSED = [
-  "exec", "open", "close", "socket", "file", "cd", "pwd", "glob", "exit", "load", "interp", "fconfigure",
-  "fileevent", "fcopy", "flush", "gets", "read", "seek", "tell", "eof", "chan", "package", "vwait", "update",
-  "after", "auto_load", "auto_execok", "encoding", "clock", "pid", "rename", "trace", "namespace", "history",
-  "zlib", "coroutine", "yield", "tailcall", "apply", "dict", "lmap", "try", "throw", "regexp", "regsub", "scan",
-  "binary", "subst", "time", "variable", "lassign", "lset", "lrepeat", "switch", "case", "unknown",
+  "exec",
+  "open",
+  "close",
+  "socket",
+  "file",
+  "cd",
+  "pwd",
+  "glob",
+  "exit",
+  "load",
+  "interp",
+  "fconfigure",
+  "fileevent",
+  "fcopy",
+  "flush",
+  "gets",
+  "read",
+  "seek",
+  "tell",
+  "eof",
+  "chan",
+  "package",
+  "vwait",
+  "update",
+  "after",
+  "auto_load",
+  "auto_execok",
+  "encoding",
+  "clock",
+  "pid",
+  "rename",
+  "trace",
+  "namespace",
+  "history",
+  "zlib",
+  "coroutine",
+  "yield",
+  "tailcall",
+  "apply",
+  "dict",
+  "lmap",
+  "try",
+  "throw",
+  "regexp",
+  "regsub",
+  "scan",
+  "binary",
+  "subst",
+  "time",
+  "variable",
+  "lassign",
+  "lset",
+  "lrepeat",
+  "switch",
+  "case",
+  "unknown",
 ];
 const WHY: Record<string, string> = {
   switch: "use if/elseif/else",
@@ -44,7 +95,8 @@ export function installControl(it: Interp): void {
   c.set("if", (it, a, cmd) => {
     let i = 1;
     for (;;) {
-      if (i >= a.length) throw it.wrongArgs("if expr1 ?then? body1 elseif expr2 ?then? body2 elseif ... ?else? ?bodyN?");
+      if (i >= a.length)
+        throw it.wrongArgs("if expr1 ?then? body1 elseif expr2 ?then? body2 elseif ... ?else? ?bodyN?");
       const condIndex = i;
       const cond = it.exprBool(a[i]!, condIndex, cmd);
       i++;
@@ -61,7 +113,7 @@ export function installControl(it: Interp): void {
         i++;
         if (i >= a.length) throw it.error("FWC201", 'wrong # args: no script following "else" argument');
       }
-      if (i !== a.length - 1) throw it.error("FWC201", "wrong # args: extra words after \"else\" clause in \"if\" command");
+      if (i !== a.length - 1) throw it.error("FWC201", 'wrong # args: extra words after "else" clause in "if" command');
       return it.evalBody(a[i]!, i, cmd);
     }
   });
@@ -97,7 +149,7 @@ export function installControl(it: Interp): void {
     for (let r = 0; r < rounds; r++) {
       for (const g of groups) {
         g.vars.forEach((v, k) => {
-          it.setVar(v, g.items[r * g.vars.length + k] ?? "", true);
+          it.setVar(v, g.items[r * g.vars.length + k] ?? "");
         });
       }
       if (!it.loopBody(body, a.length - 1)) break;
@@ -167,7 +219,13 @@ export function installControl(it: Interp): void {
 
   c.set("eval", (it, a, cmd) => {
     if (a.length < 2) throw it.wrongArgs("eval arg ?arg ...?");
-    const text = a.length === 2 ? a[1]! : a.slice(1).map((s) => s.trim()).join(" ");
+    const text =
+      a.length === 2
+        ? a[1]!
+        : a
+            .slice(1)
+            .map((s) => s.trim())
+            .join(" ");
     return it.nested(() => it.evalBody(text, a.length === 2 ? 1 : -1, cmd));
   });
 

@@ -33,7 +33,9 @@ function roundedUnits(x: number, p: number): bigint {
 }
 
 function fixed(x: number, prec: number): string {
-  const units = roundedUnits(x, prec).toString().padStart(prec + 1, "0");
+  const units = roundedUnits(x, prec)
+    .toString()
+    .padStart(prec + 1, "0");
   return prec === 0 ? units : `${units.slice(0, -prec)}.${units.slice(-prec)}`;
 }
 

@@ -7,7 +7,12 @@ import { globMatch, integer } from "./vars.js";
 export function index(it: Interp, s: string, length: number, wordIndex: number): number {
   const m = /^\s*(end|[+-]?\d+)(?:([+-])(\d+))?\s*$/.exec(s);
   if (m === null)
-    throw it.error("FWC205", `bad index "${s}": must be integer?[+-]integer? or end?[+-]integer?`, undefined, it.wordSpan(wordIndex));
+    throw it.error(
+      "FWC205",
+      `bad index "${s}": must be integer?[+-]integer? or end?[+-]integer?`,
+      undefined,
+      it.wordSpan(wordIndex),
+    );
   const base = m[1] === "end" ? length - 1 : Number(integer(it, m[1]!, wordIndex));
   const off = m[3] === undefined ? 0 : Number(m[3]) * (m[2] === "-" ? -1 : 1);
   return base + off;
@@ -128,7 +133,8 @@ export function installLists(it: Interp): void {
       mode === "integer" || mode === "real"
         ? (x: string, y: string) => key(x) - key(y)
         : mode === "dictionary"
-          ? (x: string, y: string) => x.localeCompare(y, "en", { numeric: true, sensitivity: "base" }) || (x < y ? -1 : x > y ? 1 : 0)
+          ? (x: string, y: string) =>
+              x.localeCompare(y, "en", { numeric: true, sensitivity: "base" }) || (x < y ? -1 : x > y ? 1 : 0)
           : (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
     const sorted = [...items].sort((x, y) => dir * cmp(x, y));
     const out = unique ? sorted.filter((x, k) => k === sorted.length - 1 || cmp(x, sorted[k + 1]!) !== 0) : sorted;

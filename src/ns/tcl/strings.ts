@@ -5,8 +5,24 @@ import { index } from "./lists.js";
 import { globMatch, integer } from "./vars.js";
 
 const SUBCOMMANDS = [
-  "compare", "equal", "first", "index", "is", "last", "length", "map", "match", "range", "repeat", "reverse",
-  "tolower", "toupper", "totitle", "trim", "trimleft", "trimright",
+  "compare",
+  "equal",
+  "first",
+  "index",
+  "is",
+  "last",
+  "length",
+  "map",
+  "match",
+  "range",
+  "repeat",
+  "reverse",
+  "tolower",
+  "toupper",
+  "totitle",
+  "trim",
+  "trimleft",
+  "trimright",
 ];
 
 function trimSet(s: string, chars: string, left: boolean, right: boolean): string {
@@ -83,7 +99,8 @@ export function installStrings(it: Interp): void {
       }
       case "first":
       case "last": {
-        if (args.length < 2 || args.length > 3) throw it.wrongArgs(`string ${sub} needleString haystackString ?startIndex?`);
+        if (args.length < 2 || args.length > 3)
+          throw it.wrongArgs(`string ${sub} needleString haystackString ?startIndex?`);
         const [needle, hay] = [args[0]!, args[1]!];
         if (sub === "first") {
           const start = args[2] === undefined ? 0 : Math.max(0, index(it, args[2], hay.length, 4));

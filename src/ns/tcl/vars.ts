@@ -68,7 +68,8 @@ export function installVars(it: Interp): void {
       level = lv;
       i = 2;
     }
-    if (a.length - i < 2 || (a.length - i) % 2 !== 0) throw it.wrongArgs("upvar ?level? otherVar localVar ?otherVar localVar ...?");
+    if (a.length - i < 2 || (a.length - i) % 2 !== 0)
+      throw it.wrongArgs("upvar ?level? otherVar localVar ?otherVar localVar ...?");
     if (level < 0) throw it.error("FWC205", `bad level "${a[1]}"`);
     for (; i < a.length; i += 2) it.link(level, a[i]!, a[i + 1]!);
     return "";

@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+/** fwc's command line. Exit codes: 0 ok, 1 the input has errors, 2 usage error, 3 internal error. */
+import { Command, CommanderError, Option } from "commander";
+import { checkAction } from "./check.js";
+import { inspectAction } from "./inspect.js";
+import { positiveInt } from "./options.js";
+import { VERSION } from "./version.js";
+
+function limitOptions(cmd: Command): Command {
+  return cmd
+    .option("--max-steps <n>", "stop evaluating after this many Tcl commands", positiveInt)
+    .option("--max-depth <n>", "deepest proc/bracket nesting allowed", positiveInt)
+    .option("--max-string <n>", "longest value allowed, in characters", positiveInt)
+    .addOption(new Option("--color <when>", "colour the output").choices(["auto", "always", "never"]).default("auto"));
+}
+
+export function buildProgram(exit: (code: number) => void): Command {
+  const program = new Command("fwc")
+    .description("Check Emulab/DETER NS files and compile their external access into gateway rules")
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+
+  limitOptions(
+    program
+      .command("check")
+      .description("evaluate NS files as Emulab does and report every problem with file:line:col")
+      .argument("<file...>", "NS files (- reads standard input)")
+      .addOption(new Option("--format <format>", "output format").choices(["text", "json", "sarif"]).default("text"))
+      .option("--strict", "treat warnings as errors"),
+  ).action((files: string[], opts) => exit(checkAction(files, opts)));
+
+  limitOptions(
+    program
+      .command("inspect")
+      .description("print the evaluated topology and tb-allow-external calls")
+      .argument("<file>", "NS file")
+      .option("--json", "print JSON (the documented contract)"),
+  ).action((file: string, opts) => exit(inspectAction(file, opts)));
+
+  return program;
+}
+
+function main(): void {
+  let code = 0;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    program.parse(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; every other commander error is a usage error.
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(
+      `fwc: internal error: ${msg}\nThis is a bug in fwc; please report it with the input that caused it.\n`,
+    );
+    if (process.env.FWC_DEBUG !== undefined && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    process.exitCode = 3;
+    return;
+  }
+  process.exitCode = code;
+}
+
+main();

@@ -1,0 +1,148 @@
+/** Diagnostics as text (with code frames), JSON and SARIF 2.1.0. */
+import { CODES } from "./codes.js";
+import type { Diagnostic } from "./diagnostic.js";
+import type { Span } from "./source.js";
+
+export interface Style {
+  color: boolean;
+}
+
+const ESC = "\u001b[";
+function paint(on: boolean, code: string, s: string): string {
+  return on ? `${ESC}${code}m${s}${ESC}0m` : s;
+}
+
+function pos(s: Span): { line: number; col: number; endLine: number; endCol: number } {
+  const a = s.file.position(s.start);
+  const b = s.file.position(Math.max(s.start, s.end));
+  return { line: a.line, col: a.col, endLine: b.line, endCol: b.col };
+}
+
+/** A code frame: the lines of the span with a gutter and carets under the span (first line only when long). */
+export function codeFrame(s: Span, style: Style, label = ""): string {
+  const { line, col, endLine, endCol } = pos(s);
+  const width = String(endLine + 1).length;
+  const gutter = (n: string) => paint(style.color, "36", `${n.padStart(width)} |`);
+  const out: string[] = [gutter("")];
+  const text = s.file.lineText(line).replace(/\t/g, " ");
+  out.push(`${gutter(String(line))} ${text}`);
+  const caretEnd = endLine === line ? Math.max(endCol, col + 1) : text.length + 1;
+  const carets = " ".repeat(col - 1) + "^".repeat(Math.max(1, caretEnd - col));
+  out.push(`${gutter("")} ${paint(style.color, "1;31", carets)}${label ? ` ${label}` : ""}`);
+  if (endLine > line) out.push(`${gutter("")} ${paint(style.color, "2", `... (continues to line ${endLine})`)}`);
+  return out.join("\n");
+}
+
+export function renderText(diags: readonly Diagnostic[], style: Style): string {
+  const parts: string[] = [];
+  for (const d of diags) {
+    const { line, col } = pos(d.span);
+    const sev = d.severity === "error" ? paint(style.color, "1;31", "error") : paint(style.color, "1;33", "warning");
+    const head = `${paint(style.color, "1", `${d.span.file.path}:${line}:${col}:`)} ${sev}[${d.code}]: ${paint(style.color, "1", d.message)}`;
+    const lines = [head, codeFrame(d.span, style)];
+    if (d.help !== undefined) lines.push(`  = ${paint(style.color, "1;32", "help")}: ${d.help}`);
+    for (const r of d.related ?? []) {
+      const p = pos(r.span);
+      lines.push(`  = note: ${r.message} (${r.span.file.path}:${p.line}:${p.col})`);
+      lines.push(codeFrame(r.span, style));
+    }
+    parts.push(lines.join("\n"));
+  }
+  return parts.length === 0 ? "" : `${parts.join("\n\n")}\n`;
+}
+
+export function summaryLine(errors: number, warnings: number, files: number): string {
+  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
+  return `${plural(errors, "error")}, ${plural(warnings, "warning")} in ${plural(files, "file")}`;
+}
+
+export function diagnosticJson(d: Diagnostic) {
+  const p = pos(d.span);
+  return {
+    code: d.code,
+    severity: d.severity,
+    message: d.message,
+    help: d.help ?? null,
+    file: d.span.file.path,
+    line: p.line,
+    column: p.col,
+    endLine: p.endLine,
+    endColumn: p.endCol,
+    related: (d.related ?? []).map((r) => {
+      const q = pos(r.span);
+      return {
+        message: r.message,
+        file: r.span.file.path,
+        line: q.line,
+        column: q.col,
+        endLine: q.endLine,
+        endColumn: q.endCol,
+      };
+    }),
+  };
+}
+
+export function renderJson(diags: readonly Diagnostic[], files: string[]): string {
+  const errors = diags.filter((d) => d.severity === "error").length;
+  return `${JSON.stringify(
+    { version: 1, files, summary: { errors, warnings: diags.length - errors }, diagnostics: diags.map(diagnosticJson) },
+    null,
+    2,
+  )}\n`;
+}
+
+function uri(path: string): string {
+  return encodeURI(path.replace(/\\/g, "/"));
+}
+
+function region(s: Span) {
+  const p = pos(s);
+  return {
+    startLine: p.line,
+    startColumn: p.col,
+    endLine: p.endLine,
+    endColumn: Math.max(p.endCol, p.line === p.endLine ? p.col + 1 : p.endCol),
+  };
+}
+
+export function renderSarif(diags: readonly Diagnostic[], version: string): string {
+  const used = [...new Set(diags.map((d) => d.code))].sort();
+  const rules = used.map((id) => {
+    const c = CODES[id as keyof typeof CODES];
+    return {
+      id,
+      name: c.title.replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ?? "").toUpperCase()),
+      shortDescription: { text: c.title },
+      fullDescription: { text: c.explain },
+      defaultConfiguration: { level: c.severity === "error" ? "error" : "warning" },
+    };
+  });
+  const results = diags.map((d) => ({
+    ruleId: d.code,
+    ruleIndex: used.indexOf(d.code),
+    level: d.severity,
+    message: { text: d.help === undefined ? d.message : `${d.message}\nhelp: ${d.help}` },
+    locations: [{ physicalLocation: { artifactLocation: { uri: uri(d.span.file.path) }, region: region(d.span) } }],
+    ...(d.related !== undefined && d.related.length > 0
+      ? {
+          relatedLocations: d.related.map((r, i) => ({
+            id: i,
+            message: { text: r.message },
+            physicalLocation: { artifactLocation: { uri: uri(r.span.file.path) }, region: region(r.span) },
+          })),
+        }
+      : {}),
+  }));
+  const log = {
+    $schema: "https://json.schemastore.org/sarif-2.1.0.json",
+    version: "2.1.0",
+    runs: [
+      {
+        tool: { driver: { name: "fwc", version, rules } },
+        columnKind: "utf16CodeUnits",
+        results,
+      },
+    ],
+  };
+  return `${JSON.stringify(log, null, 2)}\n`;
+}

@@ -1,0 +1,667 @@
+/**
+ * The NS object model as Emulab's parser builds it: `new Simulator`, the Simulator's methods, nodes, links,
+ * LANs, the `tb-*` commands, and Emulab's naming rule (an object takes the name of the global variable it is
+ * first assigned to, with `(` turned into `-` and `)` dropped).
+ */
+import ipaddr from "ipaddr.js";
+import type { Span } from "../../diagnostics/source.js";
+import { didYouMean } from "../../diagnostics/suggest.js";
+import type { Command } from "../ast.js";
+import type { Interp, Slot } from "../interp.js";
+import { parseBoolean } from "../values.js";
+import type { ExternalCall, LanObj, LinkObj, NodeObj, NsEvent, NsObject, OtherObj, TbCall } from "./objects.js";
+import { arity, TB_COMMANDS, type TbCommand, usage } from "./tbcommands.js";
+import { parseBandwidth, parseDelay, QUEUES, RTPROTOS } from "./units.js";
+
+/** Classes Emulab's `new` knows; anything else becomes a null object with a warning. */
+const KNOWN_CLASSES = new Set([
+  "Simulator",
+  "Program",
+  "EventGroup",
+  "Firewall",
+  "Console",
+  "Topography",
+  "Sequence",
+  "Timeline",
+  "Agent/UDP",
+  "Agent/TCP",
+  "Agent/TCP/FullTcp",
+  "Agent/TCPSink",
+  "Agent/Null",
+  "Application/Traffic/CBR",
+  "Application/FTP",
+  "Application/Telnet",
+]);
+
+const NAME_RE = /^[-0-9A-Za-z]+$/;
+const EMULAB_IP_RE = /^([0-9]{1,3}\.){3}[0-9]{1,3}$/;
+const TIME_RE = /(^[0-9]+(\.[0-9]+)?$)|(^\.[0-9]+$)/;
+
+const SIM_METHODS = [
+  "node",
+  "bridge",
+  "duplex-link",
+  "make-lan",
+  "make-cloud",
+  "make-path",
+  "make-portinvlan",
+  "make-san",
+  "make-deter-lan",
+  "make-new-lan",
+  "blockstore",
+  "rtproto",
+  "run",
+  "at",
+  "connect",
+  "attach-agent",
+  "cost",
+  "link",
+  "lanlink",
+  "event-group",
+  "event-sequence",
+  "event-timeline",
+  "define-template-parameter",
+  "description",
+  "instructions",
+  "node-config",
+];
+
+export class Experiment {
+  readonly nodes: NodeObj[] = [];
+  readonly links: LinkObj[] = [];
+  readonly lans: LanObj[] = [];
+  readonly others: OtherObj[] = [];
+  readonly external: ExternalCall[] = [];
+  readonly tbCalls: TbCall[] = [];
+  readonly events: NsEvent[] = [];
+  rtproto: string | null = null;
+  ranAt: Span | null = null;
+  sourcedCompat = false;
+  private idCounter = 0;
+  private newCounter = 0;
+  private lastCreated: NsObject | null = null;
+  private readonly byName = new Map<string, NsObject>();
+
+  constructor(private readonly it: Interp) {
+    it.onSet = (it2, name, value, slot, cmd) => this.onSet(it2, name, value, slot, cmd);
+    const c = it.commands;
+    c.set("new", (it, a) => this.newObject(it, a));
+    c.set("source", (it, a) => {
+      if (a.length === 2 && /(^|\/)tb_compat\.tcl$/.test(a[1]!)) {
+        this.sourcedCompat = true;
+        return "";
+      }
+      if (a.length !== 2) throw it.wrongArgs("source fileName");
+      throw it.error(
+        "FWC209",
+        `cannot source "${a[1]}": fwc reads only the NS file itself`,
+        "only `source tb_compat.tcl` is built in; paste the other file's commands into the NS file",
+        it.wordSpan(1),
+      );
+    });
+    for (const [name, def] of Object.entries(TB_COMMANDS)) c.set(name, (it, a) => this.tbCommand(it, name, def, a));
+  }
+
+  // ---- naming ----
+
+  private register(obj: NsObject, it: Interp): void {
+    this.byName.set(obj.name, obj);
+    it.commands.set(obj.name, (it2, a, cmd) => this.method(obj, it2, a, cmd));
+    this.lastCreated = obj;
+  }
+
+  /** Emulab's redefined `set`: see parse.tcl's comment "Redefining Assignment". */
+  private onSet(it: Interp, name: string, value: string, _slot: Slot, cmd: Command): string {
+    const last = this.lastCreated;
+    if (last === null) return value;
+    const base = name.split("(")[0]!.replace(/^::/, "");
+    const g = it.global.vars.get(base);
+    // Only assignments to variables that exist globally rename (a proc's own locals do not).
+    if (g === undefined || (g.value === undefined && g.arr === undefined)) return value;
+    this.lastCreated = null;
+    if (value !== last.name) return value;
+    const newName = name.replace(/^::/, "").replace(/\(/g, "-").replace(/\)/g, "");
+    const at = it.wordSpan(1, cmd);
+    if (newName === last.name) return value;
+    const holder = this.byName.get(newName);
+    if (it.commands.has(newName) || it.reservedNames.has(newName)) {
+      const what =
+        holder !== undefined ? `${describe(holder)} created at ${where(holder.created)}` : `the command "${newName}"`;
+      throw it.error(
+        "FWC401",
+        `can't rename to "${newName}": command already exists (${what})`,
+        holder !== undefined
+          ? "each variable (and array element) can name only one object: use a new variable name"
+          : `"${newName}" is a Tcl or NS command name; choose another variable name`,
+        at,
+      );
+    }
+    if (/^[0-9]/.test(newName) && last.cls !== "Simulator")
+      throw it.error(
+        "FWC402",
+        `object name "${newName}" starts with a digit`,
+        "Emulab refuses such names; start the variable name with a letter",
+        at,
+      );
+    this.byName.delete(last.name);
+    const handler = it.commands.get(last.name)!;
+    it.commands.delete(last.name);
+    last.name = newName;
+    last.namedAt = at;
+    this.byName.set(newName, last);
+    it.commands.set(newName, handler);
+    return newName;
+  }
+
+  // ---- creation ----
+
+  private newObject(it: Interp, a: string[]): string {
+    const cls = a[1];
+    if (cls === undefined) throw it.wrongArgs("new class ?arg ...?");
+    const known = KNOWN_CLASSES.has(cls);
+    if (!known) {
+      const hint = didYouMean(cls, KNOWN_CLASSES);
+      it.diags.add(
+        "FWC311",
+        it.wordSpan(1),
+        `unknown class "${cls}": Emulab makes a placeholder object and ignores its methods`,
+        hint ??
+          "Emulab supports Simulator, Program, EventGroup, Firewall, Agent/UDP, Agent/TCP, Agent/Null, Application/Traffic/CBR, ...",
+      );
+    }
+    const name = known ? `${cls}${++this.newCounter}` : `null${++this.newCounter}`;
+    const obj: OtherObj = {
+      cls: cls === "Simulator" ? "Simulator" : "Other",
+      name,
+      internal: name,
+      created: it.wordSpan(),
+      namedAt: null,
+      nsClass: cls,
+      unknownClass: !known,
+      settings: new Map(),
+    };
+    this.others.push(obj);
+    this.register(obj, it);
+    return name;
+  }
+
+  private makeNode(it: Interp, kind: "node" | "bridge"): string {
+    const name = `tbnode-n${++this.idCounter}`;
+    const node: NodeObj = {
+      cls: "Node",
+      kind,
+      name,
+      internal: name,
+      created: it.wordSpan(),
+      namedAt: null,
+      hardware: kind === "bridge" ? "bridge" : null,
+      os: null,
+      ips: new Map(),
+      settings: new Map(),
+    };
+    this.nodes.push(node);
+    this.register(node, it);
+    return name;
+  }
+
+  private asNode(it: Interp, value: string, wordIndex: number, context: string): NodeObj | null {
+    const o = this.byName.get(value);
+    if (o?.cls === "Node") return o;
+    it.diags.add(
+      "FWC306",
+      it.wordSpan(wordIndex),
+      `[${context}] ${value === "" ? "(empty)" : `"${value}"`} is not a node`,
+      o !== undefined ? `it is ${describe(o)}` : (this.nodeHint(value) ?? "pass a node made by `$ns node`, e.g. $n1"),
+    );
+    return null;
+  }
+
+  private nodeHint(value: string): string | undefined {
+    if (value.length > 0 && !value.startsWith("$") && this.it.global.vars.has(value))
+      return `did you forget the \`$\`? write \`$${value}\``;
+    return didYouMean(
+      value,
+      this.nodes.map((n) => n.name),
+    );
+  }
+
+  private asLanLink(
+    it: Interp,
+    value: string,
+    wordIndex: number,
+    context: string,
+    want: "lan" | "link" | "lanlink",
+  ): LanObj | LinkObj | null {
+    const o = this.byName.get(value);
+    if ((o?.cls === "Lan" && want !== "link") || (o?.cls === "Link" && want !== "lan")) return o;
+    const what = want === "lanlink" ? "a link or LAN" : want === "lan" ? "a LAN" : "a link";
+    it.diags.add(
+      "FWC307",
+      it.wordSpan(wordIndex),
+      `[${context}] "${value}" is not ${what}`,
+      o !== undefined ? `it is ${describe(o)}` : "pass the variable that holds the `duplex-link` or `make-lan` result",
+    );
+    return null;
+  }
+
+  private bandwidth(it: Interp, s: string, wordIndex: number): number | "*" {
+    const r = parseBandwidth(s);
+    if (r.ok) return r.value;
+    it.diags.add("FWC302", it.wordSpan(wordIndex), r.message, r.help);
+    return 100000;
+  }
+
+  private delay(it: Interp, s: string, wordIndex: number): number {
+    const r = parseDelay(s);
+    if (r.ok) return r.value;
+    it.diags.add("FWC303", it.wordSpan(wordIndex), r.message, r.help);
+    return 0;
+  }
+
+  private afterRun(it: Interp, what: string): void {
+    if (this.ranAt !== null)
+      it.diags.add(
+        "FWC309",
+        it.wordSpan(),
+        `${what} after \`$ns run\` does not change the experiment Emulab builds`,
+        "move it above the `$ns run` line",
+      );
+  }
+
+  // ---- methods ----
+
+  private method(obj: NsObject, it: Interp, a: string[], cmd: Command): string {
+    const m = a[1];
+    if (m === undefined) throw it.wrongArgs(`${obj.name} method ?arg ...?`);
+    if (obj.cls === "Simulator") return this.simulatorMethod(obj, it, a, cmd);
+    if (m === "set" || m === "instvar") {
+      // OTcl instance variables (`$queue set limit_ 20`): recorded, no effect on the topology.
+      if (obj.cls !== "Node" && obj.cls !== "Link" && obj.cls !== "Lan")
+        obj.settings.set(`set ${a[2] ?? ""}`, a.slice(3));
+      return a[3] ?? "";
+    }
+    if (obj.cls === "Link" && m === "queue") return this.queueOf(obj, it);
+    if ((obj.cls === "Link" || obj.cls === "Lan") && m === "cost") return "";
+    if (obj.cls === "Other" && obj.unknownClass) return "";
+    if (obj.cls === "Node" && (m === "add-desire" || m === "program-agent" || m === "topography" || m === "add-route"))
+      return "";
+    if (obj.cls === "Other" && ["attach-agent", "start", "stop", "set_fid", "attach", "connect"].includes(m)) return "";
+    it.diags.add(
+      "FWC300",
+      it.wordSpan(1),
+      `method "${m}" of ${describe(obj)} is not modelled by fwc; Emulab ignores it too`,
+      "it has no effect on the experiment's topology or external access",
+    );
+    return "";
+  }
+
+  private queueOf(link: LinkObj, it: Interp): string {
+    const name = `to${link.internal}-queue`;
+    if (!this.byName.has(name)) {
+      const q: OtherObj = {
+        cls: "Queue",
+        name,
+        internal: name,
+        created: it.wordSpan(),
+        namedAt: null,
+        nsClass: "Queue",
+        unknownClass: false,
+        settings: new Map(),
+      };
+      this.others.push(q);
+      this.byName.set(name, q);
+      it.commands.set(name, (it2, a, cmd) => this.method(q, it2, a, cmd));
+    }
+    return name;
+  }
+
+  private simulatorMethod(sim: OtherObj, it: Interp, a: string[], cmd: Command): string {
+    const m = a[1]!;
+    const need = (min: number, max: number, u: string) => {
+      if (a.length - 2 < min || a.length - 2 > max)
+        throw it.error("FWC301", `wrong # args: should be "${sim.name} ${m} ${u}"`, undefined, it.wordSpan());
+    };
+    switch (m) {
+      case "node":
+      case "bridge":
+        if (a.length > 2)
+          it.diags.add("FWC300", it.wordSpan(2), `arguments for ${m} are not supported: ${a.slice(2).join(" ")}`);
+        this.afterRun(it, `creating a ${m}`);
+        return this.makeNode(it, m);
+      case "duplex-link": {
+        need(5, 99, "node1 node2 bandwidth delay queue");
+        const n1 = this.asNode(it, a[2]!, 2, "duplex-link");
+        const n2 = this.asNode(it, a[3]!, 3, "duplex-link");
+        if (a.length > 7)
+          it.diags.add(
+            "FWC300",
+            it.wordSpan(7),
+            `extra arguments for duplex-link are ignored: ${a.slice(7).join(" ")}`,
+          );
+        if (n1 === null || n2 === null) return "";
+        const bw = this.bandwidth(it, a[4]!, 4);
+        const delay = this.delay(it, a[5]!, 5);
+        const queue = a[6]!;
+        if (!QUEUES.includes(queue))
+          it.diags.add(
+            "FWC304",
+            it.wordSpan(6),
+            `link type "${queue}" is not supported; Emulab uses DropTail instead`,
+            didYouMean(queue, QUEUES) ?? "use DropTail or RED",
+          );
+        this.afterRun(it, "creating a link");
+        const name = `tblink-l${++this.idCounter}`;
+        const link: LinkObj = {
+          cls: "Link",
+          name,
+          internal: name,
+          created: it.wordSpan(),
+          namedAt: null,
+          ends: [n1, n2],
+          bandwidth: bw,
+          delay,
+          queue: QUEUES.includes(queue) ? queue : "DropTail",
+        };
+        this.links.push(link);
+        this.register(link, it);
+        return name;
+      }
+      case "make-lan":
+      case "make-cloud":
+      case "make-deter-lan":
+      case "make-new-lan":
+      case "make-portinvlan":
+      case "make-san": {
+        need(3, 99, "nodelist bandwidth delay");
+        const members: NodeObj[] = [];
+        for (const v of it.list(a[2]!, 2)) {
+          const n = this.asNode(it, v, 2, m);
+          if (n !== null) members.push(n);
+        }
+        const bw = this.bandwidth(it, a[3]!, 3);
+        const delay = this.delay(it, a[4]!, 4);
+        this.afterRun(it, "creating a LAN");
+        const name = `tblan-lan${++this.idCounter}`;
+        const lan: LanObj = {
+          cls: "Lan",
+          name,
+          internal: name,
+          created: it.wordSpan(),
+          namedAt: null,
+          members,
+          bandwidth: bw,
+          delay,
+          cloud: m === "make-cloud",
+        };
+        this.lans.push(lan);
+        this.register(lan, it);
+        return name;
+      }
+      case "make-path": {
+        need(1, 99, "linklist");
+        for (const v of it.list(a[2]!, 2)) this.asLanLink(it, v, 2, "make-path", "link");
+        const name = `tbpath-path${++this.idCounter}`;
+        const p: OtherObj = {
+          cls: "Path",
+          name,
+          internal: name,
+          created: it.wordSpan(),
+          namedAt: null,
+          nsClass: "Path",
+          unknownClass: false,
+          settings: new Map(),
+        };
+        this.others.push(p);
+        this.register(p, it);
+        return name;
+      }
+      case "blockstore": {
+        const name = `tbblockstore-bs${++this.idCounter}`;
+        const b: OtherObj = {
+          cls: "Blockstore",
+          name,
+          internal: name,
+          created: it.wordSpan(),
+          namedAt: null,
+          nsClass: "Blockstore",
+          unknownClass: false,
+          settings: new Map(),
+        };
+        this.others.push(b);
+        this.register(b, it);
+        return name;
+      }
+      case "rtproto": {
+        need(1, 99, "protocol");
+        const p = a[2]!;
+        if (!RTPROTOS.includes(p))
+          it.diags.add(
+            "FWC305",
+            it.wordSpan(2),
+            `unknown routing protocol "${p}"`,
+            didYouMean(p, RTPROTOS) ?? `use one of ${RTPROTOS.join(", ")} (case matters)`,
+          );
+        else this.rtproto = p;
+        return "";
+      }
+      case "run":
+        need(0, 0, "");
+        if (this.ranAt !== null) {
+          throw it.error("FWC312", "the Simulator 'run' statement can only be run once", "remove the second `$ns run`");
+        }
+        this.ranAt = it.wordSpan(undefined, cmd);
+        this.checkNames(it);
+        return "";
+      case "at": {
+        need(2, 2, "time event");
+        if (!TIME_RE.test(a[2]!))
+          it.diags.add(
+            "FWC312",
+            it.wordSpan(2),
+            `invalid time spec "${a[2]}"`,
+            "write the time in seconds as a plain number, e.g. 10.0",
+          );
+        this.events.push({ time: a[2]!, event: a[3]!, location: it.wordSpan() });
+        return "";
+      }
+      case "link": {
+        need(2, 2, "node1 node2");
+        const n1 = this.asNode(it, a[2]!, 2, "link");
+        const n2 = this.asNode(it, a[3]!, 3, "link");
+        if (n1 === null || n2 === null) return "";
+        for (let i = this.links.length - 1; i >= 0; i--) {
+          const l = this.links[i]!;
+          if ((l.ends[0] === n1 && l.ends[1] === n2) || (l.ends[0] === n2 && l.ends[1] === n1)) return l.name;
+        }
+        throw it.error("FWC307", `no link between ${n1.name} and ${n2.name}`, "create it first with `$ns duplex-link`");
+      }
+      case "lanlink": {
+        need(2, 2, "lan node");
+        const l = this.asLanLink(it, a[2]!, 2, "lanlink", "lanlink");
+        this.asNode(it, a[3]!, 3, "lanlink");
+        return l?.name ?? "";
+      }
+      case "cost":
+      case "connect":
+      case "attach-agent":
+      case "event-group":
+      case "event-sequence":
+      case "event-timeline":
+      case "define-template-parameter":
+      case "description":
+      case "instructions":
+      case "node-config":
+      case "make-san-disabled":
+        return "";
+      default:
+        it.diags.add(
+          "FWC300",
+          it.wordSpan(1),
+          `Simulator method "${m}" is not supported`,
+          didYouMean(m, SIM_METHODS) ?? "Emulab ignores it with a warning",
+        );
+        return "";
+    }
+  }
+
+  private tbCommand(it: Interp, name: string, def: TbCommand, a: string[]): string {
+    if (!this.sourcedCompat) {
+      throw it.error(
+        "FWC200",
+        `invalid command name "${name}": tb-* commands exist only after \`source tb_compat.tcl\``,
+        "add `source tb_compat.tcl` near the top of the file, before the first tb-* command",
+        it.wordSpan(0),
+      );
+    }
+    const { min, max } = arity(def);
+    const n = a.length - 1;
+    if (n < min || n > max) throw it.error("FWC301", `wrong # args: should be "${usage(name, def)}"`);
+    this.afterRun(it, name);
+    for (const [k, kind] of Object.entries(def.kinds ?? {})) {
+      const i = Number(k) + 1;
+      const v = a[i];
+      if (v === undefined) continue;
+      if (kind === "node" && this.asNode(it, v, i, name) === null) return "";
+      if ((kind === "lan" || kind === "link" || kind === "lanlink") && this.asLanLink(it, v, i, name, kind) === null)
+        return "";
+      if (kind === "onoff" && parseBoolean(v) === null) {
+        it.diags.add(
+          "FWC312",
+          it.wordSpan(i),
+          `[${name}] expected a boolean (0/1, true/false, yes/no, on/off) but got "${v}"`,
+        );
+        return "";
+      }
+    }
+    const call: TbCall = { command: name, args: a.slice(1), location: it.wordSpan() };
+    this.tbCalls.push(call);
+    const node = def.kinds?.[0] === "node" ? (this.byName.get(a[1]!) as NodeObj) : undefined;
+    switch (name) {
+      case "tb-set-hardware":
+        node!.hardware = a[2]!;
+        break;
+      case "tb-set-node-os":
+        node!.os = a[2]!;
+        break;
+      case "tb-set-ip":
+      case "tb-set-ip-lan":
+      case "tb-set-ip-link":
+      case "tb-set-ip-interface": {
+        const ip = a[a.length - 1]!;
+        const ok = EMULAB_IP_RE.test(ip) && ipaddr.IPv4.isValidFourPartDecimal(ip);
+        if (!ok) {
+          it.diags.add(
+            "FWC312",
+            it.wordSpan(a.length - 1),
+            `[${name}] ${ip} is not a valid IP address`,
+            "write a dotted-quad IPv4 address such as 10.1.1.2",
+          );
+          break;
+        }
+        const on =
+          name === "tb-set-ip" || name === "tb-set-ip-interface" ? null : (this.byName.get(a[2]!) as LanObj | LinkObj);
+        node!.ips.set(on, ip);
+        break;
+      }
+      case "tb-allow-external":
+        this.external.push({
+          node: node!,
+          args: a.slice(2),
+          location: it.wordSpan(),
+          argLocations: a.slice(2).map((_, i) => it.wordSpan(i + 2)),
+        });
+        break;
+      default:
+        if (node !== undefined) {
+          if (node.settings.has(name) && !def.params.includes("args"))
+            it.diags.add("FWC313", it.wordSpan(), `${name} was already called for ${node.name}; this call replaces it`);
+          node.settings.set(name, a.slice(2));
+        }
+    }
+    return "";
+  }
+
+  // ---- `$ns run` checks ----
+
+  private checkNames(it: Interp): void {
+    const at = (o: NsObject) => o.namedAt ?? o.created;
+    for (const n of [...this.nodes].sort((x, y) => cmp(x.name, y.name))) {
+      if (!NAME_RE.test(n.name))
+        it.diags.add(
+          "FWC400",
+          at(n),
+          `invalid node name "${n.name}": names can only contain [-0-9A-Za-z] due to DNS limitations`,
+          nameHelp(n.name),
+          [{ message: "checked here, at `$ns run`", span: this.ranAt! }],
+        );
+      else if (n.name.length > 63)
+        it.diags.add(
+          "FWC403",
+          at(n),
+          `node name "${n.name}" is longer than 63 characters, the limit of a DNS label`,
+          "use a shorter variable name",
+        );
+    }
+    for (const l of [...this.links, ...this.lans].sort((x, y) => cmp(x.name, y.name))) {
+      if (!NAME_RE.test(l.name))
+        it.diags.add(
+          "FWC400",
+          at(l),
+          `invalid lan/link name "${l.name}": names can only contain [-0-9A-Za-z] for symmetry with node DNS limitations`,
+          nameHelp(l.name),
+          [{ message: "checked here, at `$ns run`", span: this.ranAt! }],
+        );
+    }
+    for (const l of this.lans) {
+      if (l.members.length <= 1)
+        it.diags.add(
+          "FWC314",
+          at(l),
+          `${l.name} has only ${l.members.length === 0 ? "no nodes" : "a single node"}; LANs must have at least 2 nodes in them`,
+          "check the member list passed to make-lan (is the variable empty or misspelled?)",
+        );
+    }
+  }
+
+  /** Called when the whole file has been evaluated. */
+  finish(it: Interp, endOfFile: Span): void {
+    if (this.ranAt === null)
+      it.diags.add(
+        "FWC308",
+        endOfFile,
+        "no `$ns run` statement found: Emulab builds nothing without it",
+        "end the file with `$ns run`",
+      );
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function nameHelp(name: string): string {
+  if (name.includes(",")) return "Emulab turns `n(1,2)` into `n-1,2`; use n(1-2) or n($i-$j) as the index instead";
+  if (name.includes("_"))
+    return "underscores are not allowed in DNS names; use `-` or nothing, e.g. `node-1` or `node1`";
+  return "rename the variable so it uses only letters, digits and `-`";
+}
+
+function describe(o: NsObject): string {
+  switch (o.cls) {
+    case "Node":
+      return `${o.kind} "${o.name}"`;
+    case "Link":
+      return `link "${o.name}"`;
+    case "Lan":
+      return `LAN "${o.name}"`;
+    case "Simulator":
+      return `the simulator "${o.name}"`;
+    default:
+      return `${o.nsClass} object "${o.name}"`;
+  }
+}
+
+function where(s: Span): string {
+  const p = s.file.position(s.start);
+  return `${p.line}:${p.col}`;
+}

@@ -1,0 +1,70 @@
+/** The NS objects an evaluated file creates, and the topology they form. */
+import type { Span } from "../../diagnostics/source.js";
+
+interface Base {
+  /** The object's current name: its Tcl command, and what variables holding it evaluate to. */
+  name: string;
+  /** The name it was created with (tbnode-n1, tblink-l2, Simulator1, ...). */
+  internal: string;
+  created: Span;
+  /** The `set` that gave it its name, when one did. */
+  namedAt: Span | null;
+}
+
+export interface NodeObj extends Base {
+  cls: "Node";
+  kind: "node" | "bridge";
+  hardware: string | null;
+  os: string | null;
+  /** Addresses fixed by tb-set-ip*: key is the link or LAN object, or "" for tb-set-ip. */
+  ips: Map<LanObj | LinkObj | null, string>;
+  /** Every other tb-* setting, by command name, last call wins. */
+  settings: Map<string, string[]>;
+}
+
+export interface LinkObj extends Base {
+  cls: "Link";
+  ends: [NodeObj, NodeObj];
+  bandwidth: number | "*";
+  delay: number;
+  queue: string;
+}
+
+export interface LanObj extends Base {
+  cls: "Lan";
+  members: NodeObj[];
+  bandwidth: number | "*";
+  delay: number;
+  cloud: boolean;
+}
+
+export interface OtherObj extends Base {
+  cls: "Simulator" | "Path" | "Queue" | "Blockstore" | "Other";
+  /** The NS class given to `new` (Agent/UDP, Program, ...). */
+  nsClass: string;
+  /** True when Emulab does not know the class (it makes a null object and warns). */
+  unknownClass: boolean;
+  settings: Map<string, string[]>;
+}
+
+export type NsObject = NodeObj | LinkObj | LanObj | OtherObj;
+
+export interface ExternalCall {
+  node: NodeObj;
+  /** The arguments after the node, evaluated. */
+  args: string[];
+  location: Span;
+  argLocations: Span[];
+}
+
+export interface TbCall {
+  command: string;
+  args: string[];
+  location: Span;
+}
+
+export interface NsEvent {
+  time: string;
+  event: string;
+  location: Span;
+}
