@@ -33,17 +33,18 @@ export interface ExprHost {
   srand(seed: bigint): number;
 }
 
-// Binary operator precedence, lowest first (Tcl 8.6 expr(n)).
+// Binary operator precedence, lowest first.
 const BINARY: Record<string, number> = {
   "||": 1,
   "&&": 2,
   "|": 3,
   "^": 4,
   "&": 5,
-  in: 6,
-  ni: 6,
-  eq: 7,
-  ne: 7,
+  // Tcl's compiler gives eq, ne, in and ni the precedence of == and != (tclCompExpr.c), whatever expr(n) lists.
+  in: 8,
+  ni: 8,
+  eq: 8,
+  ne: 8,
   "==": 8,
   "!=": 8,
   "<": 9,
@@ -134,7 +135,8 @@ function tokenize(text: string, base: number): Tok[] {
       }
       const num = parseNumber(lit);
       if (num === null) throw new ExprError(`invalid bareword "${lit}" (looks like an invalid octal number)`, true, i);
-      out.push({ t: "num", v: num, at: i });
+      // Kept as text: string operators see the literal as written (`017 eq 15` is false in Tcl).
+      out.push({ t: "num", v: { t: "s", v: lit }, at: i });
       i += lit.length;
       continue;
     }
@@ -308,6 +310,8 @@ function describe(t: Tok): string {
 
 const cache = new Map<string, Node>();
 
+export type ExprNode = Node;
+
 export function parseExpr(text: string, base: number): Node {
   const key = `${base}\0${text}`;
   const hit = cache.get(key);
@@ -328,7 +332,24 @@ function str(v: Value): string {
   return formatDouble(v.v);
 }
 
+const NOT_A_NUMBER = "floating point value is Not a Number";
+
+/** An operand of an operator: NaN is refused with Tcl's message. */
 function num(v: Value, op: string): TclNumber {
+  const n = anyNum(v, op);
+  if (n.t === "d" && Number.isNaN(n.v))
+    throw new ExprError(`can't use non-numeric floating-point value as operand of "${op}"`, false);
+  return n;
+}
+
+/** An argument of a math function: NaN is refused with Tcl's message for functions. */
+function arg(v: Value, fn: string): TclNumber {
+  const n = anyNum(v, fn);
+  if (n.t === "d" && Number.isNaN(n.v)) throw new ExprError(NOT_A_NUMBER, false);
+  return n;
+}
+
+function anyNum(v: Value, op: string): TclNumber {
   if (v.t !== "s") return v;
   const n = parseNumber(v.v);
   if (n !== null) return n;
@@ -348,7 +369,12 @@ function int(v: Value, op: string): bigint {
 
 function bool(v: Value): boolean {
   if (v.t === "i") return v.v !== 0n;
-  if (v.t === "d") return v.v !== 0;
+  if (v.t === "d") {
+    if (Number.isNaN(v.v)) throw new ExprError(NOT_A_NUMBER, false);
+    return v.v !== 0;
+  }
+  const n = parseNumber(v.v);
+  if (n !== null && n.t === "d" && Number.isNaN(n.v)) throw new ExprError(NOT_A_NUMBER, false);
   const b = parseBoolean(v.v);
   if (b === null) throw new ExprError(`expected boolean value but got "${v.v}"`, false);
   return b;
@@ -466,8 +492,30 @@ function bits(op: string, a: Value, b: Value): Value {
 
 type MathFn = (args: Value[], host: ExprHost) => Value;
 
+/** The double next to `d` towards +inf (dir 1) or -inf (dir -1). */
+function nextDouble(d: number, dir: 1 | -1): number {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, d);
+  let bits = view.getBigUint64(0);
+  bits = d > 0 === dir > 0 ? bits + 1n : bits - 1n;
+  view.setBigUint64(0, bits);
+  return view.getFloat64(0);
+}
+
+/** floor/ceil: on integers Tcl rounds to the nearest double in that direction, not to the nearest double. */
+function directed(n: TclNumber, dir: 1 | -1): Value {
+  if (n.t === "d") return checkDouble(dir > 0 ? Math.ceil(n.v) : Math.floor(n.v));
+  let d = Number(n.v);
+  if (Number.isFinite(d) && d !== 0) {
+    const back = BigInt(d);
+    if (dir < 0 && back > n.v) d = nextDouble(d, -1);
+    else if (dir > 0 && back < n.v) d = nextDouble(d, 1);
+  }
+  return checkDouble(d);
+}
+
 function unaryDouble(f: (x: number) => number): [number, MathFn] {
-  return [1, (a) => checkDouble(f(dbl(num(a[0]!, "expr"))))];
+  return [1, (a) => checkDouble(f(dbl(arg(a[0]!, "expr"))))];
 }
 
 function toWide(n: TclNumber): bigint {
@@ -486,37 +534,45 @@ const FUNCS: Record<string, [number, MathFn]> = {
   abs: [
     1,
     (a) => {
-      const n = num(a[0]!, "abs");
+      const n = arg(a[0]!, "abs");
       return n.t === "i" ? { t: "i", v: n.v < 0n ? -n.v : n.v } : { t: "d", v: Math.abs(n.v) };
     },
   ],
   acos: unaryDouble(Math.acos),
   asin: unaryDouble(Math.asin),
   atan: unaryDouble(Math.atan),
-  ceil: unaryDouble(Math.ceil),
+  ceil: [1, (a) => directed(arg(a[0]!, "ceil"), 1)],
   cos: unaryDouble(Math.cos),
   cosh: unaryDouble(Math.cosh),
   exp: unaryDouble(Math.exp),
-  floor: unaryDouble(Math.floor),
+  floor: [1, (a) => directed(arg(a[0]!, "floor"), -1)],
   log: unaryDouble(Math.log),
   log10: unaryDouble(Math.log10),
   sin: unaryDouble(Math.sin),
   sinh: unaryDouble(Math.sinh),
-  sqrt: unaryDouble(Math.sqrt),
+  // sqrt of a negative number is NaN, not an error: Tcl reports it only where the NaN is used.
+  // Its string form is "-NaN" (the C library's NaN has the sign bit set).
+  sqrt: [
+    1,
+    (a) => {
+      const r = Math.sqrt(dbl(arg(a[0]!, "sqrt")));
+      return Number.isNaN(r) ? { t: "s", v: "-NaN" } : { t: "d", v: r };
+    },
+  ],
   tan: unaryDouble(Math.tan),
   tanh: unaryDouble(Math.tanh),
   double: unaryDouble((x) => x),
-  atan2: [2, (a) => checkDouble(Math.atan2(dbl(num(a[0]!, "atan2")), dbl(num(a[1]!, "atan2"))))],
-  hypot: [2, (a) => checkDouble(Math.hypot(dbl(num(a[0]!, "hypot")), dbl(num(a[1]!, "hypot"))))],
-  pow: [2, (a) => checkDouble(dbl(num(a[0]!, "pow")) ** dbl(num(a[1]!, "pow")))],
-  fmod: [2, (a) => checkDouble(dbl(num(a[0]!, "fmod")) % dbl(num(a[1]!, "fmod")))],
-  int: [1, (a) => ({ t: "i", v: toWide(num(a[0]!, "int")) })],
-  wide: [1, (a) => ({ t: "i", v: toWide(num(a[0]!, "wide")) })],
-  entier: [1, (a) => ({ t: "i", v: entier(num(a[0]!, "entier")) })],
+  atan2: [2, (a) => checkDouble(Math.atan2(dbl(arg(a[0]!, "atan2")), dbl(arg(a[1]!, "atan2"))))],
+  hypot: [2, (a) => checkDouble(Math.hypot(dbl(arg(a[0]!, "hypot")), dbl(arg(a[1]!, "hypot"))))],
+  pow: [2, (a) => checkDouble(dbl(arg(a[0]!, "pow")) ** dbl(arg(a[1]!, "pow")))],
+  fmod: [2, (a) => checkDouble(dbl(arg(a[0]!, "fmod")) % dbl(arg(a[1]!, "fmod")))],
+  int: [1, (a) => ({ t: "i", v: toWide(arg(a[0]!, "int")) })],
+  wide: [1, (a) => ({ t: "i", v: toWide(arg(a[0]!, "wide")) })],
+  entier: [1, (a) => ({ t: "i", v: entier(arg(a[0]!, "entier")) })],
   round: [
     1,
     (a) => {
-      const n = num(a[0]!, "round");
+      const n = arg(a[0]!, "round");
       if (n.t === "i") return n;
       if (!Number.isFinite(n.v)) throw new ExprError("integer value too large to represent", false);
       const r = n.v < 0 ? -Math.floor(-n.v + 0.5) : Math.floor(n.v + 0.5);
@@ -527,26 +583,30 @@ const FUNCS: Record<string, [number, MathFn]> = {
   isqrt: [
     1,
     (a) => {
-      const n = num(a[0]!, "isqrt");
+      const n = arg(a[0]!, "isqrt");
       const v = n.t === "i" ? n.v : BigInt(Math.floor(n.v));
       if (v < 0n) throw new ExprError("square root of negative argument", false);
       if (v < 2n) return { t: "i", v };
-      let x = BigInt(Math.floor(Math.sqrt(Number(v))));
-      while (x * x > v) x--;
-      while ((x + 1n) * (x + 1n) <= v) x++;
+      // Newton's method on integers: converges from above for any size.
+      let x = v;
+      let y = (x + 1n) / 2n;
+      while (y < x) {
+        x = y;
+        y = (x + v / x) / 2n;
+      }
       return { t: "i", v: x };
     },
   ],
   rand: [0, (_a, host) => ({ t: "d", v: host.rand() })],
-  srand: [1, (a, host) => ({ t: "d", v: host.srand(entier(num(a[0]!, "srand"))) })],
+  srand: [1, (a, host) => ({ t: "d", v: host.srand(entier(arg(a[0]!, "srand"))) })],
 };
 
 function minMax(name: "min" | "max", args: Value[]): Value {
   if (args.length === 0) throw new ExprError(`not enough arguments to math function "${name}"`, false);
   let best = args[0]!;
-  let bestN = num(best, name);
+  let bestN = arg(best, name);
   for (const a of args.slice(1)) {
-    const n = num(a, name);
+    const n = arg(a, name);
     const c = compare(n, bestN, name);
     if ((name === "max" && c > 0) || (name === "min" && c < 0)) {
       best = a;
@@ -576,6 +636,7 @@ export function evalNode(n: Node, host: ExprHost): Value {
         default:
           if (a.t === "s" && parseNumber(a.v) === null && parseBoolean(a.v) === null)
             throw new ExprError(`can't use non-numeric string as operand of "!"`, false);
+          if (a.t !== "s" || parseNumber(a.v) !== null) num(a, "!");
           return { t: "i", v: bool(a) ? 0n : 1n };
       }
     }
@@ -639,6 +700,13 @@ export function evalNode(n: Node, host: ExprHost): Value {
 /** The string result of an expression, as `expr` returns it. */
 export function valueString(v: Value): string {
   if (v.t === "d" && Number.isNaN(v.v)) throw new ExprError("domain error: argument not in valid range", false);
+  if (v.t === "s") {
+    // Tcl's expr returns a numeric-looking string result in its canonical form: {"017"} gives 15.
+    const n = parseNumber(v.v);
+    if (n !== null && n.t === "d" && Number.isNaN(n.v))
+      throw new ExprError("domain error: argument not in valid range", false);
+    if (n !== null) return n.t === "i" ? n.v.toString() : formatDouble(n.v);
+  }
   return str(v);
 }
 

@@ -8,7 +8,16 @@ import type { DiagnosticBag, Related } from "../diagnostics/diagnostic.js";
 import { type SourceFile, type Span, span } from "../diagnostics/source.js";
 import { didYouMean } from "../diagnostics/suggest.js";
 import { type Command, type Part, PartKind, type Script, type Word } from "./ast.js";
-import { ExprError, type ExprHost, evalNode, parseExpr, type Value, valueBool, valueString } from "./expr.js";
+import {
+  ExprError,
+  type ExprHost,
+  type ExprNode,
+  evalNode,
+  parseExpr,
+  type Value,
+  valueBool,
+  valueString,
+} from "./expr.js";
 import { parseScript } from "./parser.js";
 import { formatList, parseList, ValueError } from "./values.js";
 
@@ -343,12 +352,16 @@ export class Interp {
   };
 
   exprValue(text: string, wordIndex: number, cmd: Command | null = this.cur): Value {
+    return this.exprEval(text, wordIndex, cmd).value;
+  }
+
+  private exprEval(text: string, wordIndex: number, cmd: Command | null): { value: Value; node: ExprNode } {
     const w = cmd?.words[wordIndex];
-    const literal = w?.braced && w.lit === text && this.ctx.anchor === null;
+    const literal = w?.braced === true && w.lit === text && this.ctx.anchor === null;
     const base = literal ? w.bodyStart : 0;
     try {
       const node = parseExpr(text, literal ? base : -1);
-      return evalNode(node, this.exprHost);
+      return { value: evalNode(node, this.exprHost), node };
     } catch (e) {
       if (e instanceof ExprError) {
         let at = this.wordSpan(wordIndex, cmd);
@@ -368,9 +381,9 @@ export class Interp {
   }
 
   expr(text: string, wordIndex: number, cmd: Command | null = this.cur): string {
-    const v = this.exprValue(text, wordIndex, cmd);
+    const { value } = this.exprEval(text, wordIndex, cmd);
     try {
-      return valueString(v);
+      return valueString(value);
     } catch (e) {
       if (e instanceof ExprError) throw this.error("FWC204", e.message, undefined, this.wordSpan(wordIndex, cmd));
       throw e;

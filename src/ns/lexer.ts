@@ -17,7 +17,12 @@ const WS_OR_SEP = new Set(["WS", "Sep", "LBracket", "Comment", "Nbsp"]);
 /** True when the next token starts a word: at the start, or after white space, a separator or `[`. */
 function atWordStart(matched: Matched): boolean {
   const last = matched[matched.length - 1];
-  return last === undefined || WS_OR_SEP.has(last.tokenType.name);
+  // `{*}` (argument expansion) is followed directly by the word it expands.
+  return (
+    last === undefined ||
+    WS_OR_SEP.has(last.tokenType.name) ||
+    (last.tokenType.name === "Braced" && last.image === "{*}")
+  );
 }
 
 /** True when the next token starts a command (where `#` opens a comment). */

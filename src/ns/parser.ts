@@ -50,6 +50,21 @@ export function bracedValue(image: string): string {
   return inner.indexOf("\\\n") < 0 && inner.indexOf("\\\r\n") < 0 ? inner : inner.replace(/\\\r?\n[ \t]*/g, " ");
 }
 
+const WORD_START = new Set<TokenType>([
+  T.Braced,
+  T.UnclosedBrace,
+  T.QuoteOpen,
+  T.Text,
+  T.BracketText,
+  T.Escape,
+  T.TrailingBackslash,
+  T.Dollar,
+  T.VarSimple,
+  T.VarBraced,
+  T.VarArrayOpen,
+  T.LBracket,
+]);
+
 type Open = { kind: "quote" | "bracket" | "paren"; start: number };
 
 class TclParser extends EmbeddedActionsParser {
@@ -130,9 +145,25 @@ class TclParser extends EmbeddedActionsParser {
   /** braced-word := "{" verbatim "}" (an unclosed brace is reported, not thrown) */
   bracedWord = this.RULE("bracedWord", (): Word => {
     const t = this.OR([{ ALT: () => this.CONSUME(T.Braced) }, { ALT: () => this.CONSUME(T.UnclosedBrace) }]);
-    const extra = this.SUBRULE(this.trailingParts);
+    let expanded: Word | undefined;
+    let extra: { start: number; end: number; parts: Part[] } | null = null;
+    this.OR2([
+      {
+        // `{*}word`: argument expansion (Tcl 8.5+).
+        GATE: () => t.image === "{*}" && WORD_START.has(this.LA(1).tokenType),
+        ALT: () => {
+          expanded = this.SUBRULE(this.word);
+        },
+      },
+      {
+        ALT: () => {
+          extra = this.SUBRULE(this.trailingParts);
+        },
+      },
+    ]);
     return this.ACTION(() => {
       const start = this.at(t);
+      if (expanded !== undefined) return { ...expanded, start, expand: true };
       if (t.tokenType === T.UnclosedBrace) {
         this.problem(
           "FWC101",
@@ -142,11 +173,6 @@ class TclParser extends EmbeddedActionsParser {
           "add the matching `}`; braces inside comments and strings count too, so check those",
         );
         return { start, end: this.endOf(t), parts: [], lit: "", bodyStart: start + 1, braced: true };
-      }
-      if (extra !== null && t.image === "{*}") {
-        const w = makeWord(start, extra.end, extra.parts);
-        w.expand = true;
-        return w;
       }
       if (extra !== null) {
         this.problem(

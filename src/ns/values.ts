@@ -222,6 +222,7 @@ const INT_RE =
   /^\s*([+-]?)(?:0[xX]([0-9a-fA-F]+)|0[oO]([0-7]+)|0[bB]([01]+)|0[dD]([0-9]+)|(0[0-7]+)|([1-9][0-9]*|0))\s*$/;
 const DBL_RE = /^\s*[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?\s*$/;
 const INF_RE = /^\s*([+-]?)(?:inf|infinity)\s*$/i;
+const NAN_RE = /^\s*[+-]?nan\s*$/i;
 const BAD_OCTAL_RE = /^\s*[+-]?0[0-9]+\s*$/;
 
 const numCache = new Map<string, TclNumber | null>();
@@ -254,6 +255,7 @@ function parseNumberUncached(s: string): TclNumber | null {
   if (DBL_RE.test(s)) return { t: "d", v: Number.parseFloat(s.trim()) };
   const inf = INF_RE.exec(s);
   if (inf !== null) return { t: "d", v: inf[1] === "-" ? -Infinity : Infinity };
+  if (NAN_RE.test(s)) return { t: "d", v: Number.NaN };
   return null;
 }
 

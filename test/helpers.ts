@@ -1,0 +1,38 @@
+import { spawnSync } from "node:child_process";
+import { DiagnosticBag } from "../src/diagnostics/diagnostic.js";
+import { SourceFile } from "../src/diagnostics/source.js";
+import { DEFAULT_LIMITS, evaluateNs, type Limits } from "../src/ns/index.js";
+import { inspectJson } from "../src/ns/inspect.js";
+
+export interface Diag {
+  code: string;
+  severity: string;
+  message: string;
+  line: number;
+  col: number;
+  help: string | undefined;
+}
+
+export function evaluate(text: string, limits: Limits = DEFAULT_LIMITS, path = "test.ns") {
+  const file = new SourceFile(path, text);
+  const bag = new DiagnosticBag();
+  const r = evaluateNs(file, limits, bag);
+  const diags: Diag[] = bag.sorted().map((d) => {
+    const p = d.span.file.position(d.span.start);
+    return { code: d.code, severity: d.severity, message: d.message, line: p.line, col: p.col, help: d.help };
+  });
+  return { diags, topo: inspectJson(r.experiment), result: r };
+}
+
+export const errors = (text: string) => evaluate(text).diags.filter((d) => d.severity === "error");
+
+/** An NS file with the usual boilerplate around `body`. */
+export function ns(body: string): string {
+  return `set ns [new Simulator]\nsource tb_compat.tcl\n${body}\n$ns run\n`;
+}
+
+export function tclsh(script: string): string {
+  const r = spawnSync("tclsh", [], { input: script, encoding: "utf8", timeout: 20_000 });
+  if (r.error) throw r.error;
+  return r.stdout + r.stderr;
+}
