@@ -98,20 +98,25 @@ export const CODES = {
     "invalid delay",
     "Delay must be a number with unit s, ms or ns (bare numbers are seconds); a nonzero delay must be at least 2 ms.",
   ),
-  FWC304: e("invalid queue type", "Link queues are `DropTail` or `RED`."),
+  FWC304: w(
+    "unsupported queue type",
+    "Link queues are `DropTail`, `RED` or `GRED`; Emulab uses DropTail for anything else, with a warning.",
+  ),
   FWC305: e(
     "invalid routing protocol",
     "`rtproto` accepts Static, Session, ospf, Manual, Static-ddijk, Static-old (case matters).",
   ),
   FWC306: e("not a node", "The argument must be a node created by `$ns node`."),
   FWC307: e("not a link or LAN", "The argument must be a link or LAN created by `duplex-link`/`make-lan`."),
-  FWC308: w(
+  FWC308: e(
     "missing `$ns run`",
-    "Emulab builds the experiment when `$ns run` is called; without it the testbed sees nothing.",
+    "Emulab builds the experiment when `$ns run` is called and fails with \"No 'Simulator run' statement found\" without it.",
   ),
   FWC309: w("command after `$ns run`", "Commands after `$ns run` do not change the experiment Emulab builds."),
-  FWC310: e("no simulator", "`$ns ...` needs `set ns [new Simulator]` first."),
-  FWC311: e("unknown class", "`new` was given a class that Emulab does not have."),
+  FWC311: w(
+    "unknown class",
+    "`new` was given a class Emulab does not know; it makes a placeholder object that ignores its methods.",
+  ),
   FWC312: e("invalid argument", "A `tb-*` or NS method argument has a value Emulab rejects."),
   FWC313: w("duplicate setting", "The same property was set twice; the last value wins."),
   FWC314: e("empty LAN", "`make-lan` needs at least one member node."),

@@ -413,11 +413,22 @@ function intPow(a: bigint, b: bigint): bigint {
   return a ** b;
 }
 
+/** Sign of (d - i) computed exactly. */
+function intVsDouble(d: number, i: bigint): number {
+  const f = Math.floor(d);
+  const bf = BigInt(f);
+  if (bf !== i) return bf < i ? -1 : 1;
+  return d > f ? 1 : 0;
+}
+
 function compare(a: Value, b: Value, op: string): number {
   const x = a.t === "s" ? parseNumber(a.v) : a;
   const y = b.t === "s" ? parseNumber(b.v) : b;
   if (x !== null && y !== null) {
     if (x.t === "i" && y.t === "i") return x.v < y.v ? -1 : x.v > y.v ? 1 : 0;
+    // An integer and a double compare exactly, as Tcl does (2**63-1 is not equal to 2.0**63).
+    if (x.t === "i" && y.t === "d" && Number.isFinite(y.v)) return -intVsDouble(y.v, x.v);
+    if (x.t === "d" && y.t === "i" && Number.isFinite(x.v)) return intVsDouble(x.v, y.v);
     const p = dbl(x);
     const q = dbl(y);
     if (Number.isNaN(p) || Number.isNaN(q)) return Number.NaN;

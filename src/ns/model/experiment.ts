@@ -217,7 +217,8 @@ export class Experiment {
   }
 
   private nodeHint(value: string): string | undefined {
-    if (value.length > 0 && !value.startsWith("$") && this.it.global.vars.has(value))
+    const base = value.split("(")[0]!;
+    if (value.length > 0 && !value.startsWith("$") && this.it.global.vars.has(base))
       return `did you forget the \`$\`? write \`$${value}\``;
     return didYouMean(
       value,

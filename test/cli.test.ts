@@ -1,0 +1,128 @@
+/** The real `fwc` binary (built JavaScript): exit codes, formats and the inspect JSON contract. */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..");
+const bin = join(root, "dist", "src", "cli", "main.js");
+let dir: string;
+
+function fwc(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", input, timeout: 30_000, cwd: dir });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+beforeAll(() => {
+  if (!existsSync(bin))
+    throw new Error("dist/ is missing: run `npm run build` (npm test does it) before the CLI tests");
+  dir = mkdtempSync(join(tmpdir(), "fwc-cli-"));
+  writeFileSync(
+    join(dir, "good.ns"),
+    "set ns [new Simulator]\nsource tb_compat.tcl\nset a [$ns node]\nset b [$ns node]\nset l [$ns duplex-link $a $b 100Mb 0ms DropTail]\n$a frob\n$ns run\n",
+  );
+  writeFileSync(
+    join(dir, "bad.ns"),
+    "set ns [new Simulator]\nsource tb_compat.tcl\nset a [$ns node]\ntb-set-node-oss $a X\n$ns run\n",
+  );
+});
+
+describe("fwc check", () => {
+  it("exits 0 on a clean file (warnings allowed), 1 with --strict", () => {
+    const r = fwc(["check", "good.ns"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("good.ns:6:4: warning[FWC300]");
+    expect(r.err).toBe("0 errors, 1 warning in 1 file\n");
+    expect(fwc(["check", "--strict", "good.ns"]).code).toBe(1);
+  });
+
+  it("exits 1 on errors and prints file:line:col, a code frame and help", () => {
+    const r = fwc(["check", "bad.ns", "--color", "never"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe(
+      [
+        'bad.ns:4:1: error[FWC200]: invalid command name "tb-set-node-oss"',
+        "  |",
+        "4 | tb-set-node-oss $a X",
+        "  | ^^^^^^^^^^^^^^^",
+        "  = help: did you mean `tb-set-node-os`, `tb-set-node-id`, `tb-set-node-rpms`?",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("exits 2 on usage errors", () => {
+    expect(fwc(["check"]).code).toBe(2);
+    expect(fwc(["check", "--format", "xml", "good.ns"]).code).toBe(2);
+    expect(fwc(["bogus"]).code).toBe(2);
+  });
+
+  it("reports a missing file as a diagnostic, not a stack trace", () => {
+    const r = fwc(["check", "nope.ns"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("nope.ns:1:1: error[FWC100]: cannot read nope.ns: no such file");
+    expect(r.out + r.err).not.toMatch(/at .*\.js:\d+/);
+  });
+
+  it("checks several files in one run and reads standard input as -", () => {
+    const r = fwc(["check", "good.ns", "bad.ns", "-"], "set x [\n");
+    expect(r.code).toBe(1);
+    expect(r.err).toBe("2 errors, 1 warning in 3 files\n");
+    expect(r.out).toContain("-:1:7: error[FWC103]");
+  });
+
+  it("--format json lists every diagnostic with positions", () => {
+    const r = fwc(["check", "--format", "json", "bad.ns"]);
+    const doc = JSON.parse(r.out);
+    expect(doc.summary).toEqual({ errors: 1, warnings: 0 });
+    expect(doc.diagnostics[0]).toMatchObject({
+      code: "FWC200",
+      severity: "error",
+      file: "bad.ns",
+      line: 4,
+      column: 1,
+      endLine: 4,
+      endColumn: 16,
+    });
+  });
+
+  it("--format sarif is SARIF 2.1.0 with rules and regions", () => {
+    const r = fwc(["check", "--format", "sarif", "bad.ns", "good.ns"]);
+    const log = JSON.parse(r.out);
+    expect(log.version).toBe("2.1.0");
+    const run = log.runs[0];
+    expect(run.tool.driver.name).toBe("fwc");
+    expect(run.tool.driver.rules.map((x: { id: string }) => x.id)).toEqual(["FWC200", "FWC300"]);
+    expect(run.results[0]).toMatchObject({
+      ruleId: "FWC200",
+      level: "error",
+      locations: [
+        {
+          physicalLocation: {
+            artifactLocation: { uri: "bad.ns" },
+            region: { startLine: 4, startColumn: 1, endColumn: 16 },
+          },
+        },
+      ],
+    });
+  });
+});
+
+describe("fwc inspect --json", () => {
+  it("prints nodes, lans, links and external calls", () => {
+    const r = fwc(["inspect", "good.ns", "--json"]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out);
+    expect(doc.nodes.map((n: { name: string }) => n.name)).toEqual(["a", "b"]);
+    expect(doc.links).toMatchObject([{ name: "l", endpoints: ["a", "b"], bandwidthKbps: 100000, delayMs: 0 }]);
+    expect(doc.lans).toEqual([]);
+    expect(doc.external).toEqual([]);
+  });
+
+  it("exits 1 and still prints JSON with the diagnostics when the file has errors", () => {
+    const r = fwc(["inspect", "bad.ns", "--json"]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).diagnostics[0].code).toBe("FWC200");
+  });
+});

@@ -1,0 +1,180 @@
+/** The NS object model: values checked as Emulab checks them, and what `inspect` reports. */
+import { describe, expect, it } from "vitest";
+import { DEFAULT_LIMITS } from "../src/ns/index.js";
+import { parseBandwidth, parseDelay } from "../src/ns/model/units.js";
+import { errors, evaluate, ns } from "./helpers.js";
+
+describe("bandwidth and delay", () => {
+  it("accepts every unit Emulab accepts, as Kbit/s", () => {
+    const cases: [string, number | "*"][] = [
+      ["100Mb", 100000],
+      ["100Mbps", 100000],
+      ["100M", 100000],
+      ["1Gb", 1000000],
+      ["1Gbps", 1000000],
+      ["1G", 1000000],
+      ["512kb", 512],
+      ["512kbps", 512],
+      ["512k", 512],
+      ["512K", 512],
+      ["512Kb", 512],
+      ["512Kbps", 512],
+      ["10000000", 10000],
+      ["10000000b", 10000],
+      ["10000000bps", 10000],
+      ["1.5Mb", 1500],
+      ["*", "*"],
+    ];
+    for (const [s, v] of cases) expect([s, parseBandwidth(s)]).toEqual([s, { ok: true, value: v }]);
+  });
+
+  it("refuses unknown units and less than 10 kbps", () => {
+    for (const s of ["100mb", "100MB", "fast", "9kb", "9999", ""])
+      expect([s, parseBandwidth(s).ok]).toEqual([s, false]);
+  });
+
+  it("delays: s, ms, ns, bare seconds; nonzero below 2 ms is an error", () => {
+    expect(parseDelay("0ms")).toEqual({ ok: true, value: 0 });
+    expect(parseDelay("10ms")).toEqual({ ok: true, value: 10 });
+    expect(parseDelay("0.5s")).toEqual({ ok: true, value: 500 });
+    expect(parseDelay("2")).toEqual({ ok: true, value: 2000 });
+    expect(parseDelay("0")).toEqual({ ok: true, value: 0 });
+    for (const s of ["1ms", "0.001", "10us", "x"]) expect([s, parseDelay(s).ok]).toEqual([s, false]);
+  });
+
+  it("reports them at the argument", () => {
+    const e = errors(ns("set a [$ns node]\nset b [$ns node]\n$ns duplex-link $a $b 100mb 1ms DropTail"));
+    expect(e.map((d) => [d.code, d.line, d.col])).toEqual([
+      ["FWC302", 5, 23],
+      ["FWC303", 5, 29],
+    ]);
+  });
+});
+
+describe("NS commands", () => {
+  it("an unknown command is an error with a suggestion", () => {
+    const e = errors(ns("set a [$ns node]\ntb-set-node-oss $a FBSD-STD"));
+    expect(e.map((d) => [d.code, d.line, d.col])).toEqual([["FWC200", 4, 1]]);
+    expect(e[0]!.help).toContain("`tb-set-node-os`");
+  });
+
+  it("tb-* commands need tb_compat.tcl to be sourced first", () => {
+    const e = errors("set ns [new Simulator]\nset a [$ns node]\ntb-set-node-os $a X\nsource tb_compat.tcl\n$ns run\n");
+    expect(e.map((d) => [d.code, d.line])).toEqual([["FWC200", 3]]);
+    expect(e[0]!.help).toContain("source tb_compat.tcl");
+  });
+
+  it("tb-* arity is checked against Emulab's parameter lists", () => {
+    const e = errors(ns("set a [$ns node]\ntb-set-node-os $a\ntb-set-node-os $a A B C"));
+    expect(e.map((d) => [d.code, d.line])).toEqual([
+      ["FWC301", 4],
+      ["FWC301", 5],
+    ]);
+    expect(e[0]!.message).toBe('wrong # args: should be "tb-set-node-os node os ?parentos?"');
+  });
+
+  it("node arguments must be nodes; a missing $ is pointed out", () => {
+    // `a` itself would be fine: the node is named a. srv(1) is a variable, the node is srv-1.
+    expect(errors(ns("set a [$ns node]\ntb-set-node-os a FBSD"))).toEqual([]);
+    const e = errors(ns("set srv(1) [$ns node]\ntb-set-node-os srv(1) FBSD"));
+    expect(e.map((d) => [d.code, d.line, d.col])).toEqual([["FWC306", 4, 16]]);
+    expect(e[0]!.help).toContain("$srv(1)");
+  });
+
+  it("an unsupported method of a known object is a warning, not an error", () => {
+    const r = evaluate(ns("set a [$ns node]\n$a frobnicate 1"));
+    expect(r.diags.map((d) => [d.code, d.severity])).toEqual([["FWC300", "warning"]]);
+  });
+
+  it("rtproto values are case-sensitive", () => {
+    expect(errors(ns("$ns rtproto Static\n$ns rtproto ospf"))).toEqual([]);
+    const e = errors(ns("$ns rtproto OSPF"));
+    expect(e.map((d) => d.code)).toEqual(["FWC305"]);
+    expect(e[0]!.help).toContain("ospf");
+  });
+
+  it("[[$ns link $a $b] queue] works and queue settings are accepted", () => {
+    const r = evaluate(
+      ns(
+        "set a [$ns node]\nset b [$ns node]\nset l [$ns duplex-link $a $b 100Mb 0ms RED]\nset q [[$ns link $a $b] queue]\n$q set limit_ 20",
+      ),
+    );
+    expect(r.diags).toEqual([]);
+    expect(r.topo.links[0]!.queue).toBe("RED");
+  });
+
+  it("agents and programs from `new` are accepted; an unknown class only warns", () => {
+    const r = evaluate(
+      ns("set a [$ns node]\nset udp0 [new Agent/UDP]\n$ns attach-agent $a $udp0\nset x [new Foo/Bar]\n$x whatever"),
+    );
+    expect(r.diags.map((d) => [d.code, d.severity])).toEqual([["FWC311", "warning"]]);
+  });
+
+  it("commands after `$ns run` are flagged", () => {
+    const r = evaluate("set ns [new Simulator]\nsource tb_compat.tcl\n$ns run\nset a [$ns node]\n");
+    expect(r.diags.map((d) => [d.code, d.line])).toEqual([["FWC309", 4]]);
+  });
+
+  it("source of any other file is refused without reading it", () => {
+    expect(errors(ns("source /etc/passwd")).map((d) => d.code)).toEqual(["FWC209"]);
+  });
+
+  it("exec, open and socket are refused", () => {
+    expect(errors(ns("exec rm -rf /\nopen /etc/passwd\nsocket localhost 80")).map((d) => d.code)).toEqual([
+      "FWC210",
+      "FWC210",
+      "FWC210",
+    ]);
+  });
+});
+
+describe("inspect", () => {
+  it("reports the topology and tb-allow-external calls with positions", () => {
+    const text = ns(
+      'set n(0) [$ns node]\nset web [$ns node]\ntb-set-node-os $web UBUNTU\nset lan0 [$ns make-lan "$n(0) $web" 1Gb 0ms]\ntb-allow-external $web shared nat "10.0.0.1/80" rdr "22 web/80"',
+    );
+    const { topo, diags } = evaluate(text);
+    expect(diags).toEqual([]);
+    expect(topo.nodes.map((n) => [n.name, n.os])).toEqual([
+      ["n-0", null],
+      ["web", "UBUNTU"],
+    ]);
+    expect(topo.lans).toMatchObject([{ name: "lan0", members: ["n-0", "web"], bandwidthKbps: 1000000, delayMs: 0 }]);
+    expect(topo.external).toMatchObject([
+      {
+        node: "web",
+        args: ["shared", "nat", "10.0.0.1/80", "rdr", "22 web/80"],
+        location: { line: 7, column: 1 },
+        argLocations: [
+          { line: 7, column: 24 },
+          { line: 7, column: 31 },
+          { line: 7, column: 35 },
+          { line: 7, column: 49 },
+          { line: 7, column: 53 },
+        ],
+      },
+    ]);
+  });
+});
+
+describe("limits", () => {
+  it("an endless loop stops with a diagnostic at its line", () => {
+    const r = evaluate("set ns [new Simulator]\nwhile 1 {}\n", { ...DEFAULT_LIMITS, maxSteps: 100_000 });
+    expect(r.diags.map((d) => [d.code, d.line])).toContainEqual(["FWC206", 2]);
+  });
+
+  it("endless recursion stops with a diagnostic", () => {
+    const r = evaluate("proc f {} { f }\nf\n", { ...DEFAULT_LIMITS, maxDepth: 200 });
+    expect(r.diags.map((d) => d.code)).toContain("FWC207");
+  });
+
+  it("a runaway string stops with a diagnostic", () => {
+    const r = evaluate("set s x\nwhile 1 { append s $s }\n", { ...DEFAULT_LIMITS, maxString: 1 << 20 });
+    expect(r.diags.map((d) => [d.code, d.line])).toContainEqual(["FWC208", 2]);
+  });
+
+  it("catch does not swallow a resource limit", () => {
+    const r = evaluate("catch { while 1 {} }\nputs after\n", { ...DEFAULT_LIMITS, maxSteps: 10_000 });
+    expect(r.diags.map((d) => d.code)).toContain("FWC206");
+  });
+});
