@@ -2,7 +2,15 @@
 import { type Part, PartKind } from "./ast.js";
 import { scanBraces, tclLexer } from "./lexer.js";
 import { parseScript } from "./parser.js";
-import { formatDouble, looksLikeBadOctal, parseBoolean, parseList, parseNumber, type TclNumber } from "./values.js";
+import {
+  formatDouble,
+  looksLikeBadOctal,
+  parseBoolean,
+  parseList,
+  parseNumber,
+  type TclNumber,
+  ValueError,
+} from "./values.js";
 
 export type Value = TclNumber | { t: "s"; v: string };
 
@@ -688,7 +696,14 @@ export function evalNode(n: Node, host: ExprHost): Value {
           return { t: "i", v: str(a) !== str(b) ? 1n : 0n };
         case "in":
         case "ni": {
-          const found = parseList(str(b)).includes(str(a));
+          let items: string[];
+          try {
+            items = parseList(str(b));
+          } catch (e) {
+            if (e instanceof ValueError) throw new ExprError(e.message, false);
+            throw e;
+          }
+          const found = items.includes(str(a));
           return { t: "i", v: found === (op === "in") ? 1n : 0n };
         }
         default: {

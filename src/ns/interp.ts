@@ -167,6 +167,8 @@ export class Interp {
     } else if (e instanceof BreakSignal || e instanceof ContinueSignal) {
       const what = e instanceof BreakSignal ? "break" : "continue";
       this.diags.add("FWC211", this.wordSpan(undefined, cmd), `invoked "${what}" outside of a loop`);
+    } else if (e instanceof ValueError) {
+      this.diags.add("FWC205", this.wordSpan(undefined, cmd), e.message);
     } else if (e instanceof RangeError && /call stack/.test(e.message)) {
       this.diags.add(
         "FWC207",

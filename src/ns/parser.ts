@@ -392,7 +392,12 @@ export function parseScript(text: string, base = 0): ParseResult {
     }
     return { script: commandsBefore(text, base, problems[problems.length - 1]!.start), problems };
   }
-  return { script: script ?? { commands: [] }, problems };
+  // Tcl parses and runs one command at a time: the commands before a syntax error run, the rest do not.
+  let firstFatal = Number.POSITIVE_INFINITY;
+  for (const p of problems) if (p.code !== "FWC106") firstFatal = Math.min(firstFatal, p.start);
+  const commands = script?.commands ?? [];
+  if (firstFatal === Number.POSITIVE_INFINITY) return { script: { commands }, problems };
+  return { script: { commands: commands.filter((c) => c.end <= firstFatal) }, problems };
 }
 
 /**

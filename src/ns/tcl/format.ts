@@ -116,6 +116,8 @@ export function installFormat(it: Interp): void {
         width = -width;
       }
       const precRaw = m[4] === "*" ? Number(integer(it, arg(null))) : m[4] === undefined ? undefined : Number(m[4]);
+      if (width > it.limits.maxString || (precRaw ?? 0) > it.limits.maxString)
+        throw it.error("FWC208", `format width or precision ${Math.max(width, precRaw ?? 0)} exceeds the size limit`);
       const size = m[5] ?? "";
       const v = arg(pos);
       let body: string;

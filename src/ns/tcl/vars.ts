@@ -139,52 +139,58 @@ export function integer(it: Interp, s: string, wordIndex?: number): bigint {
   return n.v;
 }
 
-/** Tcl's `string match` glob: * ? [chars] and backslash escapes. */
+/**
+ * Tcl's `string match` glob: * ? [chars] and backslash escapes. Greedy with one backtrack point for the last `*`,
+ * so it runs in O(pattern x string) time whatever the pattern.
+ */
 export function globMatch(pattern: string, s: string, nocase = false): boolean {
   if (nocase) {
     pattern = pattern.toLowerCase();
     s = s.toLowerCase();
   }
-  return globAt(pattern, 0, s, 0);
+  let p = 0;
+  let i = 0;
+  let starP = -1;
+  let starI = 0;
+  while (i < s.length) {
+    if (pattern[p] === "*") {
+      while (pattern[p] === "*") p++;
+      starP = p;
+      starI = i;
+      continue;
+    }
+    const len = p < pattern.length ? matchOne(pattern, p, s[i]!) : 0;
+    if (len > 0) {
+      p += len;
+      i++;
+      continue;
+    }
+    if (starP < 0) return false;
+    p = starP;
+    i = ++starI;
+  }
+  while (pattern[p] === "*") p++;
+  return p === pattern.length;
 }
 
-function globAt(p: string, pi: number, s: string, si: number): boolean {
-  while (pi < p.length) {
-    const c = p[pi]!;
-    if (c === "*") {
-      while (p[pi] === "*") pi++;
-      if (pi === p.length) return true;
-      for (let k = si; k <= s.length; k++) if (globAt(p, pi, s, k)) return true;
-      return false;
+/** Length of the pattern element at p when it matches ch, else 0. */
+function matchOne(pat: string, p: number, ch: string): number {
+  const c = pat[p]!;
+  if (c === "?") return 1;
+  if (c === "[") {
+    const close = pat.indexOf("]", p + 1);
+    const set = close < 0 ? pat.slice(p + 1) : pat.slice(p + 1, close);
+    let ok = false;
+    for (let k = 0; k < set.length; k++) {
+      if (set[k + 1] === "-" && k + 2 < set.length) {
+        const lo = set[k]!;
+        const hi = set[k + 2]!;
+        if ((ch >= lo && ch <= hi) || (ch >= hi && ch <= lo)) ok = true;
+        k += 2;
+      } else if (set[k] === ch) ok = true;
     }
-    if (si >= s.length) return false;
-    if (c === "?") {
-      pi++;
-      si++;
-      continue;
-    }
-    if (c === "[") {
-      const close = p.indexOf("]", pi + 1);
-      const set = close < 0 ? p.slice(pi + 1) : p.slice(pi + 1, close);
-      const ch = s[si]!;
-      let ok = false;
-      for (let k = 0; k < set.length; k++) {
-        if (set[k + 1] === "-" && k + 2 < set.length) {
-          const lo = set[k]!;
-          const hi = set[k + 2]!;
-          if ((ch >= lo && ch <= hi) || (ch >= hi && ch <= lo)) ok = true;
-          k += 2;
-        } else if (set[k] === ch) ok = true;
-      }
-      if (!ok) return false;
-      pi = close < 0 ? p.length : close + 1;
-      si++;
-      continue;
-    }
-    const lit = c === "\\" && pi + 1 < p.length ? p[++pi]! : c;
-    if (lit !== s[si]) return false;
-    pi++;
-    si++;
+    return ok ? (close < 0 ? pat.length - p : close - p + 1) : 0;
   }
-  return si === s.length;
+  if (c === "\\" && p + 1 < pat.length) return pat[p + 1] === ch ? 2 : 0;
+  return c === ch ? 1 : 0;
 }
