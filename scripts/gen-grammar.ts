@@ -1,0 +1,11 @@
+/** Writes grammar/tcl.ebnf and grammar/diagrams.html from the parser (see src/ns/grammar.ts). */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { grammarDiagramsHtml, grammarEbnf } from "../src/ns/grammar.js";
+import { diagnosticsMarkdown } from "../src/diagnostics/docs.js";
+
+const root = join(import.meta.dirname, "..", "..");
+writeFileSync(join(root, "grammar", "tcl.ebnf"), grammarEbnf());
+writeFileSync(join(root, "grammar", "diagrams.html"), grammarDiagramsHtml());
+writeFileSync(join(root, "docs", "diagnostics.md"), diagnosticsMarkdown());
+process.stdout.write("wrote grammar/tcl.ebnf, grammar/diagrams.html, docs/diagnostics.md\n");

@@ -1,0 +1,34 @@
+/** docs/diagnostics.md, generated from the code table so the two cannot drift apart. */
+import { CODES } from "./codes.js";
+
+const GROUPS: [string, string][] = [
+  ["FWC1", "Reading and syntax"],
+  ["FWC2", "Tcl evaluation"],
+  ["FWC3", "The NS object model"],
+  ["FWC4", "Emulab naming"],
+  ["FWC9", "fwc itself"],
+];
+
+export function diagnosticsMarkdown(): string {
+  const out = [
+    "# Diagnostic codes",
+    "",
+    "GENERATED from `src/diagnostics/codes.ts` by `npm run grammar`; do not edit. Codes are stable: they are never",
+    "renumbered or reused, so CI systems and editors can key on them. Every diagnostic is printed as",
+    "`file:line:col: severity[CODE]: message`, followed by a code frame and, where fwc knows one, a `help:` line",
+    "saying how to fix it. `--format json` and `--format sarif` carry the same fields.",
+    "",
+    "An **error** means Emulab would refuse the file (or fwc refuses something unsafe); `fwc check` exits 1.",
+    "A **warning** means Emulab accepts the file but ignores or changes something; `fwc check --strict` fails on it.",
+    "",
+  ];
+  for (const [prefix, title] of GROUPS) {
+    out.push(`## ${title}`, "", "| code | severity | what | why and how to fix |", "|---|---|---|---|");
+    for (const [code, info] of Object.entries(CODES)) {
+      if (!code.startsWith(prefix)) continue;
+      out.push(`| <a id="${code.toLowerCase()}"></a>${code} | ${info.severity} | ${info.title} | ${info.explain.replace(/\|/g, "\\|")} |`);
+    }
+    out.push("");
+  }
+  return out.join("\n");
+}
