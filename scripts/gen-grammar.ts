@@ -1,8 +1,8 @@
 /** Writes grammar/tcl.ebnf and grammar/diagrams.html from the parser (see src/ns/grammar.ts). */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { grammarDiagramsHtml, grammarEbnf } from "../src/ns/grammar.js";
 import { diagnosticsMarkdown } from "../src/diagnostics/docs.js";
+import { grammarDiagramsHtml, grammarEbnf } from "../src/ns/grammar.js";
 
 const root = join(import.meta.dirname, "..", "..");
 writeFileSync(join(root, "grammar", "tcl.ebnf"), grammarEbnf());

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..");
-const bin = join(root, "dist", "src", "cli", "main.js");
+const bin = join(root, "dist", "fwc.cjs");
 let dir: string;
 
 function fwc(args: string[], input?: string) {

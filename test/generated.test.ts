@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CODES } from "../src/diagnostics/codes.js";
 import { diagnosticsMarkdown } from "../src/diagnostics/docs.js";
-import { TOKENS } from "../src/ns/lexer.js";
 import { grammarDiagramsHtml, grammarEbnf } from "../src/ns/grammar.js";
+import { TOKENS } from "../src/ns/lexer.js";
 
 const root = join(import.meta.dirname, "..");
 const read = (p: string) => readFileSync(join(root, p), "utf8");
@@ -26,13 +26,33 @@ describe("generated files", () => {
 
   it("the EBNF names every rule and every token", () => {
     const ebnf = grammarEbnf();
-    for (const rule of ["script", "command", "word", "bracedWord", "quotedWord", "bareWord", "variable", "commandSubst"])
+    for (const rule of [
+      "script",
+      "command",
+      "word",
+      "bracedWord",
+      "quotedWord",
+      "bareWord",
+      "variable",
+      "commandSubst",
+    ])
       expect(ebnf).toMatch(new RegExp(`^${rule} = `, "m"));
     for (const tok of Object.keys(TOKENS)) expect(ebnf).toMatch(new RegExp(`^${tok} = `, "m"));
   });
 
   it("every code the sources emit is documented, and every documented code is emitted", () => {
-    const src = ["src/ns/interp.ts", "src/ns/parser.ts", "src/ns/index.ts", "src/ns/model/experiment.ts", "src/cli/input.ts", "src/ns/tcl/control.ts", "src/ns/tcl/vars.ts", "src/ns/tcl/lists.ts", "src/ns/tcl/strings.ts", "src/ns/tcl/format.ts"]
+    const src = [
+      "src/ns/interp.ts",
+      "src/ns/parser.ts",
+      "src/ns/index.ts",
+      "src/ns/model/experiment.ts",
+      "src/cli/input.ts",
+      "src/ns/tcl/control.ts",
+      "src/ns/tcl/vars.ts",
+      "src/ns/tcl/lists.ts",
+      "src/ns/tcl/strings.ts",
+      "src/ns/tcl/format.ts",
+    ]
       .map(read)
       .join("\n");
     const used = new Set(src.match(/FWC\d{3}/g));

@@ -26,7 +26,9 @@ export function diagnosticsMarkdown(): string {
     out.push(`## ${title}`, "", "| code | severity | what | why and how to fix |", "|---|---|---|---|");
     for (const [code, info] of Object.entries(CODES)) {
       if (!code.startsWith(prefix)) continue;
-      out.push(`| <a id="${code.toLowerCase()}"></a>${code} | ${info.severity} | ${info.title} | ${info.explain.replace(/\|/g, "\\|")} |`);
+      out.push(
+        `| <a id="${code.toLowerCase()}"></a>${code} | ${info.severity} | ${info.title} | ${info.explain.replace(/\|/g, "\\|")} |`,
+      );
     }
     out.push("");
   }

@@ -22,6 +22,9 @@ export interface Word {
   braced: boolean;
   /** `{*}word`: the word's value is a list whose elements become separate arguments. */
   expand?: boolean;
+  /** Caches for a braced literal used as a script or an expression (filled by the evaluator). */
+  body?: Script;
+  expr?: unknown;
 }
 
 export interface Command {

@@ -11,7 +11,7 @@ const TOKEN_TEXT: Record<string, string> = {
   Braced: '"{" balanced-text "}"  (* nested braces; backslash escapes the next character *)',
   UnclosedBrace: '"{" rest-of-input  (* a brace never closed: FWC101 *)',
   Comment: '"#" { any-character-but-newline | "\\\\" newline }  (* only where a command may start *)',
-  QuoteOpen: '\'"\'  (* only at the start of a word; enters the quote mode *)',
+  QuoteOpen: "'\"'  (* only at the start of a word; enters the quote mode *)",
 };
 
 function tokenDefinitions(): string {
@@ -69,7 +69,7 @@ export function grammarEbnf(): string {
     ...rules,
     "",
     "(* Tokens. The lexer has four modes: script (top level), bracket (inside [ ]: `]` closes it), quote",
-    "   (inside \" \": blanks and newlines are text) and index (inside $name( ): `)` closes it).",
+    '   (inside " ": blanks and newlines are text) and index (inside $name( ): `)` closes it).',
     "   Text, BracketText, QuoteText and IndexText are the plain characters of each mode. *)",
     tokenDefinitions(),
     "",

@@ -263,8 +263,21 @@ export class Interp {
         return p.v;
       case PartKind.Var:
         return this.readVar(p.name, p.index === null ? null : this.substParts(p.index), p.start, p.end);
-      case PartKind.Cmd:
-        return this.nested(() => this.evalScript(p.script));
+      case PartKind.Cmd: {
+        if (++this.depth > this.limits.maxDepth) {
+          this.depth--;
+          throw this.error(
+            "FWC207",
+            `nesting deeper than ${this.limits.maxDepth} levels`,
+            "look for a proc that calls itself without stopping",
+          );
+        }
+        try {
+          return this.evalScript(p.script);
+        } finally {
+          this.depth--;
+        }
+      }
     }
   }
 
@@ -288,13 +301,9 @@ export class Interp {
   scriptFor(text: string, wordIndex: number, cmd: Command | null = this.cur): { script: Script; ctx: Ctx } {
     const w: Word | undefined = cmd?.words[wordIndex];
     if (w?.braced && w.lit === text && this.ctx.anchor === null) {
-      const key = `${w.bodyStart}`;
-      let script = this.scriptCache.get(key);
-      if (script === undefined) {
-        script = this.parseChecked(text, w.bodyStart, null);
-        this.scriptCache.set(key, script);
-      }
-      return { script, ctx: this.ctx };
+      // A braced literal always parses the same way: the syntax tree is kept on the word itself.
+      w.body ??= this.parseChecked(text, w.bodyStart, null);
+      return { script: w.body, ctx: this.ctx };
     }
     const anchorSpan = this.wordSpan(wordIndex, cmd);
     const anchor: [number, number] = this.ctx.anchor ?? [anchorSpan.start, anchorSpan.end];
@@ -327,6 +336,9 @@ export class Interp {
   }
 
   evalBody(text: string, wordIndex: number, cmd: Command | null = this.cur): string {
+    const w = cmd?.words[wordIndex];
+    // Fast path for a loop or proc body already parsed: no allocation per iteration.
+    if (w?.body !== undefined && w.lit === text && this.ctx.anchor === null) return this.evalScript(w.body);
     const { script, ctx } = this.scriptFor(text, wordIndex, cmd);
     if (ctx === this.ctx) return this.evalScript(script);
     const saved = this.ctx;
@@ -362,7 +374,12 @@ export class Interp {
     const literal = w?.braced === true && w.lit === text && this.ctx.anchor === null;
     const base = literal ? w.bodyStart : 0;
     try {
-      const node = parseExpr(text, literal ? base : -1);
+      let node: ExprNode;
+      if (literal) {
+        // A braced expression always parses the same way: the tree is kept on the word itself.
+        w.expr ??= parseExpr(text, base);
+        node = w.expr as ExprNode;
+      } else node = parseExpr(text, -1);
       return { value: evalNode(node, this.exprHost), node };
     } catch (e) {
       if (e instanceof ExprError) {
@@ -438,10 +455,16 @@ export class Interp {
   /** Reads `name` or `name(index)`; start/end locate the reference for the report. */
   readVar(name: string, index: string | null, start?: number, end?: number): string {
     const slot = this.lookup(name, false);
+    if (index === null) {
+      if (slot?.value !== undefined) return slot.value;
+    } else {
+      const v = slot?.arr?.get(index);
+      if (v !== undefined) return v;
+    }
+    // Not found: work out the report (kept off the path of every successful read).
     const at = start === undefined ? this.wordSpan() : this.spanOf(start, end ?? start + 1);
     const shown = index === null ? name : `${name}(${index})`;
     if (index === null) {
-      if (slot?.value !== undefined) return slot.value;
       if (slot?.arr !== undefined)
         throw this.error("FWC212", `can't read "${shown}": variable is array`, undefined, at);
     } else {

@@ -73,7 +73,7 @@ class TclParser extends EmbeddedActionsParser {
   opens: Open[] = [];
 
   constructor() {
-    super(allTokenTypes, { recoveryEnabled: false, skipValidations: true, maxLookahead: 2 });
+    super(allTokenTypes, { recoveryEnabled: false, skipValidations: true, maxLookahead: 1 });
     this.performSelfAnalysis();
   }
 

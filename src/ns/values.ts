@@ -228,7 +228,11 @@ const BAD_OCTAL_RE = /^\s*[+-]?0[0-9]+\s*$/;
 const numCache = new Map<string, TclNumber | null>();
 
 /** Parses a Tcl number (8.6 rules: a leading 0 means octal). Null when the string is not a number. */
+const SMALL_INT = /^-?[1-9][0-9]{0,14}$|^0$/;
+
 export function parseNumber(s: string): TclNumber | null {
+  // The common case (loop counters, sizes) without the cache.
+  if (s.length < 17 && SMALL_INT.test(s)) return { t: "i", v: BigInt(s) };
   const hit = numCache.get(s);
   if (hit !== undefined) return hit;
   const r = parseNumberUncached(s);

@@ -10,7 +10,7 @@ import type { Command } from "../ast.js";
 import type { Interp, Slot } from "../interp.js";
 import { parseBoolean } from "../values.js";
 import type { ExternalCall, LanObj, LinkObj, NodeObj, NsEvent, NsObject, OtherObj, TbCall } from "./objects.js";
-import { arity, TB_COMMANDS, type TbCommand, usage } from "./tbcommands.js";
+import { type ArgKind, arity, TB_COMMANDS, type TbCommand, usage } from "./tbcommands.js";
 import { parseBandwidth, parseDelay, QUEUES, RTPROTOS } from "./units.js";
 
 /** Classes Emulab's `new` knows; anything else becomes a null object with a warning. */
@@ -114,13 +114,16 @@ export class Experiment {
   private onSet(it: Interp, name: string, value: string, _slot: Slot, cmd: Command): string {
     const last = this.lastCreated;
     if (last === null) return value;
-    const base = name.split("(")[0]!.replace(/^::/, "");
+    const paren = name.indexOf("(");
+    let base = paren < 0 ? name : name.slice(0, paren);
+    if (base.startsWith("::")) base = base.slice(2);
     const g = it.global.vars.get(base);
     // Only assignments to variables that exist globally rename (a proc's own locals do not).
     if (g === undefined || (g.value === undefined && g.arr === undefined)) return value;
     this.lastCreated = null;
     if (value !== last.name) return value;
-    const newName = name.replace(/^::/, "").replace(/\(/g, "-").replace(/\)/g, "");
+    const plain = name.startsWith("::") ? name.slice(2) : name;
+    const newName = paren < 0 ? plain : plain.replaceAll("(", "-").replaceAll(")", "");
     const at = it.wordSpan(1, cmd);
     if (newName === last.name) return value;
     const holder = this.byName.get(newName);
@@ -518,8 +521,8 @@ export class Experiment {
     const n = a.length - 1;
     if (n < min || n > max) throw it.error("FWC301", `wrong # args: should be "${usage(name, def)}"`);
     this.afterRun(it, name);
-    for (const [k, kind] of Object.entries(def.kinds ?? {})) {
-      const i = Number(k) + 1;
+    for (const [k, kind] of kindsOf(def)) {
+      const i = k + 1;
       const v = a[i];
       if (v === undefined) continue;
       if (kind === "node" && this.asNode(it, v, i, name) === null) return "";
@@ -634,6 +637,17 @@ export class Experiment {
         "end the file with `$ns run`",
       );
   }
+}
+
+const kindCache = new WeakMap<TbCommand, [number, ArgKind][]>();
+/** The typed parameters of a tb-* command, computed once per command. */
+function kindsOf(def: TbCommand): [number, ArgKind][] {
+  let k = kindCache.get(def);
+  if (k === undefined) {
+    k = Object.entries(def.kinds ?? {}).map(([i, kind]) => [Number(i), kind]);
+    kindCache.set(def, k);
+  }
+  return k;
 }
 
 function cmp(a: string, b: string): number {

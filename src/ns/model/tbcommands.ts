@@ -129,7 +129,11 @@ export function usage(name: string, cmd: TbCommand): string {
   return [name, ...cmd.params.map((p) => (p === "args" ? "?arg ...?" : p))].join(" ");
 }
 
+const arities = new WeakMap<TbCommand, { min: number; max: number }>();
+
 export function arity(cmd: TbCommand): { min: number; max: number } {
+  const hit = arities.get(cmd);
+  if (hit !== undefined) return hit;
   let min = 0;
   let max = 0;
   for (const p of cmd.params) {
@@ -140,5 +144,6 @@ export function arity(cmd: TbCommand): { min: number; max: number } {
       max++;
     }
   }
+  arities.set(cmd, { min, max });
   return { min, max };
 }
