@@ -3,9 +3,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CODES } from "../src/diagnostics/codes.js";
-import { diagnosticsMarkdown } from "../src/diagnostics/docs.js";
+import { diagnosticsMarkdown, tbCommandsMarkdown } from "../src/diagnostics/docs.js";
 import { grammarDiagramsHtml, grammarEbnf } from "../src/ns/grammar.js";
 import { TOKENS } from "../src/ns/lexer.js";
+import { TB_COMMANDS } from "../src/ns/model/tbcommands.js";
 
 const root = join(import.meta.dirname, "..");
 const read = (p: string) => readFileSync(join(root, p), "utf8");
@@ -22,6 +23,10 @@ describe("generated files", () => {
 
   it("docs/diagnostics.md matches the code table", () => {
     expect(read("docs/diagnostics.md"), STALE).toBe(diagnosticsMarkdown());
+  });
+
+  it("docs/tb-commands.md matches the command table", () => {
+    expect(read("docs/tb-commands.md"), STALE).toBe(tbCommandsMarkdown(TB_COMMANDS));
   });
 
   it("the EBNF names every rule and every token", () => {

@@ -34,3 +34,28 @@ export function diagnosticsMarkdown(): string {
   }
   return out.join("\n");
 }
+
+/** docs/tb-commands.md: the tb-* commands fwc knows, from the same table the evaluator uses. */
+export function tbCommandsMarkdown(
+  table: Record<string, { params: string[]; kinds?: Record<number, string>; origin: string }>,
+): string {
+  const out = [
+    "# `tb-*` commands",
+    "",
+    "GENERATED from `src/ns/model/tbcommands.ts` by `npm run grammar`; do not edit. Every command is checked for its",
+    "number of arguments (`?x?` optional, `args` any number) and for the kinds of objects it takes (a node, a link,",
+    "a LAN, either, or a boolean `onoff`); the call is recorded and shown by `fwc inspect --json` (`tbCommands`).",
+    "They exist only after `source tb_compat.tcl`, as in Emulab.",
+    "",
+    "| command | parameters | checked kinds | from |",
+    "|---|---|---|---|",
+  ];
+  for (const [name, def] of Object.entries(table).sort(([a], [b]) => a.localeCompare(b))) {
+    const kinds = Object.entries(def.kinds ?? {})
+      .map(([i, k]) => `${def.params[Number(i)]}: ${k}`)
+      .join(", ");
+    out.push(`| \`${name}\` | ${def.params.join(" ")} | ${kinds} | ${def.origin === "deter" ? "DETER" : "Emulab"} |`);
+  }
+  out.push("");
+  return out.join("\n");
+}
