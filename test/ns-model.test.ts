@@ -42,6 +42,15 @@ describe("bandwidth and delay", () => {
     for (const s of ["1ms", "0.001", "10us", "x"]) expect([s, parseDelay(s).ok]).toEqual([s, false]);
   });
 
+  it("checks the values of tb-* commands too", () => {
+    const e = errors(
+      ns('set a [$ns node]\nset b [$ns node]\nset lan0 [$ns make-lan "$a $b" 100Mb 0ms]\ntb-set-node-lan-params $a $lan0 1ms 5kb 2\ntb-set-node-lan-delay $b $lan0 20ms\ntb-set-lan-loss $lan0 0.01'),
+    );
+    expect(e.map((d) => [d.code, d.line, d.col])).toEqual([["FWC303", 6, 33]]);
+    const loss = errors(ns('set a [$ns node]\nset b [$ns node]\nset lan0 [$ns make-lan "$a $b" 100Mb 0ms]\ntb-set-lan-loss $lan0 1.5'));
+    expect(loss.map((d) => [d.code, d.line, d.col])).toEqual([["FWC312", 6, 23]]);
+  });
+
   it("reports them at the argument", () => {
     const e = errors(ns("set a [$ns node]\nset b [$ns node]\n$ns duplex-link $a $b 100mb 1ms DropTail"));
     expect(e.map((d) => [d.code, d.line, d.col])).toEqual([

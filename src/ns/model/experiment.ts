@@ -11,7 +11,7 @@ import type { Interp, Slot } from "../interp.js";
 import { parseBoolean } from "../values.js";
 import type { ExternalCall, LanObj, LinkObj, NodeObj, NsEvent, NsObject, OtherObj, TbCall } from "./objects.js";
 import { type ArgKind, arity, TB_COMMANDS, type TbCommand, usage } from "./tbcommands.js";
-import { parseBandwidth, parseDelay, QUEUES, RTPROTOS } from "./units.js";
+import { parseBandwidth, parseDelay, parseLoss, QUEUES, RTPROTOS } from "./units.js";
 
 /** Classes Emulab's `new` knows; anything else becomes a null object with a warning. */
 const KNOWN_CLASSES = new Set([
@@ -528,6 +528,13 @@ export class Experiment {
       if (kind === "node" && this.asNode(it, v, i, name) === null) return "";
       if ((kind === "lan" || kind === "link" || kind === "lanlink") && this.asLanLink(it, v, i, name, kind) === null)
         return "";
+      if (kind === "bw" || kind === "delay" || kind === "loss") {
+        const r = kind === "bw" ? parseBandwidth(v) : kind === "delay" ? parseDelay(v) : parseLoss(v);
+        if (!r.ok) {
+          it.diags.add(kind === "bw" ? "FWC302" : kind === "delay" ? "FWC303" : "FWC312", it.wordSpan(i), `[${name}] ${r.message}`, r.help);
+          return "";
+        }
+      }
       if (kind === "onoff" && parseBoolean(v) === null) {
         it.diags.add(
           "FWC312",

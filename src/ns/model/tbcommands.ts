@@ -2,7 +2,7 @@
  * Emulab's and DETER's `tb-*` commands with their Tcl parameter lists, as tb_compat.tcl declares them.
  * `?name?` is optional, `args` takes any number. `kinds` says which parameters must be NS objects of a kind.
  */
-export type ArgKind = "node" | "lanlink" | "lan" | "link" | "onoff";
+export type ArgKind = "node" | "lanlink" | "lan" | "link" | "onoff" | "bw" | "delay" | "loss";
 
 export interface TbCommand {
   params: string[];
@@ -61,16 +61,25 @@ export const TB_COMMANDS: Record<string, TbCommand> = {
   "tb-set-lan-accesspoint": em("lan node", { 0: "lan", 1: "node" }),
   "tb-set-lan-backfill": em("lan bw", { 0: "lan" }),
   "tb-set-lan-est-bandwidth": em("lan bw", { 0: "lan" }),
-  "tb-set-lan-loss": em("lan lossrate", { 0: "lan" }),
+  "tb-set-lan-loss": em("lan lossrate", { 0: "lan", 1: "loss" }),
   "tb-set-lan-protocol": em("lanlink protocol", LL),
   "tb-set-lan-setting": em("lan capkey capval", { 0: "lan" }),
-  "tb-set-lan-simplex-params": em("lan node todelay tobw toloss fromdelay frombw fromloss", { 0: "lan", 1: "node" }),
+  "tb-set-lan-simplex-params": em("lan node todelay tobw toloss fromdelay frombw fromloss", {
+    0: "lan",
+    1: "node",
+    2: "delay",
+    3: "bw",
+    4: "loss",
+    5: "delay",
+    6: "bw",
+    7: "loss",
+  }),
   "tb-set-link-backfill": em("srclink args"),
   "tb-set-link-encap": em("link style", { 0: "link" }),
   "tb-set-link-est-bandwidth": em("srclink args"),
   "tb-set-link-loss": em("srclink args"),
   "tb-set-link-simplex-backfill": em("link src bw", { 0: "link", 1: "node" }),
-  "tb-set-link-simplex-params": em("link src delay bw loss", { 0: "link", 1: "node" }),
+  "tb-set-link-simplex-params": em("link src delay bw loss", { 0: "link", 1: "node", 2: "delay", 3: "bw", 4: "loss" }),
   "tb-set-mem-usage": em("usage"),
   "tb-set-modelnet-physnodes": em("cores edges"),
   "tb-set-multiplexed": em("lanlink onoff", LLON),
@@ -80,11 +89,11 @@ export const TB_COMMANDS: Record<string, TbCommand> = {
   "tb-set-node-id": em("vnode myid", N),
   "tb-set-node-inner-elab-role": em("node role", N),
   "tb-set-node-lan-backfill": em("node lan bw", { 0: "node", 1: "lan" }),
-  "tb-set-node-lan-bandwidth": em("node lan bw", { 0: "node", 1: "lan" }),
-  "tb-set-node-lan-delay": em("node lan delay", { 0: "node", 1: "lan" }),
+  "tb-set-node-lan-bandwidth": em("node lan bw", { 0: "node", 1: "lan", 2: "bw" }),
+  "tb-set-node-lan-delay": em("node lan delay", { 0: "node", 1: "lan", 2: "delay" }),
   "tb-set-node-lan-est-bandwidth": em("node lan bw", { 0: "node", 1: "lan" }),
-  "tb-set-node-lan-loss": em("node lan loss", { 0: "node", 1: "lan" }),
-  "tb-set-node-lan-params": em("node lan delay bw loss", { 0: "node", 1: "lan" }),
+  "tb-set-node-lan-loss": em("node lan loss", { 0: "node", 1: "lan", 2: "loss" }),
+  "tb-set-node-lan-params": em("node lan delay bw loss", { 0: "node", 1: "lan", 2: "delay", 3: "bw", 4: "loss" }),
   "tb-set-node-lan-setting": em("lan node capkey capval", { 0: "lan", 1: "node" }),
   "tb-set-node-memory-size": em("node mem", N),
   "tb-set-node-os": em("node os ?parentos?", N),

@@ -80,5 +80,18 @@ export function parseDelay(s: string): Parsed<number> {
   return { ok: true, value: Math.trunc(ms) };
 }
 
+const FLOAT_RE = /(^[0-9]+(\.[0-9]+)?$)|(^\.[0-9]+$)/;
+
+/**
+ * A packet loss rate as tb_compat.tcl checks it: a plain decimal number, at most 1, and not below 0.000005
+ * unless it is 0 (Emulab's own test also refuses 0, by an operator-precedence slip; fwc accepts "no loss").
+ */
+export function parseLoss(s: string): Parsed<number> {
+  const v = Number(s);
+  if (!FLOAT_RE.test(s) || v > 1 || (v !== 0 && v < 0.000005))
+    return { ok: false, message: `${s} is not a valid loss rate`, help: "a loss rate is a fraction between 0.000005 and 1, e.g. 0.01 for 1%" };
+  return { ok: true, value: v };
+}
+
 export const RTPROTOS = ["Static", "Session", "ospf", "Manual", "Static-ddijk", "Static-old"];
 export const QUEUES = ["DropTail", "RED", "GRED"];
