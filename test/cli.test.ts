@@ -75,7 +75,7 @@ describe("fwc check", () => {
   it("--format json lists every diagnostic with positions", () => {
     const r = fwc(["check", "--format", "json", "bad.ns"]);
     const doc = JSON.parse(r.out);
-    expect(doc.summary).toEqual({ errors: 1, warnings: 0 });
+    expect(doc.summary).toEqual({ errors: 1, warnings: 0, notShown: 0 });
     expect(doc.diagnostics[0]).toMatchObject({
       code: "FWC200",
       severity: "error",
@@ -106,6 +106,19 @@ describe("fwc check", () => {
         },
       ],
     });
+  });
+});
+
+describe("fwc check on many errors", () => {
+  it("caps the report per file and says how many were left out; a closed pipe is not an error", () => {
+    const lines = Array.from({ length: 300 }, (_, i) => `tb-bogus-${i} x`).join("\n");
+    writeFileSync(join(dir, "many.ns"), `set ns [new Simulator]\nsource tb_compat.tcl\n${lines}\n$ns run\n`);
+    const r = fwc(["check", "many.ns"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe("300 errors, 0 warnings in 1 file (100 more not shown: at most 200 are reported per file)\n");
+    const piped = spawnSync("bash", ["-c", `"${process.execPath}" "${bin}" check many.ns | head -c 10`], { cwd: dir, encoding: "utf8" });
+    expect(piped.stdout).toBe("many.ns:3:");
+    expect(piped.stderr).not.toMatch(/EPIPE|at .*\.js/);
   });
 });
 

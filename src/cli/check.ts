@@ -21,22 +21,26 @@ export interface CheckOutcome {
 export function runCheck(files: string[], opts: CheckOptions, color = false): CheckOutcome {
   const limits = limitsFrom(opts);
   const all = [];
+  let notShown = 0;
+  let errors = 0;
+  let warnings = 0;
   for (const path of files) {
     const bag = new DiagnosticBag();
     const file = readSource(path, bag);
     if (file !== null) evaluateNs(file, limits, bag);
     all.push(...bag.sorted());
+    notShown += bag.droppedCount;
+    errors += bag.errorCount;
+    warnings += bag.warningCount;
   }
-  const errors = all.filter((d) => d.severity === "error").length;
-  const warnings = all.length - errors;
   const failed = errors > 0 || (opts.strict === true && warnings > 0);
   let stdout: string;
   let stderr = "";
-  if (opts.format === "json") stdout = renderJson(all, files);
+  if (opts.format === "json") stdout = renderJson(all, files, { errors, warnings, notShown });
   else if (opts.format === "sarif") stdout = renderSarif(all, VERSION);
   else {
     stdout = renderText(all, { color });
-    stderr = `${summaryLine(errors, warnings, files.length)}\n`;
+    stderr = `${summaryLine(errors, warnings, files.length)}${notShown > 0 ? ` (${notShown} more not shown: at most ${DiagnosticBag.LIMIT} are reported per file)` : ""}\n`;
   }
   return { exitCode: failed ? 1 : 0, stdout, stderr };
 }

@@ -42,6 +42,12 @@ export function buildProgram(exit: (code: number) => void): Command {
 }
 
 function main(): void {
+  // `fwc check ... | head` closes the pipe early: that is not an error worth a stack trace.
+  for (const stream of [process.stdout, process.stderr])
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw e;
+    });
   let code = 0;
   const program = buildProgram((c) => {
     code = c;

@@ -23,8 +23,11 @@ export class DiagnosticBag {
   readonly items: Diagnostic[] = [];
   private readonly seen = new Set<string>();
   private dropped = 0;
+  private droppedErrors = 0;
 
-  constructor(readonly limit = 200) {}
+  static readonly LIMIT = 200;
+
+  constructor(readonly limit = DiagnosticBag.LIMIT) {}
 
   add(code: DiagnosticCode, span: Span, message: string, help?: string, related?: Related[]): void {
     const key = `${code}\0${span.file.path}\0${span.start}\0${message}`;
@@ -32,6 +35,7 @@ export class DiagnosticBag {
     this.seen.add(key);
     if (this.items.length >= this.limit) {
       this.dropped++;
+      if (CODES[code].severity === "error") this.droppedErrors++;
       return;
     }
     const d: Diagnostic = { code, severity: CODES[code].severity, message, span };
@@ -44,8 +48,13 @@ export class DiagnosticBag {
     return this.dropped;
   }
 
+  /** Errors found, including those past the report limit. */
   get errorCount(): number {
-    return this.items.filter((d) => d.severity === "error").length + this.dropped;
+    return this.items.filter((d) => d.severity === "error").length + this.droppedErrors;
+  }
+
+  get warningCount(): number {
+    return this.items.length + this.dropped - this.errorCount;
   }
 
   sorted(): Diagnostic[] {

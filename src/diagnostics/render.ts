@@ -82,10 +82,20 @@ export function diagnosticJson(d: Diagnostic) {
   };
 }
 
-export function renderJson(diags: readonly Diagnostic[], files: string[]): string {
-  const errors = diags.filter((d) => d.severity === "error").length;
+export interface Summary {
+  errors: number;
+  warnings: number;
+  notShown: number;
+}
+
+export function renderJson(diags: readonly Diagnostic[], files: string[], summary: Summary): string {
   return `${JSON.stringify(
-    { version: 1, files, summary: { errors, warnings: diags.length - errors }, diagnostics: diags.map(diagnosticJson) },
+    {
+      version: 1,
+      files,
+      summary,
+      diagnostics: diags.map(diagnosticJson),
+    },
     null,
     2,
   )}\n`;
