@@ -116,7 +116,10 @@ describe("fwc check on many errors", () => {
     const r = fwc(["check", "many.ns"]);
     expect(r.code).toBe(1);
     expect(r.err).toBe("300 errors, 0 warnings in 1 file (100 more not shown: at most 200 are reported per file)\n");
-    const piped = spawnSync("bash", ["-c", `"${process.execPath}" "${bin}" check many.ns | head -c 10`], { cwd: dir, encoding: "utf8" });
+    const piped = spawnSync("bash", ["-c", `"${process.execPath}" "${bin}" check many.ns | head -c 10`], {
+      cwd: dir,
+      encoding: "utf8",
+    });
     expect(piped.stdout).toBe("many.ns:3:");
     expect(piped.stderr).not.toMatch(/EPIPE|at .*\.js/);
   });

@@ -44,10 +44,14 @@ describe("bandwidth and delay", () => {
 
   it("checks the values of tb-* commands too", () => {
     const e = errors(
-      ns('set a [$ns node]\nset b [$ns node]\nset lan0 [$ns make-lan "$a $b" 100Mb 0ms]\ntb-set-node-lan-params $a $lan0 1ms 5kb 2\ntb-set-node-lan-delay $b $lan0 20ms\ntb-set-lan-loss $lan0 0.01'),
+      ns(
+        'set a [$ns node]\nset b [$ns node]\nset lan0 [$ns make-lan "$a $b" 100Mb 0ms]\ntb-set-node-lan-params $a $lan0 1ms 5kb 2\ntb-set-node-lan-delay $b $lan0 20ms\ntb-set-lan-loss $lan0 0.01',
+      ),
     );
     expect(e.map((d) => [d.code, d.line, d.col])).toEqual([["FWC303", 6, 33]]);
-    const loss = errors(ns('set a [$ns node]\nset b [$ns node]\nset lan0 [$ns make-lan "$a $b" 100Mb 0ms]\ntb-set-lan-loss $lan0 1.5'));
+    const loss = errors(
+      ns('set a [$ns node]\nset b [$ns node]\nset lan0 [$ns make-lan "$a $b" 100Mb 0ms]\ntb-set-lan-loss $lan0 1.5'),
+    );
     expect(loss.map((d) => [d.code, d.line, d.col])).toEqual([["FWC312", 6, 23]]);
   });
 

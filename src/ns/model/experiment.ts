@@ -531,7 +531,12 @@ export class Experiment {
       if (kind === "bw" || kind === "delay" || kind === "loss") {
         const r = kind === "bw" ? parseBandwidth(v) : kind === "delay" ? parseDelay(v) : parseLoss(v);
         if (!r.ok) {
-          it.diags.add(kind === "bw" ? "FWC302" : kind === "delay" ? "FWC303" : "FWC312", it.wordSpan(i), `[${name}] ${r.message}`, r.help);
+          it.diags.add(
+            kind === "bw" ? "FWC302" : kind === "delay" ? "FWC303" : "FWC312",
+            it.wordSpan(i),
+            `[${name}] ${r.message}`,
+            r.help,
+          );
           return "";
         }
       }

@@ -89,7 +89,11 @@ const FLOAT_RE = /(^[0-9]+(\.[0-9]+)?$)|(^\.[0-9]+$)/;
 export function parseLoss(s: string): Parsed<number> {
   const v = Number(s);
   if (!FLOAT_RE.test(s) || v > 1 || (v !== 0 && v < 0.000005))
-    return { ok: false, message: `${s} is not a valid loss rate`, help: "a loss rate is a fraction between 0.000005 and 1, e.g. 0.01 for 1%" };
+    return {
+      ok: false,
+      message: `${s} is not a valid loss rate`,
+      help: "a loss rate is a fraction between 0.000005 and 1, e.g. 0.01 for 1%",
+    };
   return { ok: true, value: v };
 }
 
