@@ -122,8 +122,8 @@ export class Experiment {
     if (g === undefined || (g.value === undefined && g.arr === undefined)) return value;
     this.lastCreated = null;
     if (value !== last.name) return value;
-    const plain = name.startsWith("::") ? name.slice(2) : name;
-    const newName = paren < 0 ? plain : plain.replaceAll("(", "-").replaceAll(")", "");
+    // The name is the variable name as written, `::` included (Emulab then rejects it at `$ns run`).
+    const newName = paren < 0 ? name : name.replaceAll("(", "-").replaceAll(")", "");
     const at = it.wordSpan(1, cmd);
     if (newName === last.name) return value;
     const holder = this.byName.get(newName);

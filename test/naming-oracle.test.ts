@@ -1,0 +1,88 @@
+/**
+ * Emulab's naming rule against an oracle that runs in the real tclsh (test/oracle/emulab-naming.tcl): for each
+ * NS file, the names of nodes, links and LANs, or the fact that Emulab's Tcl fails.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { evaluate } from "./helpers.js";
+
+const oracle = join(import.meta.dirname, "oracle", "emulab-naming.tcl");
+const dir = mkdtempSync(join(tmpdir(), "fwc-naming-"));
+
+function viaTclsh(text: string): { failed: boolean; names: Record<string, string[]> } {
+  const file = join(dir, "t.ns");
+  writeFileSync(file, text);
+  const r = spawnSync("tclsh", [oracle, file], { encoding: "utf8", timeout: 20_000 });
+  const names: Record<string, string[]> = { node: [], link: [], lan: [] };
+  let failed = false;
+  for (const line of r.stdout.split("\n")) {
+    if (line.startsWith("ERROR:")) failed = true;
+    const m = /^(node|link|lan) (.*)$/.exec(line);
+    if (m) names[m[1]!]!.push(m[2]!);
+  }
+  return { failed, names };
+}
+
+function viaFwc(text: string) {
+  const { topo, diags } = evaluate(text);
+  const naming = diags.filter((d) => d.severity === "error" && d.code !== "FWC400" && d.code !== "FWC314");
+  return {
+    failed: naming.length > 0,
+    names: {
+      node: topo.nodes.map((n) => n.name),
+      link: topo.links.map((l) => l.name),
+      lan: topo.lans.map((l) => l.name),
+    },
+  };
+}
+
+const pre = "set ns [new Simulator]\nsource tb_compat.tcl\n";
+const SNIPPETS: Record<string, string> = {
+  array: "for {set i 0} {$i < 3} {incr i} { set n($i) [$ns node] }",
+  verbatimIndex: "set n(01) [$ns node]\nset m(client-7) [$ns node]",
+  nestedSet: "set a [set b [$ns node]]",
+  foreachVar: "foreach v {alpha beta} { set $v [$ns node] }",
+  procReturn: "proc mk {} { global ns; set x [$ns node]; return $x }\nset server [mk]",
+  procGlobalArray: "proc p {} { global ns q; set q(5) [$ns node] }\np",
+  procLocalShadowsGlobal: "set x 1\nproc p {} { global ns; set x [$ns node] }\np",
+  procNamespaceGlobal: "proc p {} { global ns; set ::g [$ns node] }\np",
+  lappendKeepsInternal: "lappend l [$ns node]\nset a [$ns node]",
+  lindexAfterLappend: "lappend l [$ns node]\nset x [lindex $l 0]",
+  setInBetween: "lappend l [$ns node]\nset other 5\nset x [lindex $l 0]",
+  unassignedLink: "set a [$ns node]\nset b [$ns node]\n$ns duplex-link $a $b 100Mb 0ms DropTail",
+  namedLinkAndLan:
+    'set a [$ns node]\nset b [$ns node]\nset l [$ns duplex-link $a $b 100Mb 0ms DropTail]\nset lan0 [$ns make-lan "$a $b" 100Mb 0ms]',
+  upvarInProc: "proc mk {name} { global ns; upvar 1 $name v; set v [$ns node] }\nmk web",
+  upvarArray: "proc mk {name} { global ns; upvar 1 $name v; set v(1) [$ns node] }\nmk web",
+  reassign: "set x [$ns node]\nset x [$ns node]",
+  collision: "set n-1 [$ns node]\nset n(1) [$ns node]",
+  tclCommandName: "set list [$ns node]",
+  nodeAfterAgent: "set a [new Agent/UDP]\nset b [$ns node]",
+  twoNodesOneSet: "set a [$ns node]\n$ns node\nset b [$ns node]",
+};
+
+describe("naming agrees with the tclsh oracle", () => {
+  for (const [name, body] of Object.entries(SNIPPETS)) {
+    it(name, () => {
+      const text = `${pre}${body}\n$ns run\n`;
+      const theirs = viaTclsh(text);
+      const ours = viaFwc(text);
+      // Emulab stops at its first error; fwc goes on to report more, so only the failure itself is compared.
+      expect(ours.failed).toBe(theirs.failed);
+      if (!theirs.failed) expect(ours.names).toEqual(theirs.names);
+    });
+  }
+
+  const fixtures = join(import.meta.dirname, "fixtures", "ns");
+  for (const f of readdirSync(fixtures)) {
+    it(`fixture ${f}`, () => {
+      const text = readFileSync(join(fixtures, f), "utf8");
+      const ours = viaFwc(text);
+      expect(ours).toEqual(viaTclsh(text));
+      expect(ours.names.node.length).toBeGreaterThan(2);
+    });
+  }
+});

@@ -1,0 +1,110 @@
+# An oracle for Emulab's naming rule, run by the real tclsh: Emulab's redefined `set` (parse.tcl) and the
+# id counter of sim.tcl, re-implemented from their documented behaviour, with just enough of the Simulator
+# for the test files. It prints every node, link and LAN name in creation order, or the Tcl error.
+# Usage: tclsh emulab-naming.tcl FILE.ns
+namespace eval E {
+    variable last {}
+    variable counter 0
+    variable newc 0
+    variable order {}
+    variable ends
+    array set ends {}
+}
+rename set real_set
+proc set {args} {
+    if {[llength $args] == 1} { return [uplevel 1 [list real_set [lindex $args 0]]] }
+    real_set var [lindex $args 0]
+    real_set val [lindex $args 1]
+    if {$::E::last eq ""} { return [uplevel 1 [list real_set $var $val]] }
+    real_set ret [uplevel 1 [list real_set $var $val]]
+    real_set base [lindex [split $var (] 0]
+    # Only variables that exist as globals rename; a proc's plain locals do not.
+    if {[uplevel 1 [list info globals $base]] eq ""} { return $ret }
+    if {$val eq $::E::last} {
+        real_set new [string map {( - ) {}} $var]
+        uplevel #0 [list rename $::E::last $new]
+        E::moved $::E::last $new
+        real_set val $new
+    }
+    real_set ::E::last {}
+    return [uplevel 1 [list real_set $var $val]]
+}
+# Keeps the bookkeeping keyed by current names when an object is renamed.
+proc E::moved {old new} {
+    real_set i [lsearch -exact $::E::order $old]
+    if {$i >= 0} { lset ::E::order $i $new }
+    if {[info exists ::E::kind($old)]} {
+        real_set ::E::kind($new) $::E::kind($old)
+        unset ::E::kind($old)
+    }
+    if {[info exists ::E::ends($old)]} {
+        real_set ::E::ends($new) $::E::ends($old)
+        unset ::E::ends($old)
+    }
+    foreach k [array names ::E::ends] {
+        real_set e {}
+        foreach x $::E::ends($k) { lappend e [expr {$x eq $old ? $new : $x}] }
+        real_set ::E::ends($k) $e
+    }
+}
+proc E::object {kind name} {
+    lappend ::E::order $name
+    real_set ::E::kind($name) $kind
+    real_set ::E::last $name
+    return $name
+}
+proc E::method {name m args} {
+    if {$m eq "queue"} { return queue-of-$name }
+    return ""
+}
+proc new {class args} {
+    real_set name $class[incr ::E::newc]
+    if {$class eq "Simulator"} {
+        proc $name {m args} { return [eval [list E::sim_$m] $args] }
+    } else {
+        proc $name {args} { return "" }
+    }
+    real_set ::E::last $name
+    return $name
+}
+proc E::sim_node {args} {
+    real_set n tbnode-n[incr ::E::counter]
+    proc ::$n {args} {}
+    return [E::object node $n]
+}
+proc E::sim_duplex-link {a b bw d q} {
+    real_set l tblink-l[incr ::E::counter]
+    interp alias {} $l {} E::method $l
+    real_set ::E::ends($l) [list $a $b]
+    return [E::object link $l]
+}
+proc E::sim_make-lan {members bw d} {
+    real_set l tblan-lan[incr ::E::counter]
+    proc ::$l {args} {}
+    return [E::object lan $l]
+}
+proc E::sim_make-cloud {members bw d} { return [E::sim_make-lan $members $bw $d] }
+proc E::sim_link {a b} {
+    foreach {l e} [array get ::E::ends] {
+        if {$e eq [list $a $b] || $e eq [list $b $a]} { return $l }
+    }
+    error "no link"
+}
+proc E::sim_rtproto {p} {}
+proc E::sim_run {} {}
+proc E::sim_at {t e} {}
+proc E::sim_attach-agent {n a} {}
+proc E::sim_connect {a b} {}
+proc queue-of-tblink {args} {}
+rename source real_source
+proc source {f} { if {$f ne "tb_compat.tcl"} { error "cannot source $f" } }
+proc unknown {args} {
+    if {[string match tb-* [lindex $args 0]]} { return "" }
+    if {[string match queue-of-* [lindex $args 0]]} { return "" }
+    error "Unknown: $args"
+}
+proc E::report {} {
+    foreach obj $::E::order { puts "$::E::kind($obj) $obj" }
+}
+if {[catch {real_source [lindex $argv 0]} msg]} { puts "ERROR: $msg" }
+E::report
