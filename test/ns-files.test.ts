@@ -26,7 +26,7 @@ describe("realistic NS files", () => {
     ]);
   });
 
-  it("star: loop, lappend, expr-built values, a LAN list spanning lines, ${var}", () => {
+  it("star: loop, lappend, expr-built values, a LAN list spanning lines, braced variable names", () => {
     const { diags, topo } = load("star.ns");
     expect(diags).toEqual([]);
     expect(topo.nodes.map((n) => [n.name, n.hardware])).toEqual([
