@@ -10,7 +10,8 @@ const bin = join(root, "dist", "fwc.cjs");
 let dir: string;
 
 function fwc(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", input, timeout: 30_000, cwd: dir });
+  // Run as users do: the executable itself, so the V8 options of its #! line apply.
+  const r = spawnSync(bin, args, { encoding: "utf8", input, timeout: 30_000, cwd: dir });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -106,6 +107,20 @@ describe("fwc check", () => {
         },
       ],
     });
+  });
+});
+
+describe("fwc check on deep recursion", () => {
+  it("follows Tcl's nesting of 1,000 levels (the binary runs with a larger stack)", () => {
+    writeFileSync(
+      join(dir, "deep.ns"),
+      "proc f {n} { if {$n > 0} { f [expr {$n - 1}] } }\nf 950\nset ns [new Simulator]\nsource tb_compat.tcl\n$ns run\n",
+    );
+    expect(fwc(["check", "deep.ns"])).toMatchObject({ code: 0 });
+    writeFileSync(join(dir, "deeper.ns"), "proc f {n} { f [expr {$n + 1}] }\nf 0\n");
+    const r = fwc(["check", "deeper.ns"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("error[FWC207]: nesting deeper than 1000 levels");
   });
 });
 

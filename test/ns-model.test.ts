@@ -171,9 +171,17 @@ describe("inspect", () => {
 });
 
 describe("limits", () => {
-  it("an endless loop stops with a diagnostic at its line", () => {
-    const r = evaluate("set ns [new Simulator]\nwhile 1 {}\n", { ...DEFAULT_LIMITS, maxSteps: 100_000 });
-    expect(r.diags.map((d) => [d.code, d.line])).toContainEqual(["FWC206", 2]);
+  it("an endless loop stops with one diagnostic at its line, and nothing after it runs", () => {
+    const r = evaluate("set ns [new Simulator]\nsource tb_compat.tcl\nwhile 1 {}\n$ns run\n", {
+      ...DEFAULT_LIMITS,
+      maxSteps: 100_000,
+    });
+    expect(r.diags.map((d) => [d.code, d.line])).toEqual([["FWC206", 3]]);
+  });
+
+  it("a missing `$ns run` is reported at the end of the file", () => {
+    const r = evaluate("set ns [new Simulator]\nsource tb_compat.tcl\nset a [$ns node]\n\n\n");
+    expect(r.diags.map((d) => [d.code, d.line, d.col])).toEqual([["FWC308", 3, 16]]);
   });
 
   it("endless recursion stops with a diagnostic", () => {

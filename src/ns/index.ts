@@ -54,7 +54,10 @@ export function evaluateNs(file: SourceFile, limits: Limits = DEFAULT_LIMITS, ba
   for (const p of parsed.problems) bag.add(p.code, span(file, p.start, p.end), p.message, p.help);
   it.runFile(parsed.script);
   const syntaxFailed = parsed.problems.some((p) => p.code !== "FWC106");
-  // A file cut short by a syntax error says nothing reliable about a missing `$ns run`.
-  if (!syntaxFailed) experiment.finish(it, span(file, Math.max(0, file.text.length - 1), file.text.length));
+  // A file cut short by a syntax error or the step limit says nothing reliable about a missing `$ns run`.
+  if (!syntaxFailed && !it.stepsExhausted) {
+    const last = file.text.trimEnd().length;
+    experiment.finish(it, span(file, Math.max(0, last - 1), Math.max(1, last)));
+  }
   return { file, experiment, diagnostics: bag, output: it.output };
 }

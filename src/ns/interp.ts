@@ -155,8 +155,14 @@ export class Interp {
       } catch (e) {
         if (e instanceof ReturnSignal) return;
         this.report(e, cmd);
+        // Out of steps: nothing after this can run.
+        if (this.stepsExhausted) return;
       }
     }
+  }
+
+  get stepsExhausted(): boolean {
+    return this.steps > this.limits.maxSteps;
   }
 
   report(e: unknown, cmd: Command): void {
