@@ -57,7 +57,7 @@ export function evaluateNs(file: SourceFile, limits: Limits = DEFAULT_LIMITS, ba
   // A file cut short by a syntax error or the step limit says nothing reliable about a missing `$ns run`.
   if (!syntaxFailed && !it.stepsExhausted) {
     const last = file.text.trimEnd().length;
-    experiment.finish(it, span(file, Math.max(0, last - 1), Math.max(1, last)));
+    experiment.finish(it, span(file, Math.max(0, last - 1), last));
   }
   return { file, experiment, diagnostics: bag, output: it.output };
 }
