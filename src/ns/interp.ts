@@ -269,25 +269,19 @@ export class Interp {
         return p.v;
       case PartKind.Var:
         return this.readVar(p.name, p.index === null ? null : this.substParts(p.index), p.start, p.end);
-      case PartKind.Cmd: {
-        if (++this.depth > this.limits.maxDepth) {
-          this.depth--;
-          throw this.error(
-            "FWC207",
-            `nesting deeper than ${this.limits.maxDepth} levels`,
-            "look for a proc that calls itself without stopping",
-          );
-        }
+      case PartKind.Cmd:
+        // Inline rather than through nested(): this runs for every [...] and a closure per call shows in profiles.
+        this.enterLevel();
         try {
           return this.evalScript(p.script);
         } finally {
           this.depth--;
         }
-      }
     }
   }
 
-  nested<T>(f: () => T): T {
+  /** One level deeper (a proc call, [...], eval, catch); the caller decrements `depth` when it leaves. */
+  private enterLevel(): void {
     if (++this.depth > this.limits.maxDepth) {
       this.depth--;
       throw this.error(
@@ -296,6 +290,10 @@ export class Interp {
         "look for a proc that calls itself without stopping",
       );
     }
+  }
+
+  nested<T>(f: () => T): T {
+    this.enterLevel();
     try {
       return f();
     } finally {

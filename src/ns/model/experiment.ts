@@ -173,19 +173,32 @@ export class Experiment {
       );
     }
     const name = known ? `${cls}${++this.newCounter}` : `null${++this.newCounter}`;
+    this.makeOther(it, cls === "Simulator" ? "Simulator" : "Other", name, cls, !known);
+    return name;
+  }
+
+  /** An object that is neither node, link nor LAN: registered as a command, recorded, named like the others. */
+  private makeOther(
+    it: Interp,
+    cls: OtherObj["cls"],
+    name: string,
+    nsClass: string,
+    unknownClass = false,
+    register = true,
+  ): OtherObj {
     const obj: OtherObj = {
-      cls: cls === "Simulator" ? "Simulator" : "Other",
+      cls,
       name,
       internal: name,
       created: it.wordSpan(),
       namedAt: null,
-      nsClass: cls,
-      unknownClass: !known,
+      nsClass,
+      unknownClass,
       settings: new Map(),
     };
     this.others.push(obj);
-    this.register(obj, it);
-    return name;
+    if (register) this.register(obj, it);
+    return obj;
   }
 
   private makeNode(it: Interp, kind: "node" | "bridge"): string {
@@ -302,17 +315,8 @@ export class Experiment {
   private queueOf(link: LinkObj, it: Interp): string {
     const name = `to${link.internal}-queue`;
     if (!this.byName.has(name)) {
-      const q: OtherObj = {
-        cls: "Queue",
-        name,
-        internal: name,
-        created: it.wordSpan(),
-        namedAt: null,
-        nsClass: "Queue",
-        unknownClass: false,
-        settings: new Map(),
-      };
-      this.others.push(q);
+      // Made on demand, without becoming the last created object: `set q [[$ns link $a $b] queue]` names no queue.
+      const q = this.makeOther(it, "Queue", name, "Queue", false, false);
       this.byName.set(name, q);
       it.commands.set(name, (it2, a, cmd) => this.method(q, it2, a, cmd));
     }
@@ -405,34 +409,12 @@ export class Experiment {
         need(1, 99, "linklist");
         for (const v of it.list(a[2]!, 2)) this.asLanLink(it, v, 2, "make-path", "link");
         const name = `tbpath-path${++this.idCounter}`;
-        const p: OtherObj = {
-          cls: "Path",
-          name,
-          internal: name,
-          created: it.wordSpan(),
-          namedAt: null,
-          nsClass: "Path",
-          unknownClass: false,
-          settings: new Map(),
-        };
-        this.others.push(p);
-        this.register(p, it);
+        this.makeOther(it, "Path", name, "Path");
         return name;
       }
       case "blockstore": {
         const name = `tbblockstore-bs${++this.idCounter}`;
-        const b: OtherObj = {
-          cls: "Blockstore",
-          name,
-          internal: name,
-          created: it.wordSpan(),
-          namedAt: null,
-          nsClass: "Blockstore",
-          unknownClass: false,
-          settings: new Map(),
-        };
-        this.others.push(b);
-        this.register(b, it);
+        this.makeOther(it, "Blockstore", name, "Blockstore");
         return name;
       }
       case "rtproto": {
