@@ -4,6 +4,7 @@
  * 3.9 MB stack (within Linux's default 8 MB), so Tcl's 1,000 levels of nesting fit.
  * Exit codes: 0 ok, 1 the input has errors, 2 usage error, 3 internal error. */
 import { Command, CommanderError, Option } from "commander";
+import { DEFAULT_LIMITS } from "../ns/index.js";
 import { checkAction } from "./check.js";
 import { inspectAction } from "./inspect.js";
 import { positiveInt } from "./options.js";
@@ -11,15 +12,27 @@ import { VERSION } from "./version.js";
 
 function limitOptions(cmd: Command): Command {
   return cmd
-    .option("--max-steps <n>", "stop evaluating after this many Tcl commands", positiveInt)
-    .option("--max-depth <n>", "deepest proc/bracket nesting allowed", positiveInt)
-    .option("--max-string <n>", "longest value allowed, in characters", positiveInt)
+    .option(
+      "--max-steps <n>",
+      `stop evaluating after this many Tcl commands (default: ${DEFAULT_LIMITS.maxSteps})`,
+      positiveInt,
+    )
+    .option(
+      "--max-depth <n>",
+      `deepest nesting of procs, eval and [...] (default: ${DEFAULT_LIMITS.maxDepth})`,
+      positiveInt,
+    )
+    .option(
+      "--max-string <n>",
+      `longest value allowed, in characters (default: ${DEFAULT_LIMITS.maxString})`,
+      positiveInt,
+    )
     .addOption(new Option("--color <when>", "colour the output").choices(["auto", "always", "never"]).default("auto"));
 }
 
 export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command("fwc")
-    .description("Check Emulab/DETER NS files and compile their external access into gateway rules")
+    .description("Check Emulab/DETER NS files as the testbed evaluates them, and show what they build")
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
