@@ -626,6 +626,8 @@ const FUNCS: Record<string, [number, MathFn]> = {
     1,
     (a) => {
       const n = arg(a[0]!, "isqrt");
+      if (n.t === "d" && n.v < 0) throw new ExprError("square root of negative argument", false);
+      if (n.t === "d" && !Number.isFinite(n.v)) throw new ExprError("integer value too large to represent", false);
       const v = n.t === "i" ? n.v : BigInt(Math.floor(n.v));
       if (v < 0n) throw new ExprError("square root of negative argument", false);
       if (v < 2n) return { t: "i", v };
