@@ -53,8 +53,9 @@ export class ContinueSignal {}
 export class ReturnSignal {
   constructor(readonly value: string) {}
 }
-const BREAK = new BreakSignal();
-const CONTINUE = new ContinueSignal();
+/** break and continue carry no data: one instance each is thrown every time. */
+export const BREAK = new BreakSignal();
+export const CONTINUE = new ContinueSignal();
 
 export interface Slot {
   value: string | undefined;
@@ -87,8 +88,6 @@ interface Proc {
 
 export class Interp {
   readonly commands = new Map<string, CommandFn>();
-  /** Names of Tcl commands that exist in a real interpreter but that fwc refuses or does not model. */
-  readonly reservedNames = new Set<string>();
   readonly global: Frame = { vars: new Map(), level: 0, procName: null };
   frame: Frame = this.global;
   private readonly frames: Frame[] = [this.global];
@@ -684,17 +683,10 @@ export class Interp {
     try {
       this.evalBody(text, wordIndex);
     } catch (e) {
-      if (e === BREAK || e instanceof BreakSignal) return false;
-      if (e === CONTINUE || e instanceof ContinueSignal) return true;
+      if (e instanceof BreakSignal) return false;
+      if (e instanceof ContinueSignal) return true;
       throw e;
     }
     return true;
-  }
-
-  static readonly BREAK = BREAK;
-  static readonly CONTINUE = CONTINUE;
-
-  randReset(): void {
-    this.randSeed = 1;
   }
 }

@@ -127,7 +127,8 @@ export class Experiment {
     const at = it.wordSpan(1, cmd);
     if (newName === last.name) return value;
     const holder = this.byName.get(newName);
-    if (it.commands.has(newName) || it.reservedNames.has(newName)) {
+    // Tcl's rename refuses any existing command: another object, a proc, or a Tcl command (even refused ones).
+    if (it.commands.has(newName)) {
       const what =
         holder !== undefined ? `${describe(holder)} created at ${where(holder.created)}` : `the command "${newName}"`;
       throw it.error(

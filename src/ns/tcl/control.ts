@@ -1,7 +1,7 @@
 /** Control flow and evaluation: if, for, foreach, while, break, continue, proc, return, catch, error, eval, expr,
  * uplevel, source, puts, and the commands fwc refuses because they reach outside the NS file. */
 import type { Interp } from "../interp.js";
-import { BreakSignal, ContinueSignal, ReturnSignal, SilentError, TclError } from "../interp.js";
+import { BREAK, BreakSignal, CONTINUE, ContinueSignal, ReturnSignal, SilentError, TclError } from "../interp.js";
 import { formatList } from "../values.js";
 
 /** Tcl commands that read files, run processes or use the network: a real NS evaluator must never run them. */
@@ -73,7 +73,6 @@ export function installControl(it: Interp): void {
   const c = it.commands;
 
   for (const name of REFUSED) {
-    it.reservedNames.add(name);
     c.set(name, (it) => {
       const io = ["exec", "open", "socket", "file", "cd", "pwd", "glob", "exit", "load", "gets", "read"].includes(name);
       if (io)
@@ -160,11 +159,11 @@ export function installControl(it: Interp): void {
 
   c.set("break", (it, a) => {
     if (a.length !== 1) throw it.wrongArgs("break");
-    throw new BreakSignal();
+    throw BREAK;
   });
   c.set("continue", (it, a) => {
     if (a.length !== 1) throw it.wrongArgs("continue");
-    throw new ContinueSignal();
+    throw CONTINUE;
   });
 
   c.set("proc", (it, a, cmd) => {
