@@ -99,8 +99,6 @@ export class Interp {
   private readonly scriptCache = new Map<string, Script>();
   private randSeed = 1;
   private assignedNames: Set<string> | undefined;
-  /** Called with the command words when no command of that name exists; returns undefined to report it. */
-  unknown: ((it: Interp, args: string[], cmd: Command) => string | undefined) | null = null;
   /** Called after every successful `set` of a whole value, for Emulab's object naming. */
   onSet: ((it: Interp, name: string, value: string, slot: Slot, cmd: Command) => string) | null = null;
 
@@ -240,10 +238,6 @@ export class Interp {
     if (name === undefined) return "";
     const fn = this.commands.get(name) ?? (name.startsWith("::") ? this.commands.get(name.slice(2)) : undefined);
     if (fn !== undefined) return fn(this, args, cmd);
-    if (this.unknown !== null) {
-      const r = this.unknown(this, args, cmd);
-      if (r !== undefined) return r;
-    }
     const names = [...this.commands.keys()];
     const candidates = names.length < 2000 ? names : names.filter((n) => !n.includes("-") || n.startsWith("tb-"));
     throw this.error(
