@@ -104,7 +104,7 @@ describe("Emulab naming errors", () => {
     const e = errors(ns("set x [$ns node]\nset x [$ns node]"));
     expect(e.map((d) => [d.code, d.line, d.col])).toEqual([["FWC401", 4, 5]]);
     expect(e[0]!.message).toContain(`can't rename to "x": command already exists`);
-    expect(e[0]!.message).toContain("created at 3:");
+    expect(e[0]!.message).toContain('(node "x")');
   });
 
   it("a name collision between n-1 and n(1) is fatal", () => {

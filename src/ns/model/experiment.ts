@@ -129,9 +129,8 @@ export class Experiment {
     const holder = this.byName.get(newName);
     // Tcl's rename refuses any existing command: another object, a proc, or a Tcl command (even refused ones).
     if (it.commands.has(newName)) {
-      const what =
-        holder !== undefined ? `${describe(holder)} created at ${where(holder.created)}` : `the command "${newName}"`;
-      throw it.error(
+      const what = holder !== undefined ? describe(holder) : `the command "${newName}"`;
+      const err = it.error(
         "FWC401",
         `can't rename to "${newName}": command already exists (${what})`,
         holder !== undefined
@@ -139,6 +138,9 @@ export class Experiment {
           : `"${newName}" is a Tcl or NS command name; choose another variable name`,
         at,
       );
+      if (holder !== undefined)
+        err.related.push({ message: `${describe(holder)} got that name here`, span: holder.namedAt ?? holder.created });
+      throw err;
     }
     if (/^[0-9]/.test(newName) && last.cls !== "Simulator")
       throw it.error(
@@ -669,9 +671,4 @@ function describe(o: NsObject): string {
     default:
       return `${o.nsClass} object "${o.name}"`;
   }
-}
-
-function where(s: Span): string {
-  const p = s.file.position(s.start);
-  return `${p.line}:${p.col}`;
 }
