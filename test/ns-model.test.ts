@@ -165,7 +165,28 @@ describe("inspect", () => {
           { line: 7, column: 49 },
           { line: 7, column: 53 },
         ],
+        // Where each value's text starts: inside the quotes for quoted literals.
+        argTextStart: [
+          { line: 7, column: 24 },
+          { line: 7, column: 31 },
+          { line: 7, column: 36 },
+          { line: 7, column: 49 },
+          { line: 7, column: 54 },
+        ],
       },
+    ]);
+  });
+
+  it("an argument built by substitution has no verbatim position", () => {
+    const { topo } = evaluate(
+      ns('set w [$ns node]\nset p 22\ntb-allow-external $w shared rdr "$p web/80" nat {10.0.0.1/80}'),
+    );
+    expect(topo.external[0]!.argTextStart.map((l) => l && [l.line, l.column])).toEqual([
+      [5, 22],
+      [5, 29],
+      null,
+      [5, 45],
+      [5, 50],
     ]);
   });
 });

@@ -53,6 +53,9 @@ export function inspectJson(x: Experiment) {
       args: e.args,
       location: location(e.location),
       argLocations: e.argLocations.map(location),
+      argTextStart: e.argTextStart.map((o) =>
+        o === null ? null : location({ file: e.location.file, start: o, end: o }),
+      ),
     })),
     rtproto: x.rtproto,
     events: x.events.map((e) => ({ time: e.time, event: e.event, location: location(e.location) })),

@@ -124,6 +124,20 @@ export class Interp {
     return w === undefined ? this.spanOf(cmd.start, cmd.end) : this.spanOf(w.start, w.end);
   }
 
+  /**
+   * Where word `i` of the running command holds `value` verbatim in the file (braced, quoted or bare, with no
+   * substitution or escape changing the text), or null. Inside built scripts (`eval "..."`) always null.
+   */
+  verbatimStart(i: number, value: string): number | null {
+    const w = this.cur?.words[i];
+    if (w === undefined || w.lit !== value || this.ctx.anchor !== null) return null;
+    const text = this.ctx.file.text;
+    for (const start of [w.bodyStart, w.start + 1, w.start]) {
+      if (start + value.length <= w.end && text.startsWith(value, start)) return start;
+    }
+    return null;
+  }
+
   error(code: DiagnosticCode, message: string, help?: string, at?: Span): TclError {
     return new TclError(code, at ?? this.wordSpan(), message, help);
   }

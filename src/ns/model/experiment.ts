@@ -570,6 +570,7 @@ export class Experiment {
           args: a.slice(2),
           location: it.wordSpan(),
           argLocations: a.slice(2).map((_, i) => it.wordSpan(i + 2)),
+          argTextStart: a.slice(2).map((v, i) => it.verbatimStart(i + 2, v)),
         });
         break;
       default:

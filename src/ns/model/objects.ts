@@ -55,6 +55,11 @@ export interface ExternalCall {
   args: string[];
   location: Span;
   argLocations: Span[];
+  /**
+   * For each argument, the file offset where its value appears verbatim (a literal without substitutions or
+   * escapes, braced or quoted), or null: lets a diagnostic point at one target inside a string.
+   */
+  argTextStart: (number | null)[];
 }
 
 export interface TbCall {
