@@ -140,6 +140,32 @@ describe("fwc check on many errors", () => {
   });
 });
 
+describe("fwc compile --emit ir", () => {
+  it("prints the AccessPolicy, valid against its schema", async () => {
+    const { AccessPolicy } = await import("../src/access/policy.js");
+    writeFileSync(
+      join(dir, "cxa.ns"),
+      'set ns [new Simulator]\nsource tb_compat.tcl\nset web [$ns node]\ntb-allow-external $web shared nat "128.32.112.228/80" rdr "22"\n$ns run\n',
+    );
+    const r = fwc(["compile", "cxa.ns", "--emit", "ir"]);
+    expect(r.code).toBe(0);
+    const policy = AccessPolicy.parse(JSON.parse(r.out));
+    expect(policy.outbound).toMatchObject([{ host: "128.32.112.228/32", proto: "tcp", port: 80 }]);
+    expect(policy.inbound).toMatchObject([{ node: "web", proto: "tcp", port: 22 }]);
+  });
+
+  it("writes nothing and exits 1 when the file has errors", () => {
+    writeFileSync(
+      join(dir, "cxa-bad.ns"),
+      'set ns [new Simulator]\nsource tb_compat.tcl\nset web [$ns node]\ntb-allow-external $web shared rdr "22/icmp"\n$ns run\n',
+    );
+    const r = fwc(["compile", "cxa-bad.ns", "--emit", "ir"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe("");
+    expect(r.err).toContain("cxa-bad.ns:4:39: error[FWC513]");
+  });
+});
+
 describe("fwc inspect --json", () => {
   it("prints nodes, lans, links and external calls", () => {
     const r = fwc(["inspect", "good.ns", "--json"]);

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { resolveAccess } from "../src/access/resolve.js";
 import { DiagnosticBag } from "../src/diagnostics/diagnostic.js";
 import { SourceFile } from "../src/diagnostics/source.js";
 import { DEFAULT_LIMITS, evaluateNs } from "../src/ns/index.js";
@@ -16,7 +17,8 @@ const LIMITS = { ...DEFAULT_LIMITS, maxSteps: 20_000, maxString: 1 << 16, maxDep
 function checkText(text: string): void {
   const file = new SourceFile("fuzz.ns", text);
   const bag = new DiagnosticBag();
-  evaluateNs(file, LIMITS, bag);
+  const r = evaluateNs(file, LIMITS, bag);
+  resolveAccess(r.experiment, file, bag);
   for (const d of bag.items) {
     expect(d.code).not.toBe("FWC900");
     expect(d.span.file).toBe(file);
@@ -42,6 +44,10 @@ const seeds = [
 ];
 
 const special = fc.constantFrom(
+  'tb-allow-external $n shared nat "1.2.3.4/80 any,0,all" rdr "22 web/80 a,1..9,udp,from=::/0,identity" open6 "all"\n',
+  "/",
+  ",",
+  "..",
   "{",
   "}",
   "[",

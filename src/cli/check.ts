@@ -1,4 +1,6 @@
 /** `fwc check FILE...`: evaluate NS files as Emulab would and report every problem found. */
+
+import { resolveAccess } from "../access/resolve.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderJson, renderSarif, renderText, summaryLine } from "../diagnostics/render.js";
 import { evaluateNs } from "../ns/index.js";
@@ -27,7 +29,10 @@ export function runCheck(files: string[], opts: CheckOptions, color = false): Ch
   for (const path of files) {
     const bag = new DiagnosticBag();
     const file = readSource(path, bag);
-    if (file !== null) evaluateNs(file, limits, bag);
+    if (file !== null) {
+      const r = evaluateNs(file, limits, bag);
+      resolveAccess(r.experiment, file, bag);
+    }
     all.push(...bag.sorted());
     notShown += bag.droppedCount;
     errors += bag.errorCount;

@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_LIMITS } from "../ns/index.js";
 import { checkAction } from "./check.js";
+import { compileAction } from "./compile.js";
 import { inspectAction } from "./inspect.js";
 import { positiveInt } from "./options.js";
 import { VERSION } from "./version.js";
@@ -53,6 +54,15 @@ export function buildProgram(exit: (code: number) => void): Command {
       .argument("<file>", "NS file")
       .option("--json", "print JSON (the documented contract)"),
   ).action((file: string, opts) => exit(inspectAction(file, opts)));
+
+  limitOptions(
+    program
+      .command("compile")
+      .description("compile an NS file's external access; --emit ir prints the AccessPolicy")
+      .argument("<file>", "NS file")
+      .addOption(new Option("--emit <kind>", "what to produce").choices(["ir"]).makeOptionMandatory())
+      .option("-o, --output <file>", "write to this file instead of standard output"),
+  ).action((file: string, opts) => exit(compileAction(file, opts)));
 
   return program;
 }

@@ -133,6 +133,44 @@ export const CODES = {
   FWC402: e("name starts with a digit", "Emulab refuses object names that start with a digit."),
   FWC403: e("name too long", "A node name must fit in one DNS label (63 characters)."),
 
+  // 5xx: tb-allow-external and the access policy
+  FWC500: e(
+    "unknown cookie type",
+    "The word after the node must be `shared` (or nothing, for the legacy dedicated-address form).",
+  ),
+  FWC501: e("unknown key", "A shared grant takes the keys `nat`, `rdr` and `open6`."),
+  FWC502: e(
+    "key given twice",
+    "Each key may appear at most once per tb-allow-external call; put all its targets in one string.",
+  ),
+  FWC503: e("key without a value", "Every key needs a quoted list of targets after it."),
+  FWC510: e("invalid target", "The target does not have one of the forms of docs/language.md (External access)."),
+  FWC511: e("invalid address", "The host is not an IPv4 or IPv6 address or subnet of the form the target uses."),
+  FWC512: e("invalid port", "Ports go from 1 to 65535; 0 means any port (nat only); ranges are low..high."),
+  FWC513: e(
+    "invalid protocol",
+    "Only tcp and udp can be granted (tcp+udp for both; all only in open6 and nat comma targets); ICMP cannot.",
+  ),
+  FWC514: e("reversed range", "A port range is written low..high."),
+  FWC515: e("unknown node", "A redirect or opening names a node that the file does not create."),
+  FWC520: w("duplicate target", "The same grant is given twice; the second adds nothing."),
+  FWC521: w(
+    "host not on the Internet",
+    "A nat host in a private, loopback, link-local, multicast or reserved range cannot be reached through the gateway.",
+  ),
+  FWC522: w(
+    "every outbound port",
+    "0.0.0.0 (any host) with port 0 (any port) lets every node open any outbound TCP (or UDP) connection.",
+  ),
+  FWC523: e(
+    "node name is not a DNS label",
+    "Each node named in tb-allow-external gets a CNAME; its name must be a valid DNS label (letters, digits, inner hyphens, at most 63).",
+  ),
+  FWC524: e(
+    "protocol all with ports",
+    "`all` opens every protocol and takes no port; give ports with tcp, udp or tcp+udp instead.",
+  ),
+
   // 9xx: fwc itself
   FWC900: e("internal error", "fwc failed on this input; the input may be fine. Please report it with the file."),
 } as const satisfies Record<string, CodeInfo>;

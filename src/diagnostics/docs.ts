@@ -6,6 +6,7 @@ const GROUPS: [string, string][] = [
   ["FWC2", "Tcl evaluation"],
   ["FWC3", "The NS object model"],
   ["FWC4", "Emulab naming"],
+  ["FWC5", "External access (tb-allow-external)"],
   ["FWC9", "fwc itself"],
 ];
 

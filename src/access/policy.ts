@@ -1,0 +1,78 @@
+/**
+ * The AccessPolicy: the one description of an experiment's external access that every backend reads. Every
+ * grant carries its expanded meaning and where it came from. Validated with zod wherever it enters or leaves.
+ */
+import { z } from "zod";
+
+const Cidr = z.string().regex(/^[0-9a-fA-F:.]+\/[0-9]{1,3}$/, "an address in CIDR form");
+const Port = z.number().int().min(0).max(65535);
+
+export const Origin = z.object({
+  /** "nsfile" for grants from the NS file; "dynamic" for grants added to a running experiment. */
+  source: z.enum(["nsfile", "dynamic"]),
+  file: z.string(),
+  line: z.number().int().min(1),
+  column: z.number().int().min(1),
+  /** The target as written. */
+  text: z.string(),
+  /** The tb-allow-external call it belongs to. */
+  call: z.object({ line: z.number().int().min(1), column: z.number().int().min(1) }),
+});
+
+export const DedicatedGrant = z.object({ node: z.string(), origin: Origin });
+
+/** Any node of the experiment may open connections to host:port (the gateway NATs them). */
+export const OutboundGrant = z.object({
+  host: Cidr,
+  family: z.union([z.literal(4), z.literal(6)]),
+  proto: z.enum(["tcp", "udp", "tcp+udp", "all"]),
+  /** 0 (with portEnd 0) means any port. */
+  port: Port,
+  portEnd: Port,
+  origin: Origin,
+});
+
+/** The Internet may reach node:port through an address and port of the shared gateway. */
+export const InboundGrant = z.object({
+  node: z.string(),
+  proto: z.enum(["tcp", "udp", "tcp+udp"]),
+  port: Port.min(1),
+  portEnd: Port.min(1),
+  /** Sources allowed; empty means any. */
+  sources: z.array(Cidr),
+  /** The external port equals the internal one (Globus port ranges). */
+  identity: z.boolean(),
+  origin: Origin,
+});
+
+/** Direct IPv6 opening to a node's global address (Grid'5000 style): no NAT; ICMPv6 to the node is allowed too. */
+export const Open6Grant = z.object({
+  node: z.string(),
+  proto: z.enum(["tcp", "udp", "tcp+udp", "all"]),
+  port: Port,
+  portEnd: Port,
+  sources: z.array(Cidr),
+  origin: Origin,
+});
+
+export const AccessPolicy = z.object({
+  version: z.literal(1),
+  file: z.string(),
+  /** Every node of the experiment: outbound grants apply to each. */
+  nodes: z.array(z.string()),
+  /** Whether the file has any tb-allow-external call (then a swap-modify overrules dynamic grants). */
+  hasCalls: z.boolean(),
+  dedicated: z.array(DedicatedGrant),
+  outbound: z.array(OutboundGrant),
+  inbound: z.array(InboundGrant),
+  open6: z.array(Open6Grant),
+  /** Nodes that get a CNAME to the gateway: every node named in a call and every inbound target. */
+  dns: z.array(z.object({ node: z.string(), reason: z.enum(["named", "inbound"]) })),
+});
+
+export type Origin = z.infer<typeof Origin>;
+export type OutboundGrant = z.infer<typeof OutboundGrant>;
+export type InboundGrant = z.infer<typeof InboundGrant>;
+export type Open6Grant = z.infer<typeof Open6Grant>;
+export type DedicatedGrant = z.infer<typeof DedicatedGrant>;
+export type AccessPolicy = z.infer<typeof AccessPolicy>;
