@@ -1,7 +1,11 @@
 /** Every target form, table-driven: the text, what it means, or the problem and where it is. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { resolveAccess } from "../../src/access/resolve.js";
 import { parseTarget, printTarget, type Target, type TargetKey } from "../../src/access/targets.js";
+import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
+import { SourceFile } from "../../src/diagnostics/source.js";
+import { evaluateNs } from "../../src/ns/index.js";
 
 const ok = (key: TargetKey, text: string) => {
   const r = parseTarget(key, text);
@@ -112,7 +116,7 @@ describe("printing and parsing back", () => {
     const r = parseTarget("nat", `${a},80`);
     return r.ok && r.target.kind === "nat" ? r.target.host : "::/128";
   });
-  const node = fc.constantFrom(null, "web", "n-1", "gridftp", "a");
+  const node = fc.constantFrom<string | null>(null, "web", "n-1", "gridftp", "a");
   const target: fc.Arbitrary<Target> = fc.oneof(
     fc.record({
       kind: fc.constant("nat" as const),
@@ -180,6 +184,75 @@ describe("printing and parsing back", () => {
       sources: fc.array(v6, { maxLength: 2 }),
     }),
   );
+
+  it("a generated policy printed as a tb-allow-external call resolves back to the same grants", () => {
+    const nodeTargets = target.filter((t) => t.kind === "nat" || t.node === null || ["web", "a"].includes(t.node));
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(nodeTargets, {
+          maxLength: 12,
+          selector: (t) =>
+            JSON.stringify({ ...t, form: undefined, node: t.kind === "nat" ? undefined : (t.node ?? "web") }),
+        }),
+        (targets) => {
+          const by = (k: string) =>
+            targets
+              .filter((t) => t.kind === k)
+              .map(printTarget)
+              .join(" ");
+          const parts = ["nat", "rdr", "open6"].filter((k) => by(k) !== "").map((k) => `${k} "${by(k)}"`);
+          const text = `set ns [new Simulator]\nsource tb_compat.tcl\nset web [$ns node]\nset a [$ns node]\ntb-allow-external $web shared ${parts.join(" ")}\n$ns run\n`;
+          const file = new SourceFile("p.ns", text);
+          const bag = new DiagnosticBag();
+          const policy = resolveAccess(evaluateNs(file, undefined, bag).experiment, file, bag);
+          expect(bag.items.filter((d) => d.severity === "error")).toEqual([]);
+          const strip = <T extends { origin: unknown }>(g: T) => ({ ...g, origin: undefined });
+          const want = (k: string) => targets.filter((t) => t.kind === k);
+          expect(policy.outbound.map(strip)).toEqual(
+            want("nat").map(
+              (t) =>
+                t.kind === "nat" && {
+                  host: t.host,
+                  family: t.family,
+                  proto: t.proto,
+                  port: t.ports.port,
+                  portEnd: t.ports.portEnd,
+                  origin: undefined,
+                },
+            ),
+          );
+          expect(policy.inbound.map(strip)).toEqual(
+            want("rdr").map(
+              (t) =>
+                t.kind === "rdr" && {
+                  node: t.node ?? "web",
+                  proto: t.proto,
+                  port: t.ports.port,
+                  portEnd: t.ports.portEnd,
+                  sources: t.sources,
+                  identity: t.identity,
+                  origin: undefined,
+                },
+            ),
+          );
+          expect(policy.open6.map(strip)).toEqual(
+            want("open6").map(
+              (t) =>
+                t.kind === "open6" && {
+                  node: t.node ?? "web",
+                  proto: t.proto,
+                  port: t.ports.port,
+                  portEnd: t.ports.portEnd,
+                  sources: t.sources,
+                  origin: undefined,
+                },
+            ),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 
   it("printTarget then parseTarget gives the same target", () => {
     fc.assert(
