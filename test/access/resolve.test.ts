@@ -94,6 +94,12 @@ describe("checks, pointing inside the target string", () => {
       expect(diags.map((d) => [d.code, d.line, d.col, d.len])).toEqual([[code, line, col, len]]);
     });
 
+  it("a node whose name cannot be a DNS label is an error where it needs its CNAME", () => {
+    const { diags } = resolve('set bad(-) [$ns node]\ntb-allow-external $node shared rdr "bad--/22"');
+    expect(diags.map((d) => [d.code, d.line, d.col])).toEqual([["FWC523", 7, 37]]);
+    expect(diags[0]!.message).toContain('"bad--"');
+  });
+
   it("a key given twice points at both", () => {
     const { diags } = resolve('tb-allow-external $node shared rdr "22" rdr "80"');
     expect(diags.map((d) => [d.code, d.col, d.related])).toEqual([["FWC502", 41, [{ line: 6, col: 32 }]]]);
