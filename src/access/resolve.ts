@@ -200,7 +200,7 @@ export function resolveAccess(x: Experiment, file: SourceFile, bag: DiagnosticBa
           `nat host ${g.host} is ${why}: it cannot be on the Internet`,
           "outbound grants are for Internet hosts; nodes reach their own experiment directly",
         );
-      if (g.host === "0.0.0.0/0" && g.port === 0)
+      if ((g.host === "0.0.0.0/0" || g.host === "::/0") && g.port === 0)
         problem(
           "FWC522",
           t.span,

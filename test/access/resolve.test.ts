@@ -80,6 +80,7 @@ describe("checks, pointing inside the target string", () => {
     ['tb-allow-external $node shared nat "192.154.6.300/80"', "FWC511", "", 6, 37, 13],
     ['tb-allow-external $node shared nat "10.0.0.1/80"', "FWC521", "", 6, 37, 11],
     ['tb-allow-external $node shared nat "0.0.0.0"', "FWC522", "", 6, 37, 7],
+    ['tb-allow-external $node shared nat "::/0,all"', "FWC522", "", 6, 37, 8],
     ['tb-allow-external $node shared rdr "22 22/tcp"', "FWC520", "", 6, 40, 6],
     ['tb-allow-external $node shared rdr "web/90..80"', "FWC514", "", 6, 41, 6],
     ['tb-allow-external $node shared rdr "22/icmp"', "FWC513", "", 6, 40, 4],
