@@ -62,12 +62,12 @@ export function buildProgram(exit: (code: number) => void): Command {
       .argument("<file>", "NS file")
       .addOption(new Option("--emit <kind>", "what to produce").choices(["ir"]).makeOptionMandatory())
       .option("-o, --output <file>", "write to this file instead of standard output"),
-  ).action((file: string, opts) => exit(compileAction(file, opts)));
+  ).action(async (file: string, opts) => exit(await compileAction(file, opts)));
 
   return program;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   // `fwc check ... | head` closes the pipe early: that is not an error worth a stack trace.
   for (const stream of [process.stdout, process.stderr])
     stream.on("error", (e: NodeJS.ErrnoException) => {
@@ -79,7 +79,7 @@ function main(): void {
     code = c;
   });
   try {
-    program.parse(process.argv);
+    await program.parseAsync(process.argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       // help and version exit 0; every other commander error is a usage error.
@@ -97,4 +97,4 @@ function main(): void {
   process.exitCode = code;
 }
 
-main();
+void main();
