@@ -171,6 +171,18 @@ export const CODES = {
     "`all` opens every protocol and takes no port; give ports with tcp, udp or tcp+udp instead.",
   ),
 
+  // 6xx: testbed configuration and node addresses
+  FWC600: e("unreadable configuration", "The YAML or JSON file cannot be parsed."),
+  FWC601: e(
+    "invalid configuration value",
+    "A key of the testbed configuration or node addresses has a value of the wrong form.",
+  ),
+  FWC602: e(
+    "unknown configuration key",
+    "The key is not one fwc knows; a misspelled key would otherwise be ignored silently.",
+  ),
+  FWC603: e("missing configuration key", "A required key of the testbed configuration is absent."),
+
   // 9xx: fwc itself
   FWC900: e("internal error", "fwc failed on this input; the input may be fine. Please report it with the file."),
 } as const satisfies Record<string, CodeInfo>;

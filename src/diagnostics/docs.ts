@@ -7,6 +7,7 @@ const GROUPS: [string, string][] = [
   ["FWC3", "The NS object model"],
   ["FWC4", "Emulab naming"],
   ["FWC5", "External access (tb-allow-external)"],
+  ["FWC6", "Testbed configuration and node addresses"],
   ["FWC9", "fwc itself"],
 ];
 

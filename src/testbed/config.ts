@@ -1,0 +1,166 @@
+/**
+ * The testbed configuration (YAML) and node addresses (JSON), as ../shared/DESIGN.md specifies them. Both are
+ * read with the `yaml` parser (JSON is YAML), which keeps every key's position, and validated with zod, so a
+ * problem is reported as file:line:col with the key path.
+ */
+import ipaddr from "ipaddr.js";
+import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import type { DiagnosticCode } from "../diagnostics/codes.js";
+import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
+import { SourceFile, span } from "../diagnostics/source.js";
+import { didYouMean } from "../diagnostics/suggest.js";
+
+const DNS_NAME =
+  /^(?=.{1,253}\.?$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const IFACE = /^[A-Za-z0-9_.:@-]{1,15}$/;
+
+const DnsName = z.string().regex(DNS_NAME, "must be a DNS name such as testbed.example.net");
+const Ipv4 = z
+  .string()
+  .refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s), "must be an IPv4 address such as 198.51.100.1");
+const Ipv6 = z
+  .string()
+  .refine((s) => ipaddr.IPv6.isValid(s) && !s.includes("/"), "must be an IPv6 address such as 2001:db8::1");
+const Ipv4Cidr = z.string().refine((s) => {
+  try {
+    const [a] = ipaddr.parseCIDR(s);
+    return a.kind() === "ipv4";
+  } catch {
+    return false;
+  }
+}, "must be an IPv4 network in CIDR form such as 198.51.100.128/25");
+const Iface = z.string().regex(IFACE, "must be a network interface name (at most 15 characters)");
+
+const PortPool = z
+  .string()
+  .regex(/^[0-9]{1,5}-[0-9]{1,5}$/, "must be a port range low-high such as 20000-29999")
+  .transform((s) => {
+    const [a, b] = s.split("-").map(Number) as [number, number];
+    return { from: a, to: b };
+  })
+  .refine(
+    (r) => r.from >= 1024 && r.to <= 65535 && r.from <= r.to,
+    "must be low-high with 1024 <= low <= high <= 65535",
+  );
+
+export const TestbedConfig = z.strictObject({
+  /** Experiment zone: <eid>.<pid>.<domain>. */
+  domain: DnsName,
+  gateway: z.strictObject({
+    /** CNAME target. */
+    name: DnsName,
+    ipv4: Ipv4,
+    ipv6: Ipv6.optional(),
+    outside: Iface,
+    inside: z.array(Iface).min(1, "must list at least one interface toward the experiment nodes"),
+  }),
+  /** External ports for shared redirects. */
+  ports: PortPool,
+  /** Public addresses for the legacy (non-shared) form. */
+  dedicated: Ipv4Cidr.optional(),
+});
+
+export const NodeAddresses = z.record(
+  z.string().regex(/^[-0-9A-Za-z]+$/, "node names contain only letters, digits and -"),
+  z.strictObject({ ipv4: Ipv4.optional(), ipv6: Ipv6.optional() }),
+);
+
+export type TestbedConfig = z.infer<typeof TestbedConfig>;
+export type NodeAddresses = z.infer<typeof NodeAddresses>;
+
+const CONFIG_KEYS: Record<string, string[]> = {
+  "": ["domain", "gateway", "ports", "dedicated"],
+  gateway: ["name", "ipv4", "ipv6", "outside", "inside"],
+};
+
+/** Reads and validates a YAML or JSON file against `schema`; every problem becomes a positioned diagnostic. */
+export function loadConfig<T extends z.ZodType>(file: SourceFile, schema: T, bag: DiagnosticBag): z.infer<T> | null {
+  const lc = new LineCounter();
+  const doc = parseDocument(file.text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      const [start, end] = e.pos;
+      bag.add(
+        "FWC600",
+        span(file, start, Math.max(end, start + 1)),
+        `${file.path}: ${e.message.split("\n")[0]}`,
+        "fix the YAML/JSON syntax at this point",
+      );
+    }
+    return null;
+  }
+  const r = schema.safeParse(doc.toJS());
+  if (r.success) return r.data;
+  for (const issue of r.error.issues) {
+    const path = issue.path.map(String);
+    const shown = path.length === 0 ? "(top level)" : path.join(".");
+    let code: DiagnosticCode = "FWC601";
+    let message = `${shown}: ${issue.message}`;
+    let help: string | undefined;
+    let at = nodeRange(doc, path, "value") ?? nodeRange(doc, path.slice(0, -1), "value") ?? [0, 1];
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) {
+        const known = CONFIG_KEYS[path.join(".")] ?? [];
+        const keyAt = nodeRange(doc, [...path, key], "key") ?? at;
+        bag.add(
+          "FWC602",
+          span(file, keyAt[0], keyAt[1]),
+          `${path.length === 0 ? "" : `${shown}.`}${key}: unknown key`,
+          didYouMean(key, known) ?? (known.length > 0 ? `known keys here: ${known.join(", ")}` : undefined),
+        );
+      }
+      continue;
+    }
+    if (issue.code === "invalid_type" && nodeRange(doc, path, "value") === null) {
+      code = "FWC603";
+      message = `${shown}: missing (${issue.message.replace(/^Invalid input: /, "")})`;
+      help = `add \`${path[path.length - 1]}:\` under ${path.length > 1 ? path.slice(0, -1).join(".") : "the top level"}`;
+      at = nodeRange(doc, path.slice(0, -1), "value") ?? [0, 1];
+      bag.add(code, span(file, at[0], Math.min(at[1], at[0] + 1)), message, help);
+      continue;
+    }
+    bag.add(code, span(file, at[0], at[1]), message, help);
+  }
+  return null;
+}
+
+type Doc = ReturnType<typeof parseDocument>;
+
+/** The [start, end) offsets of the value (or key) at `path`, or null when absent. */
+function nodeRange(doc: Doc, path: string[], what: "value" | "key"): [number, number] | null {
+  if (path.length === 0) {
+    const r = doc.contents?.range;
+    return r ? [r[0], r[1]] : null;
+  }
+  if (what === "key") {
+    const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+    const items = (parent as { items?: { key?: { value?: unknown; range?: [number, number, number] } }[] } | null)
+      ?.items;
+    const pair = items?.find((p) => String(p.key?.value) === path[path.length - 1]);
+    return pair?.key?.range ? [pair.key.range[0], pair.key.range[1]] : null;
+  }
+  const keys = path.map((p) => (/^[0-9]+$/.test(p) ? Number(p) : p));
+  const node = doc.getIn(keys, true) as { range?: [number, number, number] } | undefined;
+  return node?.range ? [node.range[0], node.range[1]] : null;
+}
+
+export function loadTestbed(file: SourceFile, bag: DiagnosticBag): TestbedConfig | null {
+  const cfg = loadConfig(file, TestbedConfig, bag);
+  if (cfg?.dedicated !== undefined && ipaddr.parse(cfg.gateway.ipv4).match(ipaddr.parseCIDR(cfg.dedicated))) {
+    bag.add(
+      "FWC601",
+      span(file, 0, 1),
+      `dedicated: ${cfg.dedicated} contains the gateway's own address ${cfg.gateway.ipv4}`,
+      "keep the shared address out of the dedicated pool",
+    );
+    return null;
+  }
+  return cfg;
+}
+
+export function loadNodeAddresses(file: SourceFile, bag: DiagnosticBag): NodeAddresses | null {
+  return loadConfig(file, NodeAddresses, bag);
+}
+
+export { SourceFile };
