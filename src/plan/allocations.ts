@@ -1,0 +1,162 @@
+/**
+ * External port and dedicated address allocation on the shared gateway. Pure: the allocations of every
+ * experiment go in, the new allocations come out; storing them is the deploy step's job.
+ *
+ * - Deterministic: targets are allocated in a fixed order (their key), each to the lowest free port.
+ * - Stable: a target that keeps its key keeps its external port across recompiles.
+ * - Quarantine: a port an experiment gave up is not handed to another experiment at once; it is reused only
+ *   when no never-used port is left, oldest release first.
+ * - Ranges get contiguous ranges; identity targets get exactly their own ports, or a clear error.
+ */
+import { z } from "zod";
+
+export const PortAllocation = z.object({ key: z.string(), port: z.number().int(), portEnd: z.number().int() });
+export const Allocations = z.object({
+  version: z.literal(1),
+  /** Per experiment ("pid/eid"): its external ports and dedicated addresses. */
+  experiments: z.record(
+    z.string(),
+    z.object({
+      ports: z.array(PortAllocation),
+      dedicated: z.array(z.object({ node: z.string(), address: z.string() })),
+    }),
+  ),
+  /** Released ports, oldest first: reused only when the pool has no never-used port left. */
+  released: z.array(z.object({ port: z.number().int(), portEnd: z.number().int() })),
+});
+export type Allocations = z.infer<typeof Allocations>;
+export type PortAllocation = z.infer<typeof PortAllocation>;
+
+export const emptyAllocations = (): Allocations => ({ version: 1, experiments: {}, released: [] });
+
+export interface PortRequest {
+  /** Identifies the target within its experiment, e.g. "tcp web 80-80". */
+  key: string;
+  size: number;
+  /** For identity mapping: the exact external port wanted. */
+  exact?: number;
+}
+
+export type AllocationResult =
+  | { ok: true; ports: Map<string, PortAllocation>; allocations: Allocations }
+  | { ok: false; key: string; message: string; help: string };
+
+const overlaps = (a: { port: number; portEnd: number }, b: { port: number; portEnd: number }) =>
+  a.port <= b.portEnd && b.port <= a.portEnd;
+
+/** Allocates the ports of experiment `exp`, replacing its earlier set; other experiments are untouched. */
+export function allocatePorts(
+  all: Allocations,
+  exp: string,
+  pool: { from: number; to: number },
+  requests: PortRequest[],
+): AllocationResult {
+  const previous = new Map((all.experiments[exp]?.ports ?? []).map((p) => [p.key, p]));
+  const others: PortAllocation[] = Object.entries(all.experiments)
+    .filter(([name]) => name !== exp)
+    .flatMap(([, e]) => e.ports);
+  const taken: { port: number; portEnd: number }[] = [...others];
+  const result = new Map<string, PortAllocation>();
+  const sorted = [...requests].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
+  // 1. Identity targets and targets that keep their earlier ports first: they are not free to move.
+  for (const r of sorted) {
+    if (r.exact !== undefined) {
+      const want = { key: r.key, port: r.exact, portEnd: r.exact + r.size - 1 };
+      const clash = taken.find((t) => overlaps(t, want));
+      if (clash !== undefined)
+        return {
+          ok: false,
+          key: r.key,
+          message: `ports ${want.port}..${want.portEnd} cannot be kept untranslated: ${clash.port}..${clash.portEnd} is already in use on the gateway`,
+          help: "drop `identity` to let fwc choose external ports, or use another port range",
+        };
+      taken.push(want);
+      result.set(r.key, want);
+      continue;
+    }
+    const prev = previous.get(r.key);
+    if (prev !== undefined && prev.portEnd - prev.port + 1 === r.size && !taken.some((t) => overlaps(t, prev))) {
+      taken.push(prev);
+      result.set(r.key, prev);
+    }
+  }
+
+  // 2. The rest: the lowest free never-used ports, then released ports (oldest release first). Bitmaps over the
+  //    65,536 ports keep this linear in the pool size however many targets there are.
+  const used = new Uint8Array(65536);
+  for (const t of taken) used.fill(1, t.port, t.portEnd + 1);
+  // Ports this experiment gives up now are quarantined like any released port.
+  const givenUp = [...previous.values()]
+    .filter((p) => result.get(p.key) !== p)
+    .map(({ port, portEnd }) => ({ port, portEnd }));
+  const queue = [...all.released, ...givenUp];
+  const quarantined = new Uint8Array(65536);
+  for (const x of queue) quarantined.fill(1, x.port, x.portEnd + 1);
+  let cursor = pool.from;
+  const runAt = (p: number, size: number, allowReleased: boolean): number => {
+    // Returns -1 when [p, p+size) is free, else the first blocked port.
+    for (let q = p; q < p + size; q++) if (used[q] === 1 || (!allowReleased && quarantined[q] === 1)) return q;
+    return -1;
+  };
+  for (const r of sorted) {
+    if (result.has(r.key)) continue;
+    let found = -1;
+    for (let p = cursor; p + r.size - 1 <= pool.to; ) {
+      const blocked = runAt(p, r.size, false);
+      if (blocked < 0) {
+        found = p;
+        break;
+      }
+      p = blocked + 1;
+    }
+    if (found < 0) {
+      for (const x of queue) {
+        if (x.port >= pool.from && x.port + r.size - 1 <= pool.to && runAt(x.port, r.size, true) < 0) {
+          found = x.port;
+          break;
+        }
+      }
+    }
+    if (found < 0)
+      return {
+        ok: false,
+        key: r.key,
+        message: `no ${r.size === 1 ? "free external port" : `${r.size} contiguous free external ports`} left in the pool ${pool.from}-${pool.to}`,
+        help: "ask the testbed operators to widen `ports` in the testbed configuration, or grant fewer redirects",
+      };
+    const got = { key: r.key, port: found, portEnd: found + r.size - 1 };
+    used.fill(1, got.port, got.portEnd + 1);
+    if (r.size === 1 && found === cursor) cursor = found + 1;
+    result.set(r.key, got);
+  }
+
+  // Ports this experiment held and no longer holds go to the end of the quarantine queue.
+  const kept = [...result.values()];
+  const freed = givenUp.filter((p) => !kept.some((k) => overlaps(k, p)));
+  const next: Allocations = {
+    version: 1,
+    experiments: {
+      ...all.experiments,
+      [exp]: {
+        ports: [...result.values()].sort((a, b) => a.port - b.port),
+        dedicated: all.experiments[exp]?.dedicated ?? [],
+      },
+    },
+    released: [...all.released.filter((x) => !kept.some((k) => overlaps(k, x))), ...freed],
+  };
+  return { ok: true, ports: result, allocations: next };
+}
+
+/** Removes an experiment (swap-out): its ports go to the quarantine queue. */
+export function releaseExperiment(all: Allocations, exp: string): Allocations {
+  const e = all.experiments[exp];
+  if (e === undefined) return all;
+  const experiments = { ...all.experiments };
+  delete experiments[exp];
+  return {
+    version: 1,
+    experiments,
+    released: [...all.released, ...e.ports.map(({ port, portEnd }) => ({ port, portEnd }))],
+  };
+}
