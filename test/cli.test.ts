@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..");
+
 const bin = join(root, "dist", "fwc.cjs");
 let dir: string;
 
@@ -163,6 +164,53 @@ describe("fwc compile --emit ir", () => {
     expect(r.code).toBe(1);
     expect(r.out).toBe("");
     expect(r.err).toContain("cxa-bad.ns:4:39: error[FWC513]");
+  });
+});
+
+describe("fwc compile --emit endpoints|table", () => {
+  const examples = join(root, "examples");
+  const args = [
+    "--exp",
+    "demo/weblab",
+    "--testbed",
+    join(examples, "testbed.yaml"),
+    "--nodes",
+    join(examples, "web-lab.nodes.json"),
+  ];
+
+  it("lists the example's endpoints as JSON and as a table", () => {
+    const json = fwc(["compile", join(examples, "web-lab.ns"), "--emit", "endpoints", ...args]);
+    expect(json.code).toBe(0);
+    const doc = JSON.parse(json.out);
+    expect(doc.experiment).toBe("demo/weblab");
+    expect(
+      doc.inbound.map(
+        (e: { external: { port: number }; node: string; port: number }) => `${e.external.port}->${e.node}:${e.port}`,
+      ),
+    ).toEqual(["20000->web:22", "20001->web:80"]);
+    const table = fwc(["compile", join(examples, "web-lab.ns"), ...args]);
+    expect(table.out).toContain("198.51.100.1:20001/tcp -> web:80");
+  });
+
+  it("needs the testbed inputs (usage error) and reports configuration problems with positions", () => {
+    expect(fwc(["compile", join(examples, "web-lab.ns"), "--emit", "endpoints"]).code).toBe(2);
+    writeFileSync(
+      join(dir, "tb.yaml"),
+      "domain: testbed.example.net\ngateway:\n  name: gw.example.net\n  ipv4: 1.2.3\n  outside: eth0\n  inside: [eth1]\nports: 20000-29999\n",
+    );
+    const r = fwc([
+      "compile",
+      join(examples, "web-lab.ns"),
+      "--exp",
+      "demo/weblab",
+      "--testbed",
+      "tb.yaml",
+      "--nodes",
+      join(examples, "web-lab.nodes.json"),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe("");
+    expect(r.err).toContain("tb.yaml:4:9: error[FWC601]: gateway.ipv4: must be an IPv4 address");
   });
 });
 

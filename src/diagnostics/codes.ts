@@ -183,6 +183,25 @@ export const CODES = {
   ),
   FWC603: e("missing configuration key", "A required key of the testbed configuration is absent."),
 
+  // 7xx: planning (addresses, ports, names)
+  FWC700: e(
+    "node without an address",
+    "A node that a grant needs has no address of that family in the node addresses file.",
+  ),
+  FWC701: e(
+    "external ports exhausted",
+    "The gateway's port pool has no room for a redirect, or an untranslated range is already in use.",
+  ),
+  FWC702: e(
+    "dedicated addresses exhausted",
+    "The legacy form needs a dedicated public address and the pool has none left (or none is configured).",
+  ),
+  FWC703: e(
+    "invalid experiment name",
+    "`--exp` must be PID/EID, each a DNS label, so that node names can live under <eid>.<pid>.<domain>.",
+  ),
+  FWC704: e("no IPv6 on the gateway", "An IPv6 grant needs `gateway.ipv6` in the testbed configuration."),
+
   // 9xx: fwc itself
   FWC900: e("internal error", "fwc failed on this input; the input may be fine. Please report it with the file."),
 } as const satisfies Record<string, CodeInfo>;

@@ -8,6 +8,7 @@ const GROUPS: [string, string][] = [
   ["FWC4", "Emulab naming"],
   ["FWC5", "External access (tb-allow-external)"],
   ["FWC6", "Testbed configuration and node addresses"],
+  ["FWC7", "Planning: addresses, ports and names"],
   ["FWC9", "fwc itself"],
 ];
 

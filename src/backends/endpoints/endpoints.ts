@@ -1,0 +1,81 @@
+/** The endpoint listing shown on the experiment page: JSON (the contract of ../shared/DESIGN.md) or a table. */
+import type { Origin } from "../../access/policy.js";
+import type { Plan } from "../../plan/plan.js";
+
+const range = (port: number, portEnd: number) => (port === portEnd ? {} : { portEnd });
+const location = (o: Origin) => ({ file: o.file, line: o.line, column: o.column });
+
+export function endpointsJson(plan: Plan) {
+  return {
+    experiment: plan.experiment,
+    gateway: plan.gateway,
+    inbound: plan.inbound.map((e) => ({
+      node: e.node,
+      proto: e.proto,
+      port: e.port,
+      ...range(e.port, e.portEnd),
+      external: { address: e.external.address, port: e.external.port, ...range(e.external.port, e.external.portEnd) },
+      sources: e.sources,
+      origin: e.origin.source,
+      location: location(e.origin),
+    })),
+    outbound: plan.outbound.map((e) => ({
+      host: e.host,
+      proto: e.proto,
+      port: e.port,
+      ...range(e.port, e.portEnd),
+      origin: e.origin.source,
+      location: location(e.origin),
+    })),
+    open6: plan.open6.map((e) => ({
+      node: e.node,
+      address: e.nodeAddress,
+      proto: e.proto,
+      port: e.port,
+      ...range(e.port, e.portEnd),
+      sources: e.sources,
+      origin: e.origin.source,
+      location: location(e.origin),
+    })),
+    dedicated: plan.dedicated.map((d) => ({
+      node: d.node,
+      address: d.address,
+      origin: d.origin.source,
+      location: location(d.origin),
+    })),
+    dns: plan.dns,
+  };
+}
+
+const ports = (p: number, e: number) => (p === 0 && e === 0 ? "any port" : p === e ? String(p) : `${p}..${e}`);
+
+export function endpointsTable(plan: Plan): string {
+  const out = [
+    `Experiment ${plan.experiment}, gateway ${plan.gateway.name} (${plan.gateway.ipv4}${plan.gateway.ipv6 ? `, ${plan.gateway.ipv6}` : ""})`,
+  ];
+  out.push("", "Inbound: connect to the gateway address and port on the left");
+  if (plan.inbound.length === 0) out.push("  (none)");
+  for (const e of plan.inbound)
+    out.push(
+      `  ${e.external.address}:${ports(e.external.port, e.external.portEnd)}/${e.proto} -> ${e.node}:${ports(e.port, e.portEnd)}${e.sources.length > 0 ? `  from ${e.sources.join(", ")}` : ""}`,
+    );
+  if (plan.open6.length > 0) {
+    out.push("", "Direct IPv6 (no translation)");
+    for (const e of plan.open6)
+      out.push(
+        `  [${e.nodeAddress}] ${e.proto === "all" ? "all protocols" : `${ports(e.port, e.portEnd)}/${e.proto}`} (${e.node})${e.sources.length > 0 ? `  from ${e.sources.join(", ")}` : ""}`,
+      );
+  }
+  if (plan.dedicated.length > 0) {
+    out.push("", "Dedicated addresses");
+    for (const d of plan.dedicated) out.push(`  ${d.address} <-> ${d.node} (${d.nodeAddress})`);
+  }
+  out.push("", "Outbound: any node of the experiment may reach");
+  if (plan.outbound.length === 0) out.push("  (none)");
+  for (const e of plan.outbound)
+    out.push(`  ${e.host} ${e.proto === "all" ? "all protocols" : `${ports(e.port, e.portEnd)}/${e.proto}`}`);
+  out.push("", "DNS");
+  if (plan.dns.length === 0) out.push("  (none)");
+  for (const d of plan.dns) out.push(`  ${d.name} CNAME ${d.target}`);
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,261 @@
+/**
+ * The planner: AccessPolicy + testbed configuration + node addresses + earlier allocations -> a Plan of concrete
+ * endpoints (addresses and ports on both sides), and the new allocations. Pure; problems are diagnostics.
+ */
+import ipaddr from "ipaddr.js";
+import type { AccessPolicy, Origin } from "../access/policy.js";
+import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
+import { type SourceFile, span } from "../diagnostics/source.js";
+import type { NodeAddresses, TestbedConfig } from "../testbed/config.js";
+import { type Allocations, allocatePorts, type PortRequest } from "./allocations.js";
+
+export type L4 = "tcp" | "udp";
+
+export interface InboundEndpoint {
+  node: string;
+  nodeAddress: string;
+  proto: L4;
+  port: number;
+  portEnd: number;
+  external: { address: string; port: number; portEnd: number };
+  sources: string[];
+  identity: boolean;
+  origin: Origin;
+}
+
+export interface OutboundEndpoint {
+  host: string;
+  family: 4 | 6;
+  proto: L4 | "all";
+  port: number;
+  portEnd: number;
+  origin: Origin;
+}
+
+export interface Open6Endpoint {
+  node: string;
+  nodeAddress: string;
+  proto: L4 | "all";
+  port: number;
+  portEnd: number;
+  sources: string[];
+  origin: Origin;
+}
+
+export interface Plan {
+  experiment: string;
+  gateway: { name: string; ipv4: string; ipv6?: string };
+  /** Every node of the experiment with its addresses: the sources outbound grants apply to. */
+  nodes: { node: string; ipv4?: string; ipv6?: string }[];
+  inbound: InboundEndpoint[];
+  outbound: OutboundEndpoint[];
+  open6: Open6Endpoint[];
+  dedicated: { node: string; nodeAddress: string; address: string; origin: Origin }[];
+  dns: { name: string; type: "CNAME"; target: string }[];
+}
+
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const split = (proto: "tcp" | "udp" | "tcp+udp"): L4[] => (proto === "tcp+udp" ? ["tcp", "udp"] : [proto]);
+
+export interface PlanInput {
+  policy: AccessPolicy;
+  experiment: string;
+  testbed: TestbedConfig;
+  nodes: NodeAddresses;
+  allocations: Allocations;
+  /** Where problems are reported: the NS file (grant origins are positions in it). */
+  file: SourceFile;
+}
+
+export function planAccess(input: PlanInput, bag: DiagnosticBag): { plan: Plan; allocations: Allocations } | null {
+  const { policy, testbed, nodes, file } = input;
+  const at = (o: Origin) => {
+    // Origins carry line and column; find the offset back for the report.
+    let offset = 0;
+    for (let l = 1; l < o.line; l++) offset = file.text.indexOf("\n", offset) + 1;
+    return span(file, offset + o.column - 1, offset + o.column - 1 + Math.max(1, o.text.length));
+  };
+  const errorsBefore = bag.errorCount;
+  const [pid, eid] = input.experiment.toLowerCase().split("/");
+  if (
+    pid === undefined ||
+    eid === undefined ||
+    !LABEL.test(pid) ||
+    !LABEL.test(eid) ||
+    input.experiment.split("/").length !== 2
+  ) {
+    bag.add(
+      "FWC703",
+      span(file, 0, 0),
+      `experiment "${input.experiment}" is not PID/EID made of two DNS labels`,
+      "pass --exp like myproject/myexp (letters, digits, inner hyphens)",
+    );
+    return null;
+  }
+  const v4 = (node: string, o: Origin, what: string): string | null => {
+    const a = nodes[node]?.ipv4;
+    if (a === undefined) {
+      bag.add(
+        "FWC700",
+        at(o),
+        `node "${node}" has no IPv4 address in the node addresses, but ${what} needs one`,
+        "add it to the node addresses file, or remove the grant",
+      );
+      return null;
+    }
+    return a;
+  };
+
+  // Inbound: one allocation per target; tcp+udp targets get the same external ports for both protocols.
+  const requests: PortRequest[] = [];
+  const keyOf = (g: AccessPolicy["inbound"][number]) => `${g.proto} ${g.node} ${g.port}-${g.portEnd}`;
+  for (const g of policy.inbound) {
+    const size = g.portEnd - g.port + 1;
+    requests.push(g.identity ? { key: keyOf(g), size, exact: g.port } : { key: keyOf(g), size });
+  }
+  const alloc = allocatePorts(input.allocations, input.experiment, testbed.ports, requests);
+  if (!alloc.ok) {
+    const g = policy.inbound.find((x) => keyOf(x) === alloc.key)!;
+    bag.add("FWC701", at(g.origin), alloc.message, alloc.help);
+    return null;
+  }
+  const inbound: InboundEndpoint[] = [];
+  for (const g of policy.inbound) {
+    const addr = v4(g.node, g.origin, "a redirect");
+    if (addr === null) continue;
+    const ext = alloc.ports.get(keyOf(g))!;
+    for (const proto of split(g.proto))
+      inbound.push({
+        node: g.node,
+        nodeAddress: addr,
+        proto,
+        port: g.port,
+        portEnd: g.portEnd,
+        external: { address: testbed.gateway.ipv4, port: ext.port, portEnd: ext.portEnd },
+        sources: g.sources,
+        identity: g.identity,
+        origin: g.origin,
+      });
+  }
+
+  const outbound: OutboundEndpoint[] = [];
+  for (const g of policy.outbound) {
+    if (g.family === 6 && testbed.gateway.ipv6 === undefined) {
+      bag.add(
+        "FWC704",
+        at(g.origin),
+        `outbound grant to ${g.host} needs IPv6 on the gateway`,
+        "add gateway.ipv6 to the testbed configuration",
+      );
+      continue;
+    }
+    for (const proto of g.proto === "all" ? (["all"] as const) : split(g.proto))
+      outbound.push({ host: g.host, family: g.family, proto, port: g.port, portEnd: g.portEnd, origin: g.origin });
+  }
+
+  const open6: Open6Endpoint[] = [];
+  for (const g of policy.open6) {
+    const a = nodes[g.node]?.ipv6;
+    if (a === undefined || ipaddr.IPv6.parse(a).range() !== "unicast") {
+      bag.add(
+        "FWC700",
+        at(g.origin),
+        a === undefined
+          ? `node "${g.node}" has no IPv6 address for its open6 grant`
+          : `node "${g.node}"'s IPv6 address ${a} is not a global address`,
+        "open6 grants go to a node's global IPv6 address; give the node one in the node addresses file",
+      );
+      continue;
+    }
+    for (const proto of g.proto === "all" ? (["all"] as const) : split(g.proto))
+      open6.push({
+        node: g.node,
+        nodeAddress: a,
+        proto,
+        port: g.port,
+        portEnd: g.portEnd,
+        sources: g.sources,
+        origin: g.origin,
+      });
+  }
+
+  // Dedicated addresses (legacy form): stable per node, lowest free host address of the pool.
+  const dedicated: Plan["dedicated"] = [];
+  const prevDedicated = new Map(
+    (input.allocations.experiments[input.experiment]?.dedicated ?? []).map((d) => [d.node, d.address]),
+  );
+  const usedElsewhere = new Set(
+    Object.entries(alloc.allocations.experiments)
+      .filter(([e]) => e !== input.experiment)
+      .flatMap(([, x]) => x.dedicated.map((d) => d.address)),
+  );
+  const given: { node: string; address: string }[] = [];
+  for (const d of policy.dedicated) {
+    const addr = v4(d.node, d.origin, "a dedicated external address");
+    if (addr === null) continue;
+    let pub = prevDedicated.get(d.node);
+    if (pub === undefined || usedElsewhere.has(pub)) pub = nextAddress(testbed.dedicated, usedElsewhere, given);
+    if (pub === undefined) {
+      bag.add(
+        "FWC702",
+        at(d.origin),
+        testbed.dedicated === undefined
+          ? "the testbed has no `dedicated` address pool for the legacy form"
+          : `no dedicated address left in ${testbed.dedicated}`,
+        "use `tb-allow-external $node shared ...` (the shared gateway), or ask the operators for a larger pool",
+      );
+      continue;
+    }
+    given.push({ node: d.node, address: pub });
+    dedicated.push({ node: d.node, nodeAddress: addr, address: pub, origin: d.origin });
+  }
+
+  if (bag.errorCount > errorsBefore) return null;
+  const allocations: Allocations = {
+    ...alloc.allocations,
+    experiments: {
+      ...alloc.allocations.experiments,
+      [input.experiment]: { ports: alloc.allocations.experiments[input.experiment]!.ports, dedicated: given },
+    },
+  };
+  const zone = `${eid}.${pid}.${testbed.domain.replace(/\.$/, "").toLowerCase()}`;
+  const plan: Plan = {
+    experiment: input.experiment,
+    gateway:
+      testbed.gateway.ipv6 === undefined
+        ? { name: testbed.gateway.name, ipv4: testbed.gateway.ipv4 }
+        : { name: testbed.gateway.name, ipv4: testbed.gateway.ipv4, ipv6: testbed.gateway.ipv6 },
+    nodes: policy.nodes.map((n) => ({ node: n, ...nodes[n] })),
+    inbound,
+    outbound,
+    open6,
+    dedicated,
+    dns: policy.dns.map((d) => ({
+      name: `${d.node.toLowerCase()}.${zone}.`,
+      type: "CNAME" as const,
+      target: `${testbed.gateway.name.replace(/\.$/, "").toLowerCase()}.`,
+    })),
+  };
+  return { plan, allocations };
+}
+
+/** The lowest host address of `pool` not used elsewhere nor given in this run (network and broadcast excluded). */
+function nextAddress(
+  pool: string | undefined,
+  usedElsewhere: Set<string>,
+  given: { address: string }[],
+): string | undefined {
+  if (pool === undefined) return undefined;
+  const [net, len] = ipaddr.parseCIDR(pool);
+  const base = ipaddr.IPv4.networkAddressFromCIDR(pool)
+    .toByteArray()
+    .reduce((a, b) => a * 256 + b, 0);
+  const size = 2 ** (32 - len);
+  void net;
+  for (let i = size > 2 ? 1 : 0; i < (size > 2 ? size - 1 : size); i++) {
+    const n = base + i;
+    const a = [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+    if (!usedElsewhere.has(a) && !given.some((g) => g.address === a)) return a;
+  }
+  return undefined;
+}
