@@ -1,0 +1,103 @@
+/**
+ * Network namespaces for the packet tests: an Internet host, the gateway and experiment nodes, joined by veth
+ * pairs. Traffic only ever flows between namespaces this lab creates; everything is removed at the end.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { join } from "node:path";
+
+const PROBE = join(import.meta.dirname, "probe.mjs");
+
+export const canRunKernelTests = (): boolean => {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    execFileSync("nft", ["--version"], { stdio: "ignore" });
+    execFileSync("ip", ["-V"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export class Lab {
+  readonly prefix = `fwc${process.pid}`;
+  private readonly namespaces: string[] = [];
+  private readonly children: ChildProcess[] = [];
+
+  name(ns: string): string {
+    return `${this.prefix}-${ns}`;
+  }
+
+  sh(args: string[], input?: string): string {
+    return execFileSync(args[0]!, args.slice(1), {
+      encoding: "utf8",
+      input,
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: 20_000,
+    });
+  }
+
+  exec(ns: string, args: string[], input?: string): string {
+    return this.sh(["ip", "netns", "exec", this.name(ns), ...args], input);
+  }
+
+  addNamespace(ns: string): void {
+    this.sh(["ip", "netns", "add", this.name(ns)]);
+    this.namespaces.push(ns);
+    this.exec(ns, ["ip", "link", "set", "lo", "up"]);
+  }
+
+  /** A veth pair between two namespaces, with addresses (CIDR) on each end. */
+  link(a: string, ifA: string, addrA: string[], b: string, ifB: string, addrB: string[]): void {
+    const tmpA = `${this.prefix.slice(-6)}a${this.namespaces.indexOf(a)}${this.namespaces.indexOf(b)}`;
+    const tmpB = `${this.prefix.slice(-6)}b${this.namespaces.indexOf(a)}${this.namespaces.indexOf(b)}`;
+    this.sh(["ip", "link", "add", tmpA, "type", "veth", "peer", "name", tmpB]);
+    this.sh(["ip", "link", "set", tmpA, "netns", this.name(a)]);
+    this.sh(["ip", "link", "set", tmpB, "netns", this.name(b)]);
+    this.exec(a, ["ip", "link", "set", tmpA, "name", ifA]);
+    this.exec(b, ["ip", "link", "set", tmpB, "name", ifB]);
+    for (const x of addrA) this.exec(a, ["ip", "addr", "add", x, "dev", ifA]);
+    for (const x of addrB) this.exec(b, ["ip", "addr", "add", x, "dev", ifB]);
+    this.exec(a, ["ip", "link", "set", ifA, "up"]);
+    this.exec(b, ["ip", "link", "set", ifB, "up"]);
+  }
+
+  /** Starts a probe listener and waits until it is bound. */
+  async listen(ns: string, proto: "tcp" | "udp", addr: string, port: number, name: string): Promise<void> {
+    const child = spawn(
+      "ip",
+      ["netns", "exec", this.name(ns), process.execPath, PROBE, "listen", proto, addr, String(port), name],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    this.children.push(child);
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`listener ${ns} ${proto}/${port} did not start`)), 10_000);
+      child.stdout!.on("data", (d: Buffer) => {
+        if (String(d).includes("ready")) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      child.on("exit", (code) => reject(new Error(`listener ${ns} exited ${code}`)));
+    });
+  }
+
+  /** One connection or datagram from `ns`; the answer ("NAME PEER") or TIMEOUT/REFUSED. */
+  send(ns: string, proto: "tcp" | "udp", addr: string, port: number, from?: string, timeoutMs = 700): string {
+    const args = [process.execPath, PROBE, "send", proto, addr, String(port), String(timeoutMs)];
+    if (from !== undefined) args.push(from);
+    return this.exec(ns, args).trim();
+  }
+
+  destroy(): void {
+    for (const c of this.children) c.kill("SIGKILL");
+    for (const ns of this.namespaces) {
+      try {
+        this.sh(["ip", "netns", "del", this.name(ns)]);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
