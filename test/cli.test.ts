@@ -192,6 +192,23 @@ describe("fwc compile --emit endpoints|table", () => {
     expect(table.out).toContain("198.51.100.1:20001/tcp -> web:80");
   });
 
+  it("--emit nft writes a ruleset the real nft accepts", () => {
+    const r = fwc(["compile", join(examples, "web-lab.ns"), "--emit", "nft", ...args]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("table inet fwc {");
+    writeFileSync(join(dir, "web-lab.nft"), r.out);
+    const ns = `fwccli${process.pid}`;
+    const check = spawnSync(
+      "bash",
+      ["-c", `ip netns add ${ns} && ip netns exec ${ns} nft -c -f web-lab.nft; s=$?; ip netns del ${ns}; exit $s`],
+      {
+        cwd: dir,
+        encoding: "utf8",
+      },
+    );
+    if (process.getuid?.() === 0) expect([check.status, check.stderr]).toEqual([0, ""]);
+  });
+
   it("needs the testbed inputs (usage error) and reports configuration problems with positions", () => {
     expect(fwc(["compile", join(examples, "web-lab.ns"), "--emit", "endpoints"]).code).toBe(2);
     writeFileSync(

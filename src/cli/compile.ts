@@ -12,7 +12,7 @@ import { readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
 
 export interface CompileOptions extends LimitOptions {
-  emit?: "ir" | "endpoints" | "table";
+  emit?: "ir" | "endpoints" | "table" | "nft";
   exp?: string;
   testbed?: string;
   nodes?: string;
@@ -64,11 +64,13 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
       }
       if (testbed !== null && nodes !== null && bag.errorCount === 0) {
         const planned = planAccess({ policy: checked, experiment: opts.exp!, testbed, nodes, allocations, file }, bag);
-        if (planned !== null)
-          out =
-            emit === "endpoints"
-              ? `${JSON.stringify(endpointsJson(planned.plan), null, 2)}\n`
-              : endpointsTable(planned.plan);
+        if (planned !== null) {
+          if (emit === "nft") {
+            const { renderNftables } = await import("../backends/nftables/render.js");
+            out = renderNftables({ testbed, plans: [planned.plan] });
+          } else if (emit === "endpoints") out = `${JSON.stringify(endpointsJson(planned.plan), null, 2)}\n`;
+          else out = endpointsTable(planned.plan);
+        }
       }
     }
   }

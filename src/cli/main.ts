@@ -76,12 +76,12 @@ export function buildProgram(exit: (code: number) => void): Command {
       .addOption(
         new Option(
           "--emit <kind>",
-          "ir: the AccessPolicy; endpoints: the endpoint listing (JSON); table: the listing for people",
+          "ir: the AccessPolicy; endpoints: the endpoint listing (JSON); table: the listing for people; nft: the gateway ruleset",
         )
-          .choices(["ir", "endpoints", "table"])
+          .choices(["ir", "endpoints", "table", "nft"])
           .default("table"),
       )
-      .option("--exp <pid/eid>", "the experiment (needed for endpoints and table)")
+      .option("--exp <pid/eid>", "the experiment (needed for every kind but ir)")
       .option("--testbed <file>", "testbed configuration, YAML")
       .option("--nodes <file>", "node addresses, JSON")
       .option("--state <dir>", "directory with the stored allocations (allocations.json); read only")
