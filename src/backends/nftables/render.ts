@@ -6,6 +6,7 @@
  * elements can be changed without rewriting the rest.
  */
 
+import ipaddr from "ipaddr.js";
 import type { Plan } from "../../plan/plan.js";
 import type { TestbedConfig } from "../../testbed/config.js";
 
@@ -44,7 +45,50 @@ function map(name: string, type: string, elements: Element[], flags: string[] = 
   return set(name, type, elements, flags).replace(`\tset ${name} {`, `\tmap ${name} {`);
 }
 
-const portRange = (p: number, e: number) => (p === 0 && e === 0 ? "0-65535" : p === e ? String(p) : `${p}-${e}`);
+/** One element of an interval set: a network and a port range, plus the fixed parts of its key. */
+interface Box {
+  group: string;
+  cidr: string;
+  lo: number;
+  hi: number;
+  key: (cidr: string, ports: string) => string;
+  comment: string;
+}
+
+const contains = (outer: string, inner: string): boolean => {
+  const [oa, ol] = ipaddr.parseCIDR(outer);
+  const [ia, il] = ipaddr.parseCIDR(inner);
+  return oa.kind() === ia.kind() && il >= ol && ia.match(oa, ol);
+};
+
+/**
+ * nft refuses interval elements that overlap. Grants are a union, so each box gives up the ports that a box of
+ * the same group whose network contains its network already covers (networks nest or are disjoint), and
+ * nothing is lost. Wider networks come first.
+ */
+function disjoint(boxes: Box[]): Element[] {
+  const out: Element[] = [];
+  const kept: Box[] = [];
+  const order = [...boxes].sort((a, b) => Number(a.cidr.split("/")[1]) - Number(b.cidr.split("/")[1]));
+  for (const b of order) {
+    let pieces: [number, number][] = [[b.lo, b.hi]];
+    for (const k of kept) {
+      if (k.group !== b.group || !contains(k.cidr, b.cidr)) continue;
+      pieces = pieces.flatMap(([lo, hi]): [number, number][] => {
+        if (k.hi < lo || k.lo > hi) return [[lo, hi]];
+        const rest: [number, number][] = [];
+        if (lo < k.lo) rest.push([lo, k.lo - 1]);
+        if (hi > k.hi) rest.push([k.hi + 1, hi]);
+        return rest;
+      });
+    }
+    for (const [lo, hi] of pieces) {
+      kept.push({ ...b, lo, hi });
+      out.push({ key: b.key(b.cidr, lo === hi ? String(lo) : `${lo}-${hi}`), comment: b.comment });
+    }
+  }
+  return out;
+}
 
 export interface RenderInput {
   testbed: TestbedConfig;
@@ -58,16 +102,16 @@ export function renderNftables({ testbed, plans }: RenderInput): string {
   const nodes6: Element[] = [];
   const rdr4: Element[] = [];
   const in4: Element[] = [];
-  const in4src: Element[] = [];
-  const out4: Element[] = [];
-  const out4all: Element[] = [];
-  const out6: Element[] = [];
-  const out6all: Element[] = [];
+  const in4src: Box[] = [];
+  const out4: Box[] = [];
+  const out4all: Box[] = [];
+  const out6: Box[] = [];
+  const out6all: Box[] = [];
   const snat4: Element[] = [];
   const ded4: Element[] = [];
   const ded4nodes: Element[] = [];
-  const open6: Element[] = [];
-  const open6src: Element[] = [];
+  const open6: Box[] = [];
+  const open6src: Box[] = [];
   const open6all: Element[] = [];
   const open6nodes: Element[] = [];
 
@@ -96,17 +140,37 @@ export function renderNftables({ testbed, plans }: RenderInput): string {
         if (e.sources.length === 0) in4.push({ key: `${e.nodeAddress} . ${e.proto} . ${e.port + i}`, comment: c });
       }
       for (const s of e.sources.filter((x) => !x.includes(":")))
-        in4src.push({ key: `${s} . ${e.nodeAddress} . ${e.proto} . ${portRange(e.port, e.portEnd)}`, comment: c });
+        in4src.push({
+          group: `${e.nodeAddress} ${e.proto}`,
+          cidr: s,
+          lo: e.port,
+          hi: e.portEnd,
+          key: (h, ps) => `${h} . ${e.nodeAddress} . ${e.proto} . ${ps}`,
+          comment: c,
+        });
     }
     for (const g of p.outbound) {
       const c = where(exp, g.origin);
+      const any = g.port === 0 && g.portEnd === 0;
       for (const n of p.nodes) {
         const src = g.family === 4 ? n.ipv4 : n.ipv6;
         if (src === undefined) continue;
-        if (g.proto === "all") (g.family === 4 ? out4all : out6all).push({ key: `${src} . ${g.host}`, comment: c });
+        if (g.proto === "all")
+          (g.family === 4 ? out4all : out6all).push({
+            group: src,
+            cidr: g.host,
+            lo: 0,
+            hi: 0,
+            key: (h) => `${src} . ${h}`,
+            comment: c,
+          });
         else
           (g.family === 4 ? out4 : out6).push({
-            key: `${src} . ${g.host} . ${g.proto} . ${portRange(g.port, g.portEnd)}`,
+            group: `${src} ${g.proto}`,
+            cidr: g.host,
+            lo: any ? 0 : g.port,
+            hi: any ? 65535 : g.portEnd,
+            key: (h, ps) => `${src} . ${h} . ${g.proto} . ${ps}`,
             comment: c,
           });
       }
@@ -124,9 +188,23 @@ export function renderNftables({ testbed, plans }: RenderInput): string {
         continue;
       }
       if (o.sources.length === 0)
-        open6.push({ key: `${o.nodeAddress} . ${o.proto} . ${portRange(o.port, o.portEnd)}`, comment: c });
+        open6.push({
+          group: o.proto,
+          cidr: `${o.nodeAddress}/128`,
+          lo: o.port,
+          hi: o.portEnd,
+          key: (_h, ps) => `${o.nodeAddress} . ${o.proto} . ${ps}`,
+          comment: c,
+        });
       for (const s of o.sources.filter((x) => x.includes(":")))
-        open6src.push({ key: `${s} . ${o.nodeAddress} . ${o.proto} . ${portRange(o.port, o.portEnd)}`, comment: c });
+        open6src.push({
+          group: `${o.nodeAddress} ${o.proto}`,
+          cidr: s,
+          lo: o.port,
+          hi: o.portEnd,
+          key: (h, ps) => `${h} . ${o.nodeAddress} . ${o.proto} . ${ps}`,
+          comment: c,
+        });
     }
   }
 
@@ -141,16 +219,16 @@ export function renderNftables({ testbed, plans }: RenderInput): string {
     set("nodes6", "ipv6_addr", nodes6),
     map("rdr4", "ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service", rdr4),
     set("in4", "ipv4_addr . inet_proto . inet_service", in4),
-    set("in4src", "ipv4_addr . ipv4_addr . inet_proto . inet_service", in4src, ["interval"]),
-    set("out4", "ipv4_addr . ipv4_addr . inet_proto . inet_service", out4, ["interval"]),
-    set("out4all", "ipv4_addr . ipv4_addr", out4all, ["interval"]),
-    set("out6", "ipv6_addr . ipv6_addr . inet_proto . inet_service", out6, ["interval"]),
-    set("out6all", "ipv6_addr . ipv6_addr", out6all, ["interval"]),
+    set("in4src", "ipv4_addr . ipv4_addr . inet_proto . inet_service", disjoint(in4src), ["interval"]),
+    set("out4", "ipv4_addr . ipv4_addr . inet_proto . inet_service", disjoint(out4), ["interval"]),
+    set("out4all", "ipv4_addr . ipv4_addr", disjoint(out4all), ["interval"]),
+    set("out6", "ipv6_addr . ipv6_addr . inet_proto . inet_service", disjoint(out6), ["interval"]),
+    set("out6all", "ipv6_addr . ipv6_addr", disjoint(out6all), ["interval"]),
     map("snat4", "ipv4_addr : ipv4_addr", snat4),
     map("ded4", "ipv4_addr : ipv4_addr", ded4),
     set("ded4nodes", "ipv4_addr", ded4nodes),
-    set("open6", "ipv6_addr . inet_proto . inet_service", open6, ["interval"]),
-    set("open6src", "ipv6_addr . ipv6_addr . inet_proto . inet_service", open6src, ["interval"]),
+    set("open6", "ipv6_addr . inet_proto . inet_service", disjoint(open6), ["interval"]),
+    set("open6src", "ipv6_addr . ipv6_addr . inet_proto . inet_service", disjoint(open6src), ["interval"]),
     set("open6all", "ipv6_addr", open6all),
     set("open6nodes", "ipv6_addr", open6nodes),
     "",

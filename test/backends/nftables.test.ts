@@ -1,0 +1,64 @@
+/** The nftables renderer's structure; test/kernel loads its output into the real nft and sends packets. */
+import { describe, expect, it } from "vitest";
+import { resolveAccess } from "../../src/access/resolve.js";
+import { renderNftables } from "../../src/backends/nftables/render.js";
+import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
+import { SourceFile } from "../../src/diagnostics/source.js";
+import { evaluateNs } from "../../src/ns/index.js";
+import { emptyAllocations } from "../../src/plan/allocations.js";
+import { planAccess } from "../../src/plan/plan.js";
+import type { TestbedConfig } from "../../src/testbed/config.js";
+
+const TESTBED: TestbedConfig = {
+  domain: "t.example.net",
+  gateway: { name: "gw.t.example.net", ipv4: "198.51.100.1", outside: "eth0", inside: ["eth1"] },
+  ports: { from: 20000, to: 29999 },
+};
+
+function render(calls: string): string {
+  const text = `set ns [new Simulator]\nsource tb_compat.tcl\nset a [$ns node]\n${calls}\n$ns run\n`;
+  const file = new SourceFile("x.ns", text);
+  const bag = new DiagnosticBag();
+  const policy = resolveAccess(evaluateNs(file, undefined, bag).experiment, file, bag);
+  const r = planAccess(
+    {
+      policy,
+      experiment: "p/e",
+      testbed: TESTBED,
+      nodes: { a: { ipv4: "10.1.1.2" } },
+      allocations: emptyAllocations(),
+      file,
+    },
+    bag,
+  );
+  expect(bag.items.filter((d) => d.severity === "error")).toEqual([]);
+  return renderNftables({ testbed: TESTBED, plans: [r!.plan] });
+}
+
+const elements = (ruleset: string, set: string) => {
+  const block = ruleset.slice(ruleset.indexOf(`set ${set} {`));
+  const body = block.slice(0, block.indexOf("\t}"));
+  return [...body.matchAll(/^\t\t\t(.*?) comment/gm)].map((m) => m[1]);
+};
+
+describe("renderNftables", () => {
+  it("replaces only its own table, in one transaction", () => {
+    const r = render('tb-allow-external $a shared rdr "22"');
+    expect(r.split("\n").slice(2, 5)).toEqual(["table inet fwc {}", "delete table inet fwc", "table inet fwc {"]);
+    expect(r).not.toMatch(/flush ruleset/);
+  });
+
+  it("splits overlapping grants into disjoint interval elements, losing nothing", () => {
+    const r = render('tb-allow-external $a shared nat "1.2.3.4/32,80..90,tcp 1.2.3.4/32,85..95,tcp 1.2.0.0/16,80,tcp"');
+    expect(elements(r, "out4")).toEqual([
+      "10.1.1.2 . 1.2.0.0/16 . tcp . 80",
+      "10.1.1.2 . 1.2.3.4/32 . tcp . 81-90",
+      "10.1.1.2 . 1.2.3.4/32 . tcp . 91-95",
+    ]);
+  });
+
+  it("comments every element with its experiment and source position", () => {
+    const r = render('tb-allow-external $a shared rdr "22"');
+    expect(r).toContain('198.51.100.1 . tcp . 20000 comment "p/e x.ns:4:34 22" : 10.1.1.2 . 22');
+  });
+});
