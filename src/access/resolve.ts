@@ -51,13 +51,11 @@ function origin(t: Located, call: ExternalCall): Origin {
 }
 
 /** Why a host cannot be on the Internet, or null. */
-function notOnInternet(cidr: string, family: 4 | 6): string | null {
+function notOnInternet(cidr: string): string | null {
   if (cidr === "0.0.0.0/0" || cidr === "::/0") return null;
   const [addr] = ipaddr.parseCIDR(cidr);
   const range = addr.range();
-  if (range === "unicast") return null;
-  void family;
-  return range;
+  return range === "unicast" ? null : range;
 }
 
 export function resolveAccess(x: Experiment, file: SourceFile, bag: DiagnosticBag): AccessPolicy {
@@ -193,7 +191,7 @@ export function resolveAccess(x: Experiment, file: SourceFile, bag: DiagnosticBa
       };
       key = `nat ${g.host} ${g.proto} ${g.port} ${g.portEnd}`;
       if (duplicate(key, t)) return;
-      const why = notOnInternet(g.host, g.family);
+      const why = notOnInternet(g.host);
       if (why !== null)
         problem(
           "FWC521",

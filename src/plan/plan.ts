@@ -246,12 +246,11 @@ function nextAddress(
   given: { address: string }[],
 ): string | undefined {
   if (pool === undefined) return undefined;
-  const [net, len] = ipaddr.parseCIDR(pool);
+  const [, len] = ipaddr.parseCIDR(pool);
   const base = ipaddr.IPv4.networkAddressFromCIDR(pool)
     .toByteArray()
     .reduce((a, b) => a * 256 + b, 0);
   const size = 2 ** (32 - len);
-  void net;
   for (let i = size > 2 ? 1 : 0; i < (size > 2 ? size - 1 : size); i++) {
     const n = base + i;
     const a = [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
