@@ -332,7 +332,7 @@ function parseComma(key: TargetKey, text: string): Target {
     if (x.text.startsWith("from=")) sources.push(parseSource(x));
     else if (x.text === "identity" && key === "rdr") identity = true;
     else if (!protoSeen && !all) {
-      proto = parseProto(x, key === "open6" ? ["tcp", "udp", "tcp+udp"] : ["tcp", "udp", "tcp+udp"]);
+      proto = parseProto(x, ["tcp", "udp", "tcp+udp"]);
       protoSeen = true;
     } else
       bad(
