@@ -3,9 +3,14 @@
  * pairs. Traffic only ever flows between namespaces this lab creates; everything is removed at the end.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 
-const PROBE = join(import.meta.dirname, "probe.mjs");
+// The probe is plain JavaScript beside this file; from the compiled copy (dist/test/kernel, used by bench/nft)
+// it is found in the source tree.
+const PROBE = existsSync(join(import.meta.dirname, "probe.mjs"))
+  ? join(import.meta.dirname, "probe.mjs")
+  : join(import.meta.dirname, "..", "..", "..", "test", "kernel", "probe.mjs");
 
 export const canRunKernelTests = (): boolean => {
   if (process.getuid?.() !== 0) return false;
