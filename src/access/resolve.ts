@@ -156,7 +156,10 @@ export function resolveAccess(x: Experiment, file: SourceFile, bag: DiagnosticBa
         const r = parseTarget(key as TargetKey, t.text);
         if (!r.ok) {
           const p = r.problem;
-          const at = t.base === null ? t.span : span(t.span.file, t.base + p.at, t.base + p.at + Math.max(1, p.length));
+          // Inside the target: a problem "after the last character" (an empty last field) points at that character.
+          const from = Math.min(p.at, Math.max(0, t.text.length - 1));
+          const to = Math.min(p.at + Math.max(1, p.length), t.text.length);
+          const at = t.base === null ? t.span : span(t.span.file, t.base + from, t.base + Math.max(from + 1, to));
           problem(p.code, at, `${key} target "${t.text}": ${p.message}`, p.help);
           continue;
         }

@@ -101,6 +101,15 @@ describe("checks, pointing inside the target string", () => {
     expect(diags[0]!.message).toContain('"bad--"');
   });
 
+  it("a problem at the very end of an unquoted target at the end of the file stays inside the file", () => {
+    const text = "set ns [new Simulator]\nsource tb_compat.tcl\nset n [$ns node]\ntb-allow-external $n shared rdr n,";
+    const file = new SourceFile("eof.ns", text);
+    const bag = new DiagnosticBag();
+    resolveAccess(evaluateNs(file, undefined, bag).experiment, file, bag);
+    const d = bag.items.find((x) => x.code === "FWC510")!;
+    expect([d.span.start, d.span.end]).toEqual([text.length - 1, text.length]);
+  });
+
   it("a key given twice points at both", () => {
     const { diags } = resolve('tb-allow-external $node shared rdr "22" rdr "80"');
     expect(diags.map((d) => [d.code, d.col, d.related])).toEqual([["FWC502", 41, [{ line: 6, col: 32 }]]]);

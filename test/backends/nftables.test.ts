@@ -59,6 +59,6 @@ describe("renderNftables", () => {
 
   it("comments every element with its experiment and source position", () => {
     const r = render('tb-allow-external $a shared rdr "22"');
-    expect(r).toContain('198.51.100.1 . tcp . 20000 comment "p/e x.ns:4:34 22" : 10.1.1.2 . 22');
+    expect(r).toContain('198.51.100.1 . tcp . 20000 comment "p/e 4:34" : 10.1.1.2 . 22');
   });
 });
