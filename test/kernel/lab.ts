@@ -67,7 +67,7 @@ export class Lab {
   }
 
   /** Starts a probe listener and waits until it is bound. */
-  async listen(ns: string, proto: "tcp" | "udp", addr: string, port: number, name: string): Promise<void> {
+  async listen(ns: string, proto: "tcp" | "udp", addr: string, port: number, name: string): Promise<() => void> {
     const child = spawn(
       "ip",
       ["netns", "exec", this.name(ns), process.execPath, PROBE, "listen", proto, addr, String(port), name],
@@ -86,6 +86,10 @@ export class Lab {
       });
       child.on("exit", (code) => reject(new Error(`listener ${ns} exited ${code}`)));
     });
+    return () => {
+      child.removeAllListeners("exit");
+      child.kill("SIGKILL");
+    };
   }
 
   /** One connection or datagram from `ns`; the answer ("NAME PEER") or TIMEOUT/REFUSED. */
