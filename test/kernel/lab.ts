@@ -60,8 +60,11 @@ export class Lab {
     this.sh(["ip", "link", "set", tmpB, "netns", this.name(b)]);
     this.exec(a, ["ip", "link", "set", tmpA, "name", ifA]);
     this.exec(b, ["ip", "link", "set", tmpB, "name", ifB]);
-    for (const x of addrA) this.exec(a, ["ip", "addr", "add", x, "dev", ifA]);
-    for (const x of addrB) this.exec(b, ["ip", "addr", "add", x, "dev", ifB]);
+    // IPv6 addresses skip duplicate address detection, which would keep them unusable for a second or two.
+    const add = (ns: string, x: string, dev: string) =>
+      this.exec(ns, ["ip", "addr", "add", x, "dev", dev, ...(x.includes(":") ? ["nodad"] : [])]);
+    for (const x of addrA) add(a, x, ifA);
+    for (const x of addrB) add(b, x, ifB);
     this.exec(a, ["ip", "link", "set", ifA, "up"]);
     this.exec(b, ["ip", "link", "set", ifB, "up"]);
   }
