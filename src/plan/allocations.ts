@@ -58,34 +58,38 @@ export function allocatePorts(
   const taken: { port: number; portEnd: number }[] = [...others];
   const result = new Map<string, PortAllocation>();
   const sorted = [...requests].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // Ports in use, as a bitmap over all 65,536: checks cost the size of the range, not the number of allocations.
+  const used = new Uint8Array(65536);
+  for (const t of taken) used.fill(1, t.port, t.portEnd + 1);
+  const free = (x: { port: number; portEnd: number }) => used.subarray(x.port, x.portEnd + 1).every((u) => u === 0);
+  const take = (x: PortAllocation) => {
+    taken.push(x);
+    used.fill(1, x.port, x.portEnd + 1);
+    result.set(x.key, x);
+  };
 
   // 1. Identity targets and targets that keep their earlier ports first: they are not free to move.
   for (const r of sorted) {
     if (r.exact !== undefined) {
       const want = { key: r.key, port: r.exact, portEnd: r.exact + r.size - 1 };
-      const clash = taken.find((t) => overlaps(t, want));
-      if (clash !== undefined)
+      if (!free(want)) {
+        const clash = taken.find((t) => overlaps(t, want))!;
         return {
           ok: false,
           key: r.key,
           message: `ports ${want.port}..${want.portEnd} cannot be kept untranslated: ${clash.port}..${clash.portEnd} is already in use on the gateway`,
           help: "drop `identity` to let fwc choose external ports, or use another port range",
         };
-      taken.push(want);
-      result.set(r.key, want);
+      }
+      take(want);
       continue;
     }
     const prev = previous.get(r.key);
-    if (prev !== undefined && prev.portEnd - prev.port + 1 === r.size && !taken.some((t) => overlaps(t, prev))) {
-      taken.push(prev);
-      result.set(r.key, prev);
-    }
+    if (prev !== undefined && prev.portEnd - prev.port + 1 === r.size && free(prev)) take(prev);
   }
 
   // 2. The rest: the lowest free never-used ports, then released ports (oldest release first). Bitmaps over the
   //    65,536 ports keep this linear in the pool size however many targets there are.
-  const used = new Uint8Array(65536);
-  for (const t of taken) used.fill(1, t.port, t.portEnd + 1);
   // Ports this experiment gives up now are quarantined like any released port.
   const givenUp = [...previous.values()]
     .filter((p) => result.get(p.key) !== p)
