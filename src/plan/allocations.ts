@@ -107,6 +107,9 @@ export function allocatePorts(
     if (result.has(r.key)) continue;
     let found = -1;
     for (let p = cursor; p + r.size - 1 <= pool.to; ) {
+      // Jump straight to the next port not in use (a native scan of the bitmap).
+      p = used.indexOf(0, p);
+      if (p < 0 || p + r.size - 1 > pool.to) break;
       const blocked = runAt(p, r.size, false);
       if (blocked < 0) {
         found = p;
