@@ -83,9 +83,6 @@ describe.skipIf(!canRunKernelTests())("the ruleset on a real kernel", () => {
       "eth0",
       ["198.51.100.1/24", "198.51.100.129/32"],
     );
-    lab.exec("gw", ["ip", "link", "add", "eth1", "type", "bridge"]);
-    lab.exec("gw", ["ip", "addr", "add", "10.1.1.1/24", "dev", "eth1"]);
-    lab.exec("gw", ["ip", "link", "set", "eth1", "up"]);
     const addr: Record<string, string> = {
       node: "10.1.1.2",
       web: "10.1.1.3",
@@ -93,11 +90,11 @@ describe.skipIf(!canRunKernelTests())("the ruleset on a real kernel", () => {
       db: "10.1.1.5",
       x: "10.1.1.9",
     };
-    for (const [ns, a4] of Object.entries(addr)) {
-      lab.link("gw", `p-${ns}`, [], ns, "eth0", [`${a4}/24`]);
-      lab.exec("gw", ["ip", "link", "set", `p-${ns}`, "master", "eth1"]);
-      lab.exec(ns, ["ip", "route", "add", "default", "via", "10.1.1.1"]);
-    }
+    lab.insideLan(
+      ["10.1.1.1/24"],
+      Object.entries(addr).map(([ns, a4]) => [ns, [`${a4}/24`]]),
+      "10.1.1.1",
+    );
     for (const net of ["192.154.6.0/24", "128.32.112.228/32", "192.0.2.0/24"])
       lab.exec("gw", ["ip", "route", "add", net, "via", "198.51.100.2"]);
     // The Internet host knows a route to the nodes' private network: the ruleset, not routing, must stop it.

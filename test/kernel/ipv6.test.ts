@@ -54,18 +54,14 @@ describe.skipIf(!canRunKernelTests())("IPv6 grants on a real kernel", () => {
       "198.51.100.1/24",
       "2620:0:e00::1/64",
     ]);
-    lab.exec("gw", ["ip", "link", "add", "eth1", "type", "bridge"]);
-    lab.exec("gw", ["ip", "addr", "add", "2620:0:e01::1/64", "dev", "eth1", "nodad"]);
-    lab.exec("gw", ["ip", "addr", "add", "10.1.1.1/24", "dev", "eth1"]);
-    lab.exec("gw", ["ip", "link", "set", "eth1", "up"]);
-    for (const [ns, a6, a4] of [
-      ["web", "2620:0:e01::3", "10.1.1.3"],
-      ["db", "2620:0:e01::4", "10.1.1.4"],
-    ] as const) {
-      lab.link("gw", `p-${ns}`, [], ns, "eth0", [`${a6}/64`, `${a4}/24`]);
-      lab.exec("gw", ["ip", "link", "set", `p-${ns}`, "master", "eth1"]);
-      lab.exec(ns, ["ip", "-6", "route", "add", "default", "via", "2620:0:e01::1"]);
-    }
+    lab.insideLan(
+      ["2620:0:e01::1/64", "10.1.1.1/24"],
+      [
+        ["web", ["2620:0:e01::3/64", "10.1.1.3/24"]],
+        ["db", ["2620:0:e01::4/64", "10.1.1.4/24"]],
+      ],
+      "2620:0:e01::1",
+    );
     lab.exec("inet", ["ip", "-6", "route", "add", "2620:0:e01::/64", "via", "2620:0:e00::1"]);
     lab.exec("gw", ["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
 

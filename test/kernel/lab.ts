@@ -69,6 +69,22 @@ export class Lab {
     this.exec(b, ["ip", "link", "set", ifB, "up"]);
   }
 
+  /**
+   * The gateway's inside LAN: a bridge `eth1` in namespace `gw` with `gwAddrs`, and each node attached to it
+   * with its addresses and a default route via `via` (the family follows the address).
+   */
+  insideLan(gwAddrs: string[], nodes: [ns: string, addrs: string[]][], via: string): void {
+    this.exec("gw", ["ip", "link", "add", "eth1", "type", "bridge"]);
+    for (const a of gwAddrs)
+      this.exec("gw", ["ip", "addr", "add", a, "dev", "eth1", ...(a.includes(":") ? ["nodad"] : [])]);
+    this.exec("gw", ["ip", "link", "set", "eth1", "up"]);
+    for (const [ns, addrs] of nodes) {
+      this.link("gw", `p-${ns}`, [], ns, "eth0", addrs);
+      this.exec("gw", ["ip", "link", "set", `p-${ns}`, "master", "eth1"]);
+      this.exec(ns, ["ip", "route", "add", "default", "via", via]);
+    }
+  }
+
   /** Starts a probe listener and waits until it is bound. */
   async listen(ns: string, proto: "tcp" | "udp", addr: string, port: number, name: string): Promise<() => void> {
     const child = spawn(

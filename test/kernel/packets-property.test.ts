@@ -62,14 +62,11 @@ describe.skipIf(!canRunKernelTests())("packets sampled from generated policies",
     lab.link("inet", "inet0", ["198.51.100.2/24", ...HOSTS.map((h) => `${h}/32`), "192.0.2.7/32"], "gw", "eth0", [
       "198.51.100.1/24",
     ]);
-    lab.exec("gw", ["ip", "link", "add", "eth1", "type", "bridge"]);
-    lab.exec("gw", ["ip", "addr", "add", "10.1.1.1/24", "dev", "eth1"]);
-    lab.exec("gw", ["ip", "link", "set", "eth1", "up"]);
-    for (const [ns, a4] of Object.entries(NODES)) {
-      lab.link("gw", `p-${ns}`, [], ns, "eth0", [`${a4}/24`]);
-      lab.exec("gw", ["ip", "link", "set", `p-${ns}`, "master", "eth1"]);
-      lab.exec(ns, ["ip", "route", "add", "default", "via", "10.1.1.1"]);
-    }
+    lab.insideLan(
+      ["10.1.1.1/24"],
+      Object.entries(NODES).map(([ns, a4]) => [ns, [`${a4}/24`]]),
+      "10.1.1.1",
+    );
     for (const net of ["192.154.6.0/24", "128.32.112.228/32", "192.0.2.0/24"])
       lab.exec("gw", ["ip", "route", "add", net, "via", "198.51.100.2"]);
     lab.exec("inet", ["ip", "route", "add", "10.1.1.0/24", "via", "198.51.100.1"]);

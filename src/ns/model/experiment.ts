@@ -86,18 +86,12 @@ export class Experiment {
     it.onSet = (it2, name, value, slot, cmd) => this.onSet(it2, name, value, slot, cmd);
     const c = it.commands;
     c.set("new", (it, a) => this.newObject(it, a));
-    c.set("source", (it, a) => {
-      if (a.length === 2 && /(^|\/)tb_compat\.tcl$/.test(a[1]!)) {
-        this.sourcedCompat = true;
-        return "";
-      }
-      if (a.length !== 2) throw it.wrongArgs("source fileName");
-      throw it.error(
-        "FWC209",
-        `cannot source "${a[1]}": fwc reads only the NS file itself`,
-        "only `source tb_compat.tcl` is built in; paste the other file's commands into the NS file",
-        it.wordSpan(1),
-      );
+    // Tcl's `source` (src/ns/tcl/control.ts) refuses every file but tb_compat.tcl; after it, the tb-* commands exist.
+    const tclSource = c.get("source")!;
+    c.set("source", (it, a, cmd) => {
+      const r = tclSource(it, a, cmd);
+      this.sourcedCompat = true;
+      return r;
     });
     for (const [name, def] of Object.entries(TB_COMMANDS)) c.set(name, (it, a) => this.tbCommand(it, name, def, a));
   }
