@@ -6,17 +6,15 @@
  * Targets (issue 4): load within 1.3x of the hand-written file; connection rate at least 0.9x the single-grant
  * rate. Needs root (network namespaces) and nft. Run: npm run bench:nft
  */
+
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { resolveAccess } from "../src/access/resolve.js";
 import { renderNftables } from "../src/backends/nftables/render.js";
-import { DiagnosticBag } from "../src/diagnostics/diagnostic.js";
-import { SourceFile } from "../src/diagnostics/source.js";
-import { evaluateNs } from "../src/ns/index.js";
 import { type Allocations, emptyAllocations } from "../src/plan/allocations.js";
-import { type Plan, planAccess } from "../src/plan/plan.js";
+import type { Plan } from "../src/plan/plan.js";
 import type { TestbedConfig } from "../src/testbed/config.js";
+import { planNs } from "../test/helpers.js";
 import { Lab } from "../test/kernel/lab.js";
 
 const TESTBED: TestbedConfig = {
@@ -47,15 +45,10 @@ function experiment(
     "$ns run",
     "",
   ].join("\n");
-  const file = new SourceFile(`${exp.replace("/", "-")}.ns`, text);
-  const bag = new DiagnosticBag();
-  const policy = resolveAccess(evaluateNs(file, undefined, bag).experiment, file, bag);
   const addrs = Object.fromEntries(
     Array.from({ length: nodes }, (_, i) => [`n-${i}`, { ipv4: `10.${(base >> 8) & 255}.${base & 255}.${i + 2}` }]),
   );
-  const r = planAccess({ policy, experiment: exp, testbed: TESTBED, nodes: addrs, allocations: all, file }, bag);
-  if (r === null || bag.errorCount > 0) throw new Error(bag.items.map((d) => d.message).join("; "));
-  return r;
+  return planNs(text, { experiment: exp, testbed: TESTBED, nodes: addrs, allocations: all });
 }
 
 /**

@@ -1,8 +1,12 @@
 import { spawnSync } from "node:child_process";
+import { resolveAccess } from "../src/access/resolve.js";
 import { DiagnosticBag } from "../src/diagnostics/diagnostic.js";
 import { SourceFile } from "../src/diagnostics/source.js";
 import { DEFAULT_LIMITS, evaluateNs, type Limits } from "../src/ns/index.js";
 import { inspectJson } from "../src/ns/inspect.js";
+import { type Allocations, emptyAllocations } from "../src/plan/allocations.js";
+import { type Plan, planAccess } from "../src/plan/plan.js";
+import type { NodeAddresses, TestbedConfig } from "../src/testbed/config.js";
 
 export interface Diag {
   code: string;
@@ -35,4 +39,28 @@ export function tclsh(script: string): string {
   const r = spawnSync("tclsh", [], { input: script, encoding: "utf8", timeout: 20_000 });
   if (r.error) throw r.error;
   return r.stdout + r.stderr;
+}
+
+/** NS text to a Plan as `fwc compile` makes it (evaluate, resolve, plan); throws with the errors when there are any. */
+export function planNs(
+  text: string,
+  opts: { experiment: string; testbed: TestbedConfig; nodes: NodeAddresses; allocations?: Allocations; path?: string },
+): { plan: Plan; allocations: Allocations } {
+  const file = new SourceFile(opts.path ?? `${opts.experiment.replace("/", "-")}.ns`, text);
+  const bag = new DiagnosticBag();
+  const policy = resolveAccess(evaluateNs(file, undefined, bag).experiment, file, bag);
+  const r = planAccess(
+    {
+      policy,
+      experiment: opts.experiment,
+      testbed: opts.testbed,
+      nodes: opts.nodes,
+      allocations: opts.allocations ?? emptyAllocations(),
+      file,
+    },
+    bag,
+  );
+  const errors = bag.items.filter((d) => d.severity === "error");
+  if (r === null || errors.length > 0) throw new Error(errors.map((d) => `${d.code} ${d.message}`).join("; "));
+  return r;
 }

@@ -1,13 +1,9 @@
 /** The nftables renderer's structure; test/kernel loads its output into the real nft and sends packets. */
+
 import { describe, expect, it } from "vitest";
-import { resolveAccess } from "../../src/access/resolve.js";
 import { renderNftables } from "../../src/backends/nftables/render.js";
-import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
-import { SourceFile } from "../../src/diagnostics/source.js";
-import { evaluateNs } from "../../src/ns/index.js";
-import { emptyAllocations } from "../../src/plan/allocations.js";
-import { planAccess } from "../../src/plan/plan.js";
 import type { TestbedConfig } from "../../src/testbed/config.js";
+import { planNs } from "../helpers.js";
 
 const TESTBED: TestbedConfig = {
   domain: "t.example.net",
@@ -17,22 +13,13 @@ const TESTBED: TestbedConfig = {
 
 function render(calls: string): string {
   const text = `set ns [new Simulator]\nsource tb_compat.tcl\nset a [$ns node]\n${calls}\n$ns run\n`;
-  const file = new SourceFile("x.ns", text);
-  const bag = new DiagnosticBag();
-  const policy = resolveAccess(evaluateNs(file, undefined, bag).experiment, file, bag);
-  const r = planAccess(
-    {
-      policy,
-      experiment: "p/e",
-      testbed: TESTBED,
-      nodes: { a: { ipv4: "10.1.1.2" } },
-      allocations: emptyAllocations(),
-      file,
-    },
-    bag,
-  );
-  expect(bag.items.filter((d) => d.severity === "error")).toEqual([]);
-  return renderNftables({ testbed: TESTBED, plans: [r!.plan] });
+  const { plan } = planNs(text, {
+    experiment: "p/e",
+    testbed: TESTBED,
+    nodes: { a: { ipv4: "10.1.1.2" } },
+    path: "x.ns",
+  });
+  return renderNftables({ testbed: TESTBED, plans: [plan] });
 }
 
 const elements = (ruleset: string, set: string) => {

@@ -4,18 +4,16 @@
  * granted outbound traffic leaves with the gateway's (or the dedicated) address, everything else is dropped,
  * including what one experiment's grants would give another's nodes.
  */
+
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveAccess } from "../../src/access/resolve.js";
 import { renderNftables } from "../../src/backends/nftables/render.js";
-import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
-import { SourceFile } from "../../src/diagnostics/source.js";
-import { evaluateNs } from "../../src/ns/index.js";
 import { type Allocations, emptyAllocations } from "../../src/plan/allocations.js";
-import { type Plan, planAccess } from "../../src/plan/plan.js";
+import type { Plan } from "../../src/plan/plan.js";
 import type { NodeAddresses, TestbedConfig } from "../../src/testbed/config.js";
+import { planNs } from "../helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
 
 const TESTBED: TestbedConfig = {
@@ -53,12 +51,7 @@ const NODES: Record<string, NodeAddresses> = {
 };
 
 function compile(exp: string, text: string, allocations: Allocations): { plan: Plan; allocations: Allocations } {
-  const file = new SourceFile(`${exp.split("/")[1]}.ns`, text);
-  const bag = new DiagnosticBag();
-  const policy = resolveAccess(evaluateNs(file, undefined, bag).experiment, file, bag);
-  const r = planAccess({ policy, experiment: exp, testbed: TESTBED, nodes: NODES[exp]!, allocations, file }, bag);
-  if (r === null || bag.errorCount > 0) throw new Error(bag.items.map((d) => d.message).join("; "));
-  return r;
+  return planNs(text, { experiment: exp, testbed: TESTBED, nodes: NODES[exp]!, allocations });
 }
 
 const port = (p: Plan, node: string, proto: string, internal: number) =>

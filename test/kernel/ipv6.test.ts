@@ -2,18 +2,14 @@
  * IPv6 on a real kernel: open6 grants reach a node's global address directly (no translation), on exactly the
  * granted protocols and ports; outbound IPv6 grants leave from the node's own address; nothing else passes.
  */
+
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveAccess } from "../../src/access/resolve.js";
 import { renderNftables } from "../../src/backends/nftables/render.js";
-import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
-import { SourceFile } from "../../src/diagnostics/source.js";
-import { evaluateNs } from "../../src/ns/index.js";
-import { emptyAllocations } from "../../src/plan/allocations.js";
-import { planAccess } from "../../src/plan/plan.js";
 import type { TestbedConfig } from "../../src/testbed/config.js";
+import { planNs } from "../helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
 
 const TESTBED: TestbedConfig = {
@@ -39,15 +35,8 @@ describe.skipIf(!canRunKernelTests())("IPv6 grants on a real kernel", () => {
   const lab = new Lab();
 
   beforeAll(async () => {
-    const file = new SourceFile("v6.ns", EXP);
-    const bag = new DiagnosticBag();
-    const policy = resolveAccess(evaluateNs(file, undefined, bag).experiment, file, bag);
     const nodes = { web: { ipv4: "10.1.1.3", ipv6: "2620:0:e01::3" }, db: { ipv4: "10.1.1.4", ipv6: "2620:0:e01::4" } };
-    const r = planAccess(
-      { policy, experiment: "proj/v6", testbed: TESTBED, nodes, allocations: emptyAllocations(), file },
-      bag,
-    );
-    expect(bag.items.filter((d) => d.severity === "error")).toEqual([]);
+    const r = planNs(EXP, { experiment: "proj/v6", testbed: TESTBED, nodes });
 
     for (const ns of ["inet", "gw", "web", "db"]) lab.addNamespace(ns);
     lab.link("inet", "inet0", ["198.51.100.2/24", "2620:0:e00::10/64"], "gw", "eth0", [

@@ -3,19 +3,15 @@
  * policy says. Each run compiles, loads the ruleset into the gateway namespace (one transaction replacing the
  * table) and sends one granted inbound connection, one granted outbound connection, and two that nothing grants.
  */
+
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveAccess } from "../../src/access/resolve.js";
 import { renderNftables } from "../../src/backends/nftables/render.js";
-import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
-import { SourceFile } from "../../src/diagnostics/source.js";
-import { evaluateNs } from "../../src/ns/index.js";
-import { emptyAllocations } from "../../src/plan/allocations.js";
-import { planAccess } from "../../src/plan/plan.js";
 import type { TestbedConfig } from "../../src/testbed/config.js";
+import { planNs } from "../helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
 
 const TESTBED: TestbedConfig = {
@@ -87,16 +83,8 @@ describe.skipIf(!canRunKernelTests())("packets sampled from generated policies",
           );
           const natText = nats.map((n) => `${n.host},${n.port},${n.proto}`);
           const text = `set ns [new Simulator]\nsource tb_compat.tcl\nset a [$ns node]\nset b [$ns node]\nset c [$ns node]\ntb-allow-external $a shared nat "${natText.join(" ")}" rdr "${rdrText.join(" ")}"\n$ns run\n`;
-          const src = new SourceFile("gen.ns", text);
-          const bag = new DiagnosticBag();
-          const policy = resolveAccess(evaluateNs(src, undefined, bag).experiment, src, bag);
           const nodes = Object.fromEntries(Object.entries(NODES).map(([n, a]) => [n, { ipv4: a }]));
-          const planned = planAccess(
-            { policy, experiment: "p/e", testbed: TESTBED, nodes, allocations: emptyAllocations(), file: src },
-            bag,
-          );
-          expect(bag.items.filter((d) => d.severity === "error")).toEqual([]);
-          const plan = planned!.plan;
+          const { plan } = planNs(text, { experiment: "p/e", testbed: TESTBED, nodes });
           writeFileSync(file, renderNftables({ testbed: TESTBED, plans: [plan] }));
           lab.exec("gw", ["nft", "-f", file]);
 

@@ -1,17 +1,13 @@
 /** Property: for generated access requests, the rendered ruleset passes `nft -c` and loads in a fresh namespace. */
+
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveAccess } from "../../src/access/resolve.js";
 import { renderNftables } from "../../src/backends/nftables/render.js";
-import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
-import { SourceFile } from "../../src/diagnostics/source.js";
-import { evaluateNs } from "../../src/ns/index.js";
-import { emptyAllocations } from "../../src/plan/allocations.js";
-import { planAccess } from "../../src/plan/plan.js";
 import type { TestbedConfig } from "../../src/testbed/config.js";
+import { planNs } from "../helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
 
 const TESTBED: TestbedConfig = {
@@ -87,20 +83,13 @@ describe.skipIf(!canRunKernelTests())("generated rulesets load into the real nft
             legacy ? "tb-allow-external $c" : "",
           ].join("\n");
           const text = `set ns [new Simulator]\nsource tb_compat.tcl\nset a [$ns node]\nset b [$ns node]\nset c [$ns node]\n${calls}\n$ns run\n`;
-          const src = new SourceFile("gen.ns", text);
-          const bag = new DiagnosticBag();
-          const policy = resolveAccess(evaluateNs(src, undefined, bag).experiment, src, bag);
           const nodes = {
             a: { ipv4: "10.1.1.2", ipv6: "2620:0:e01::2" },
             b: { ipv4: "10.1.1.3", ipv6: "2620:0:e01::3" },
             c: { ipv4: "10.1.1.4", ipv6: "2620:0:e01::4" },
           };
-          const r1 = planAccess(
-            { policy, experiment: "p/e1", testbed: TESTBED, nodes, allocations: emptyAllocations(), file: src },
-            bag,
-          );
-          expect(bag.items.filter((d) => d.severity === "error").map((d) => d.message)).toEqual([]);
-          writeFileSync(file, renderNftables({ testbed: TESTBED, plans: r1 === null ? [] : [r1.plan] }));
+          const { plan } = planNs(text, { experiment: "p/e1", testbed: TESTBED, nodes });
+          writeFileSync(file, renderNftables({ testbed: TESTBED, plans: [plan] }));
           lab.exec("nft", ["nft", "-c", "-f", file]);
           lab.exec("nft", ["nft", "-f", file]);
           expect(lab.exec("nft", ["nft", "list", "table", "inet", "fwc"])).toContain("chain forward");
