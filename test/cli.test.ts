@@ -192,19 +192,22 @@ describe("fwc compile --emit endpoints|table", () => {
     expect(table.out).toContain("198.51.100.1:20001/tcp -> web:80");
   });
 
-  it("--emit nft writes a ruleset the real nft accepts", () => {
-    const r = fwc(["compile", join(examples, "web-lab.ns"), "--emit", "nft", ...args]);
+  it.each([
+    ["nft", "web-lab.nft", "table inet fwc {", []],
+    ["nft-json", "web-lab.json", '{"nftables":[', ["-j"]],
+  ])("--emit %s writes a ruleset the real nft accepts", (emit, name, start, flags) => {
+    const r = fwc(["compile", join(examples, "web-lab.ns"), "--emit", emit, ...args]);
     expect(r.code).toBe(0);
-    expect(r.out).toContain("table inet fwc {");
-    writeFileSync(join(dir, "web-lab.nft"), r.out);
+    expect(r.out).toContain(start);
+    writeFileSync(join(dir, name), r.out);
     const ns = `fwccli${process.pid}`;
     const check = spawnSync(
       "bash",
-      ["-c", `ip netns add ${ns} && ip netns exec ${ns} nft -c -f web-lab.nft; s=$?; ip netns del ${ns}; exit $s`],
-      {
-        cwd: dir,
-        encoding: "utf8",
-      },
+      [
+        "-c",
+        `ip netns add ${ns} && ip netns exec ${ns} nft ${flags.join(" ")} -c -f ${name}; s=$?; ip netns del ${ns}; exit $s`,
+      ],
+      { cwd: dir, encoding: "utf8" },
     );
     if (process.getuid?.() === 0) expect([check.status, check.stderr]).toEqual([0, ""]);
   });

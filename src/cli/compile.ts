@@ -1,6 +1,6 @@
 /**
- * `fwc compile FILE --emit ir|endpoints|table`: the AccessPolicy, or with a testbed, node addresses and the
- * stored allocations, the plan's endpoint listing. Read-only: allocations are stored by the deploy step.
+ * `fwc compile FILE --emit ir|endpoints|table|nft|nft-json`: the AccessPolicy, or with a testbed, node addresses
+ * and the stored allocations, the plan's endpoint listing or the gateway's ruleset. Read-only: allocations are stored by the deploy step.
  */
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,7 +12,7 @@ import { readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
 
 export interface CompileOptions extends LimitOptions {
-  emit?: "ir" | "endpoints" | "table" | "nft";
+  emit?: "ir" | "endpoints" | "table" | "nft" | "nft-json";
   exp?: string;
   testbed?: string;
   nodes?: string;
@@ -65,9 +65,10 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
       if (testbed !== null && nodes !== null && bag.errorCount === 0) {
         const planned = planAccess({ policy: checked, experiment: opts.exp!, testbed, nodes, allocations, file }, bag);
         if (planned !== null) {
-          if (emit === "nft") {
-            const { renderNftables } = await import("../backends/nftables/render.js");
-            out = renderNftables({ testbed, plans: [planned.plan] });
+          if (emit === "nft" || emit === "nft-json") {
+            const { renderNftables, renderNftJson } = await import("../backends/nftables/render.js");
+            const input = { testbed, plans: [planned.plan] };
+            out = emit === "nft" ? renderNftables(input) : renderNftJson(input);
           } else if (emit === "endpoints") out = `${JSON.stringify(endpointsJson(planned.plan), null, 2)}\n`;
           else out = endpointsTable(planned.plan);
         }

@@ -76,9 +76,9 @@ export function buildProgram(exit: (code: number) => void): Command {
       .addOption(
         new Option(
           "--emit <kind>",
-          "ir: the AccessPolicy; endpoints: the endpoint listing (JSON); table: the listing for people; nft: the gateway ruleset",
+          "ir: the AccessPolicy; endpoints: the endpoint listing (JSON); table: the listing for people; nft: the gateway ruleset; nft-json: the same for nft -j -f",
         )
-          .choices(["ir", "endpoints", "table", "nft"])
+          .choices(["ir", "endpoints", "table", "nft", "nft-json"])
           .default("table"),
       )
       .option("--exp <pid/eid>", "the experiment (needed for every kind but ir)")

@@ -1,11 +1,14 @@
-/** Property: for generated access requests, the rendered ruleset passes `nft -c` and loads in a fresh namespace. */
+/**
+ * Property: for generated access requests, the rendered ruleset passes `nft -c` and loads in a fresh namespace,
+ * and its JSON form (`nft -j -f`) loads to exactly what the text form with the same (split) DNAT maps loads to.
+ */
 
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderNftables } from "../../src/backends/nftables/render.js";
+import { renderNftables, renderNftJson } from "../../src/backends/nftables/render.js";
 import type { TestbedConfig } from "../../src/testbed/config.js";
 import { planNs } from "../helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
@@ -71,6 +74,7 @@ describe.skipIf(!canRunKernelTests())("generated rulesets load into the real nft
 
   it("for any mix of grants and experiments", () => {
     const file = join(tmpdir(), `${lab.prefix}-prop.nft`);
+    const json = join(tmpdir(), `${lab.prefix}-prop.json`);
     fc.assert(
       fc.property(
         fc.uniqueArray(nat, { maxLength: 5 }),
@@ -93,6 +97,14 @@ describe.skipIf(!canRunKernelTests())("generated rulesets load into the real nft
           lab.exec("nft", ["nft", "-c", "-f", file]);
           lab.exec("nft", ["nft", "-f", file]);
           expect(lab.exec("nft", ["nft", "list", "table", "inet", "fwc"])).toContain("chain forward");
+
+          writeFileSync(file, renderNftables({ testbed: TESTBED, plans: [plan] }, { splitDnat: true }));
+          lab.exec("nft", ["nft", "-f", file]);
+          const fromText = lab.exec("nft", ["nft", "list", "table", "inet", "fwc"]);
+          writeFileSync(json, renderNftJson({ testbed: TESTBED, plans: [plan] }));
+          lab.exec("nft", ["nft", "-c", "-j", "-f", json]);
+          lab.exec("nft", ["nft", "-j", "-f", json]);
+          expect(lab.exec("nft", ["nft", "list", "table", "inet", "fwc"])).toBe(fromText);
         },
       ),
       { numRuns: 60 },
