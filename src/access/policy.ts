@@ -67,7 +67,7 @@ export const AccessPolicy = z.object({
   inbound: z.array(InboundGrant),
   open6: z.array(Open6Grant),
   /** Nodes that get a CNAME to the gateway: every node named in a call and every inbound target. */
-  dns: z.array(z.object({ node: z.string(), reason: z.enum(["named", "inbound"]) })),
+  dns: z.array(z.object({ node: z.string(), reason: z.enum(["named", "inbound"]), origin: Origin })),
 });
 
 export type Origin = z.infer<typeof Origin>;

@@ -15,7 +15,6 @@ import type { AccessPolicy, InboundGrant, Open6Grant, Origin, OutboundGrant } fr
 import { parseTarget, type Target, type TargetKey } from "./targets.js";
 
 const KEYS: TargetKey[] = ["nat", "rdr", "open6"];
-const DNS_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 interface Located {
   text: string;
@@ -73,17 +72,32 @@ export function resolveAccess(x: Experiment, file: SourceFile, bag: DiagnosticBa
     dns: [],
   };
   const seen = new Map<string, Span>();
-  const dnsSeen = new Set<string>();
-  const addDns = (node: string, reason: "named" | "inbound", at: Span) => {
-    if (dnsSeen.has(node)) return;
-    dnsSeen.add(node);
-    policy.dns.push({ node, reason });
-    if (!DNS_LABEL.test(node))
+  // Names are compared as DNS compares them: without case.
+  const dnsSeen = new Map<string, { node: string; at: Span }>();
+  const addDns = (node: string, reason: "named" | "inbound", at: Span, o: Origin) => {
+    const lower = node.toLowerCase();
+    const prev = dnsSeen.get(lower);
+    if (prev !== undefined) {
+      if (prev.node !== node)
+        bag.add(
+          "FWC525",
+          at,
+          `nodes "${prev.node}" and "${node}" would get the same DNS name (${lower}): DNS ignores case`,
+          "rename one of the two nodes",
+          [{ message: `"${prev.node}" is named here`, span: prev.at }],
+        );
+      return;
+    }
+    dnsSeen.set(lower, { node, at });
+    policy.dns.push({ node, reason, origin: o });
+    // Emulab's own name rules (FWC400, FWC403: letters, digits, hyphens, at most 63) already hold for every
+    // node; a DNS label also cannot start or end with a hyphen.
+    if (/^-|-$/.test(node))
       bag.add(
         "FWC523",
         at,
-        `node "${node}" needs a CNAME, but its name is not a DNS label`,
-        "rename the node's variable: letters, digits and inner hyphens, at most 63 characters",
+        `node "${node}" needs a DNS name, but a DNS label cannot start or end with a hyphen`,
+        "rename the node's variable: letters, digits and inner hyphens",
       );
   };
   const problem = (code: DiagnosticCode, at: Span, message: string, help?: string, related?: Related[]) =>
@@ -91,7 +105,7 @@ export function resolveAccess(x: Experiment, file: SourceFile, bag: DiagnosticBa
 
   for (const call of x.external) {
     const self = call.node.name;
-    addDns(self, "named", call.location);
+    addDns(self, "named", call.location, origin({ text: self, span: call.location, base: null }, call));
     if (call.args.length === 0) {
       const c = call.location.file.position(call.location.start);
       policy.dedicated.push({
@@ -226,7 +240,7 @@ export function resolveAccess(x: Experiment, file: SourceFile, bag: DiagnosticBa
       key = `rdr ${node} ${g.proto} ${g.port} ${g.portEnd} ${g.sources.join(",")} ${g.identity}`;
       if (duplicate(key, t)) return;
       policy.inbound.push(g);
-      addDns(node, "inbound", t.span);
+      addDns(node, "inbound", t.span, o);
       return;
     }
     const g: Open6Grant = {

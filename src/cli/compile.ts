@@ -1,6 +1,7 @@
 /**
- * `fwc compile FILE --emit ir|endpoints|table|nft|nft-json`: the AccessPolicy, or with a testbed, node addresses
- * and the stored allocations, the plan's endpoint listing or the gateway's ruleset. Read-only: allocations are stored by the deploy step.
+ * `fwc compile FILE --emit ir|endpoints|table|nft|nft-json|dns|zone|nsupdate`: the AccessPolicy, or with a
+ * testbed, node addresses and the stored state, the plan's endpoint listing, the gateway's ruleset or the DNS
+ * records (a fragment, a zone, or an nsupdate script from what is deployed to what is wanted). Read-only: allocations are stored by the deploy step.
  */
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,7 +13,7 @@ import { readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
 
 export interface CompileOptions extends LimitOptions {
-  emit?: "ir" | "endpoints" | "table" | "nft" | "nft-json";
+  emit?: "ir" | "endpoints" | "table" | "nft" | "nft-json" | "dns" | "zone" | "nsupdate";
   exp?: string;
   testbed?: string;
   nodes?: string;
@@ -62,15 +63,46 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
         const loaded = sf === null ? null : loadConfig(sf, Allocations, bag);
         if (loaded !== null) allocations = loaded;
       }
+      const { DnsState, emptyDnsState, dnsSettings, infrastructureRecords } = await import(
+        "../backends/dns/records.js"
+      );
+      let dnsState = emptyDnsState();
+      const dnsFile = opts.state === undefined ? undefined : join(opts.state, "dns.json");
+      if (dnsFile !== undefined && existsSync(dnsFile)) {
+        const sf = readSource(dnsFile, bag);
+        const loaded = sf === null ? null : loadConfig(sf, DnsState, bag);
+        if (loaded !== null) dnsState = loaded;
+      }
       if (testbed !== null && nodes !== null && bag.errorCount === 0) {
-        const planned = planAccess({ policy: checked, experiment: opts.exp!, testbed, nodes, allocations, file }, bag);
+        const exp = opts.exp!;
+        const dnsExisting = Object.entries(dnsState.experiments)
+          .filter(([e]) => e !== exp)
+          .flatMap(([e, records]) => records.map((record) => ({ record, owner: `experiment ${e}` })));
+        const planned = planAccess(
+          { policy: checked, experiment: exp, testbed, nodes, allocations, file, dnsExisting },
+          bag,
+        );
         if (planned !== null) {
+          const plan = planned.plan;
           if (emit === "nft" || emit === "nft-json") {
             const { renderNftables, renderNftJson } = await import("../backends/nftables/render.js");
-            const input = { testbed, plans: [planned.plan] };
+            const input = { testbed, plans: [plan] };
             out = emit === "nft" ? renderNftables(input) : renderNftJson(input);
-          } else if (emit === "endpoints") out = `${JSON.stringify(endpointsJson(planned.plan), null, 2)}\n`;
-          else out = endpointsTable(planned.plan);
+          } else if (emit === "dns" || emit === "zone" || emit === "nsupdate") {
+            const z = await import("../backends/dns/zone.js");
+            const settings = dnsSettings(testbed);
+            if (emit === "dns") out = z.renderFragment(exp, settings.zone, plan.dns);
+            else if (emit === "nsupdate")
+              out = z.renderNsupdate(settings, exp, z.diffRecords(dnsState.experiments[exp] ?? [], plan.dns));
+            else {
+              const infra = infrastructureRecords(testbed, settings);
+              const records = [...dnsExisting.map((x) => x.record), ...plan.dns];
+              const digest = z.zoneDigest([...infra, ...records]);
+              const deployed = dnsState.zone?.name === settings.zone ? dnsState.zone : undefined;
+              out = z.renderZone(settings, infra, records, z.nextSerial(deployed, digest, now()));
+            }
+          } else if (emit === "endpoints") out = `${JSON.stringify(endpointsJson(plan), null, 2)}\n`;
+          else out = endpointsTable(plan);
         }
       }
     }
@@ -86,6 +118,12 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
     return { exitCode: 0, stdout: "", stderr };
   }
   return { exitCode: 0, stdout: out, stderr };
+}
+
+/** The time for SOA serials: SOURCE_DATE_EPOCH (seconds) when set, for reproducible output; else the clock. */
+function now(): Date {
+  const e = process.env.SOURCE_DATE_EPOCH;
+  return e !== undefined && /^[0-9]+$/.test(e) ? new Date(Number(e) * 1000) : new Date();
 }
 
 export async function compileAction(path: string, opts: CompileOptions): Promise<number> {

@@ -71,20 +71,22 @@ export function buildProgram(exit: (code: number) => void): Command {
   limitOptions(
     program
       .command("compile")
-      .description("compile an NS file's external access: the AccessPolicy (ir) or the endpoint listing")
+      .description(
+        "compile an NS file's external access: the AccessPolicy, endpoint listing, gateway ruleset or DNS records",
+      )
       .argument("<file>", "NS file")
       .addOption(
         new Option(
           "--emit <kind>",
-          "ir: the AccessPolicy; endpoints: the endpoint listing (JSON); table: the listing for people; nft: the gateway ruleset; nft-json: the same for nft -j -f",
+          "ir: the AccessPolicy; endpoints: the endpoint listing (JSON); table: the listing for people; nft: the gateway ruleset; nft-json: the same for nft -j -f; dns: the DNS records for $INCLUDE; zone: a complete zone; nsupdate: the DNS changes from the deployed state",
         )
-          .choices(["ir", "endpoints", "table", "nft", "nft-json"])
+          .choices(["ir", "endpoints", "table", "nft", "nft-json", "dns", "zone", "nsupdate"])
           .default("table"),
       )
       .option("--exp <pid/eid>", "the experiment (needed for every kind but ir)")
       .option("--testbed <file>", "testbed configuration, YAML")
       .option("--nodes <file>", "node addresses, JSON")
-      .option("--state <dir>", "directory with the stored allocations (allocations.json); read only")
+      .option("--state <dir>", "directory with the stored state (allocations.json, dns.json); read only")
       .option("-o, --output <file>", "write to this file instead of standard output"),
   ).action(async (file: string, opts) => exit(await (await loadCompile()).compileAction(file, opts)));
 

@@ -164,7 +164,11 @@ export const CODES = {
   ),
   FWC523: e(
     "node name is not a DNS label",
-    "Each node named in tb-allow-external gets a CNAME; its name must be a valid DNS label (letters, digits, inner hyphens, at most 63).",
+    "Each node named in tb-allow-external gets a DNS name; its name must be a valid DNS label (letters, digits, inner hyphens, at most 63).",
+  ),
+  FWC525: e(
+    "node names equal except for case",
+    "DNS compares names without case, so two such nodes would get one name; rename one of them.",
   ),
   FWC524: e(
     "protocol all with ports",
@@ -182,6 +186,11 @@ export const CODES = {
     "The key is not one fwc knows; a misspelled key would otherwise be ignored silently.",
   ),
   FWC603: e("missing configuration key", "A required key of the testbed configuration is absent."),
+  FWC604: e("TTL out of range", "DNS TTLs and SOA timers are whole seconds from 0 to 2147483647 (RFC 2181)."),
+  FWC605: w(
+    "unusual TTL",
+    "Under 30 s many resolvers raise the TTL or load the server; over a day, names of swapped-out experiments linger in caches.",
+  ),
 
   // 7xx: planning (addresses, ports, names)
   FWC700: e(
@@ -201,6 +210,16 @@ export const CODES = {
     "`--exp` must be PID/EID, each a DNS label, so that node names can live under <eid>.<pid>.<domain>.",
   ),
   FWC704: e("no IPv6 on the gateway", "An IPv6 grant needs `gateway.ipv6` in the testbed configuration."),
+  FWC705: e(
+    "DNS name too long",
+    "A DNS name holds at most 253 characters; shorten the node, experiment or project name.",
+  ),
+  FWC706: e(
+    "DNS name collision",
+    "The name is already taken by the gateway, a name server or another record; a CNAME cannot share its name with other data.",
+  ),
+  FWC707: e("CNAME at the zone apex", "The zone's own name carries SOA and NS records, so it cannot be a CNAME."),
+  FWC708: e("DNS name outside the zone", "The record's name is not inside `dns.zone`, so the zone cannot publish it."),
 
   // 9xx: fwc itself
   FWC900: e("internal error", "fwc failed on this input; the input may be fine. Please report it with the file."),

@@ -4,6 +4,14 @@
  */
 import ipaddr from "ipaddr.js";
 import type { AccessPolicy, Origin } from "../access/policy.js";
+import {
+  absolute,
+  checkRecords,
+  type DnsRecord,
+  dnsSettings,
+  experimentRecords,
+  infrastructureRecords,
+} from "../backends/dns/records.js";
 import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { type SourceFile, span } from "../diagnostics/source.js";
 import type { NodeAddresses, TestbedConfig } from "../testbed/config.js";
@@ -51,7 +59,8 @@ export interface Plan {
   outbound: OutboundEndpoint[];
   open6: Open6Endpoint[];
   dedicated: { node: string; nodeAddress: string; address: string; origin: Origin }[];
-  dns: { name: string; type: "CNAME"; target: string }[];
+  /** The experiment's DNS records (docs/dns.md). */
+  dns: DnsRecord[];
 }
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -65,6 +74,8 @@ export interface PlanInput {
   allocations: Allocations;
   /** Where problems are reported: the NS file (grant origins are positions in it). */
   file: SourceFile;
+  /** Records other experiments have in the zone (from the DNS state), checked for collisions. */
+  dnsExisting?: { record: DnsRecord; owner: string }[];
 }
 
 export function planAccess(input: PlanInput, bag: DiagnosticBag): { plan: Plan; allocations: Allocations } | null {
@@ -218,7 +229,26 @@ export function planAccess(input: PlanInput, bag: DiagnosticBag): { plan: Plan; 
       [input.experiment]: { ports: alloc.allocations.experiments[input.experiment]!.ports, dedicated: given },
     },
   };
-  const zone = `${eid}.${pid}.${testbed.domain.replace(/\.$/, "").toLowerCase()}`;
+  const settings = dnsSettings(testbed);
+  const dns = experimentRecords({
+    experimentZone: `${eid}.${pid}.${absolute(testbed.domain)}`,
+    gateway: testbed.gateway,
+    ttl: settings.ttl,
+    named: policy.dns,
+    dedicated: dedicated.map((d) => ({ node: d.node, address: d.address, origin: d.origin })),
+    // One AAAA per node: its address is the same for all of its openings.
+    open6: [
+      ...new Map(open6.map((o) => [o.node, { node: o.node, address: o.nodeAddress, origin: o.origin }])).values(),
+    ],
+  });
+  const existing = [
+    ...infrastructureRecords(testbed, settings).map((record) => ({ record, owner: "the testbed" })),
+    ...(input.dnsExisting ?? []),
+  ];
+  checkRecords(dns, existing, settings, (code, r, message, help) =>
+    bag.add(code, r.origin === undefined ? span(file, 0, 0) : at(r.origin), message, help),
+  );
+  if (bag.errorCount > errorsBefore) return null;
   const plan: Plan = {
     experiment: input.experiment,
     gateway:
@@ -230,11 +260,7 @@ export function planAccess(input: PlanInput, bag: DiagnosticBag): { plan: Plan; 
     outbound,
     open6,
     dedicated,
-    dns: policy.dns.map((d) => ({
-      name: `${d.node.toLowerCase()}.${zone}.`,
-      type: "CNAME" as const,
-      target: `${testbed.gateway.name.replace(/\.$/, "").toLowerCase()}.`,
-    })),
+    dns,
   };
   return { plan, allocations };
 }

@@ -44,12 +44,52 @@ const PortPool = z
     "must be low-high with 1024 <= low <= high <= 65535",
   );
 
+/** Seconds; RFC 2181 allows 0..2^31-1. */
+const Ttl = z
+  .number()
+  .int("must be a whole number of seconds")
+  .refine((v) => v >= 0 && v <= 2147483647, {
+    message: "must be between 0 and 2147483647 seconds (RFC 2181)",
+    params: { code: "FWC604" },
+  });
+
+const Nameserver = z.strictObject({ name: DnsName, ipv4: Ipv4.optional(), ipv6: Ipv6.optional() });
+
+/** How fwc publishes names (docs/dns.md); every key is optional. */
+const DnsConfig = z.strictObject({
+  /** The zone the records are published in; default: `domain`. */
+  zone: DnsName.optional(),
+  /** TTL of every record fwc writes; default 300. */
+  ttl: Ttl.optional(),
+  /** The zone's name servers (for `--emit zone`); default: the gateway. */
+  nameservers: z.array(Nameserver).min(1, "must list at least one name server").optional(),
+  /** SOA RNAME, as a DNS name (hostmaster.testbed.example.net); default: hostmaster.<zone>. */
+  contact: DnsName.optional(),
+  /** SOA timers, seconds. */
+  refresh: Ttl.optional(),
+  retry: Ttl.optional(),
+  expire: Ttl.optional(),
+  /** SOA minimum: the negative-caching TTL. */
+  minimum: Ttl.optional(),
+  /** Where nsupdate sends changes. */
+  server: z
+    .string()
+    .refine((s) => ipaddr.isValid(s), "must be the name server's IPv4 or IPv6 address")
+    .optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  /** TSIG key file for `nsupdate -k` (as written by tsig-keygen). */
+  key: z.string().min(1).optional(),
+});
+
 export const TestbedConfig = z.strictObject({
   /** Experiment zone: <eid>.<pid>.<domain>. */
   domain: DnsName,
   gateway: z.strictObject({
     /** CNAME target. */
-    name: DnsName,
+    name: DnsName.refine(
+      (s) => !ipaddr.isValid(s.replace(/\.$/, "")),
+      "must be a host name, not an address: it is the CNAME target",
+    ),
     ipv4: Ipv4,
     ipv6: Ipv6.optional(),
     outside: Iface,
@@ -59,6 +99,7 @@ export const TestbedConfig = z.strictObject({
   ports: PortPool,
   /** Public addresses for the legacy (non-shared) form. */
   dedicated: Ipv4Cidr.optional(),
+  dns: DnsConfig.optional(),
 });
 
 export const NodeAddresses = z.record(
@@ -70,8 +111,10 @@ export type TestbedConfig = z.infer<typeof TestbedConfig>;
 export type NodeAddresses = z.infer<typeof NodeAddresses>;
 
 const CONFIG_KEYS: Record<string, string[]> = {
-  "": ["domain", "gateway", "ports", "dedicated"],
+  "": ["domain", "gateway", "ports", "dedicated", "dns"],
   gateway: ["name", "ipv4", "ipv6", "outside", "inside"],
+  "dns.nameservers.*": ["name", "ipv4", "ipv6"],
+  dns: ["zone", "ttl", "nameservers", "contact", "refresh", "retry", "expire", "minimum", "server", "port", "key"],
 };
 
 /** Reads and validates a YAML or JSON file against `schema`; every problem becomes a positioned diagnostic. */
@@ -95,13 +138,15 @@ export function loadConfig<T extends z.ZodType>(file: SourceFile, schema: T, bag
   for (const issue of r.error.issues) {
     const path = issue.path.map(String);
     const shown = path.length === 0 ? "(top level)" : path.join(".");
-    let code: DiagnosticCode = "FWC601";
+    const own = issue.code === "custom" ? (issue.params as { code?: DiagnosticCode } | undefined)?.code : undefined;
+    let code: DiagnosticCode = own ?? "FWC601";
     let message = `${shown}: ${issue.message}`;
     let help: string | undefined;
     let at = nodeRange(doc, path, "value") ?? nodeRange(doc, path.slice(0, -1), "value") ?? [0, 1];
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) {
-        const known = CONFIG_KEYS[path.join(".")] ?? [];
+        const known =
+          CONFIG_KEYS[path.map((p) => (typeof p === "number" || /^[0-9]+$/.test(p) ? "*" : p)).join(".")] ?? [];
         const keyAt = nodeRange(doc, [...path, key], "key") ?? at;
         bag.add(
           "FWC602",
@@ -147,15 +192,31 @@ function nodeRange(doc: Doc, path: string[], what: "value" | "key"): [number, nu
 
 export function loadTestbed(file: SourceFile, bag: DiagnosticBag): TestbedConfig | null {
   const cfg = loadConfig(file, TestbedConfig, bag);
-  if (cfg?.dedicated !== undefined && ipaddr.parse(cfg.gateway.ipv4).match(ipaddr.parseCIDR(cfg.dedicated))) {
+  if (cfg === null) return null;
+  const doc = parseDocument(file.text);
+  const at = (path: string[]) => {
+    const r = nodeRange(doc, path, "value") ?? [0, 1];
+    return span(file, r[0], r[1]);
+  };
+  if (cfg.dedicated !== undefined && ipaddr.parse(cfg.gateway.ipv4).match(ipaddr.parseCIDR(cfg.dedicated))) {
     bag.add(
       "FWC601",
-      span(file, 0, 1),
+      at(["dedicated"]),
       `dedicated: ${cfg.dedicated} contains the gateway's own address ${cfg.gateway.ipv4}`,
       "keep the shared address out of the dedicated pool",
     );
     return null;
   }
+  const ttl = cfg.dns?.ttl;
+  if (ttl !== undefined && (ttl < 30 || ttl > 86400))
+    bag.add(
+      "FWC605",
+      at(["dns", "ttl"]),
+      ttl < 30
+        ? `dns.ttl: ${ttl} s is so short that many resolvers raise it or query the server for every lookup`
+        : `dns.ttl: ${ttl} s keeps names of swapped-out experiments in caches for ${Math.round(ttl / 3600)} hours`,
+      "a TTL between 30 s and one day (86400) suits names that follow experiments; fwc's default is 300",
+    );
   return cfg;
 }
 

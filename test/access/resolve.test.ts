@@ -44,10 +44,10 @@ describe("the DETER example", () => {
       ["udp", "othernode", 13],
     ]);
     expect(policy.nodes).toEqual(["node", "web", "othernode"]);
-    expect(policy.dns).toEqual([
-      { node: "node", reason: "named" },
-      { node: "web", reason: "inbound" },
-      { node: "othernode", reason: "inbound" },
+    expect(policy.dns.map((d) => [d.node, d.reason, d.origin.line, d.origin.column, d.origin.text])).toEqual([
+      ["node", "named", 6, 1, "node"],
+      ["web", "inbound", 6, 97, "web/80"],
+      ["othernode", "inbound", 6, 104, "othernode/13/udp"],
     ]);
     expect(policy.inbound[1]!.origin).toEqual({
       source: "nsfile",
@@ -64,7 +64,7 @@ describe("the DETER example", () => {
     const { policy, diags } = resolve("tb-allow-external $web");
     expect(diags).toEqual([]);
     expect(policy.dedicated.map((d) => d.node)).toEqual(["web"]);
-    expect(policy.dns).toEqual([{ node: "web", reason: "named" }]);
+    expect(policy.dns.map((d) => [d.node, d.reason])).toEqual([["web", "named"]]);
   });
 
   it("a file without calls has no grants and says so", () => {

@@ -74,10 +74,15 @@ describe("planAccess", () => {
       "192.154.6.21/32 tcp 25",
       "128.32.112.228/32 tcp 0",
     ]);
-    expect(p.dns).toEqual([
-      { name: "node.exp1.proj.testbed.example.net.", type: "CNAME", target: "gw.testbed.example.net." },
-      { name: "web.exp1.proj.testbed.example.net.", type: "CNAME", target: "gw.testbed.example.net." },
-      { name: "othernode.exp1.proj.testbed.example.net.", type: "CNAME", target: "gw.testbed.example.net." },
+    expect(p.dns.map(({ name, type, target, ttl }) => ({ name, type, target, ttl }))).toEqual([
+      { name: "node.exp1.proj.testbed.example.net.", type: "CNAME", target: "gw.testbed.example.net.", ttl: 300 },
+      { name: "web.exp1.proj.testbed.example.net.", type: "CNAME", target: "gw.testbed.example.net.", ttl: 300 },
+      {
+        name: "othernode.exp1.proj.testbed.example.net.",
+        type: "CNAME",
+        target: "gw.testbed.example.net.",
+        ttl: 300,
+      },
     ]);
     expect(r!.allocations.experiments["proj/exp1"]!.ports.map((x) => x.port)).toEqual([20000, 20001, 20002]);
   });

@@ -43,7 +43,7 @@ export function endpointsJson(plan: Plan) {
       origin: d.origin.source,
       location: location(d.origin),
     })),
-    dns: plan.dns,
+    dns: plan.dns.map((d) => ({ name: d.name, type: d.type, target: d.target })),
   };
 }
 
@@ -76,6 +76,6 @@ export function endpointsTable(plan: Plan): string {
     out.push(`  ${e.host} ${e.proto === "all" ? "all protocols" : `${ports(e.port, e.portEnd)}/${e.proto}`}`);
   out.push("", "DNS");
   if (plan.dns.length === 0) out.push("  (none)");
-  for (const d of plan.dns) out.push(`  ${d.name} CNAME ${d.target}`);
+  for (const d of plan.dns) out.push(`  ${d.name} ${d.type} ${d.target}`);
   return `${out.join("\n")}\n`;
 }
