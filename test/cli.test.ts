@@ -1,6 +1,6 @@
 /** The real `fwc` binary (built JavaScript): exit codes, formats and the inspect JSON contract. */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -210,6 +210,57 @@ describe("fwc compile --emit endpoints|table", () => {
       { cwd: dir, encoding: "utf8" },
     );
     if (process.getuid?.() === 0) expect([check.status, check.stderr]).toEqual([0, ""]);
+  });
+
+  it("--emit dns, zone and nsupdate follow the DNS state of --state DIR", () => {
+    const ns = join(examples, "web-lab.ns");
+    const env = { SOURCE_DATE_EPOCH: "1795305600" }; // 2026-11-22
+    const run = (emit: string, state?: string) =>
+      spawnSync(bin, ["compile", ns, "--emit", emit, ...args, ...(state ? ["--state", state] : [])], {
+        encoding: "utf8",
+        cwd: dir,
+        env: { ...process.env, ...env },
+      });
+    const cname = "web.weblab.demo.testbed.example.net. 300 IN CNAME gw.testbed.example.net.";
+    expect(run("dns").stdout).toContain(cname);
+    expect(run("zone").stdout).toMatch(
+      / IN SOA gw\.testbed\.example\.net\. hostmaster\.testbed\.example\.net\. 2026112200 /,
+    );
+    expect(run("nsupdate").stdout).toContain(
+      `prereq nxrrset web.weblab.demo.testbed.example.net. IN CNAME\nupdate add ${cname}`,
+    );
+
+    // Deployed: an older record for web and a zone serial from yesterday's change.
+    const state = join(dir, "state");
+    mkdirSync(state, { recursive: true });
+    const deployed = { name: "web.weblab.demo.testbed.example.net.", type: "A", target: "198.51.100.130", ttl: 300 };
+    const dns = (zone: object) =>
+      writeFileSync(
+        join(state, "dns.json"),
+        JSON.stringify({ version: 1, zone, experiments: { "demo/weblab": [deployed] } }),
+      );
+    dns({ name: "testbed.example.net.", serial: 2026112105, digest: "old" });
+    expect(
+      run("nsupdate", state)
+        .stdout.split("\n")
+        .filter((l) => /^(prereq|update)/.test(l)),
+    ).toEqual([
+      "prereq yxrrset web.weblab.demo.testbed.example.net. IN A 198.51.100.130",
+      "prereq nxrrset web.weblab.demo.testbed.example.net. IN CNAME",
+      "update delete web.weblab.demo.testbed.example.net. IN A",
+      `update add ${cname}`,
+    ]);
+    const zone = run("zone", state).stdout;
+    expect(zone).toContain(" 2026112200 ");
+    dns({ name: "testbed.example.net.", serial: 2026112207, digest: "old" });
+    expect(run("zone", state).stdout).toContain(" 2026112208 ");
+
+    // A state file that is not one: a positioned error, and nothing written.
+    writeFileSync(join(state, "dns.json"), '{"version": 2, "experiments": {}}');
+    const bad = run("zone", state);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr).toMatch(/dns\.json:1:13: error\[FWC601\]: version: /);
   });
 
   it("needs the testbed inputs (usage error) and reports configuration problems with positions", () => {
