@@ -57,7 +57,11 @@ function notOnInternet(cidr: string): string | null {
   return range === "unicast" ? null : range;
 }
 
-export function resolveAccess(x: Experiment, file: SourceFile, bag: DiagnosticBag): AccessPolicy {
+export function resolveAccess(
+  x: Pick<Experiment, "nodes" | "external">,
+  file: SourceFile,
+  bag: DiagnosticBag,
+): AccessPolicy {
   const nodeNames = x.nodes.map((n) => n.name);
   const known = new Set(nodeNames);
   const policy: AccessPolicy = {

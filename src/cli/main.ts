@@ -28,8 +28,7 @@ function limitOptions(cmd: Command): Command {
       "--max-string <n>",
       `longest value allowed, in characters (default: ${DEFAULT_LIMITS.maxString})`,
       positiveInt,
-    )
-    .addOption(new Option("--color <when>", "colour the output").choices(["auto", "always", "never"]).default("auto"));
+    );
 }
 
 /**
@@ -37,11 +36,40 @@ function limitOptions(cmd: Command): Command {
  * when it runs: in the main bundle it would cost every `fwc check` 20 ms and 6 MB of parsing at start-up.
  * Built by esbuild with FWC_SPLIT_BUNDLE defined; from the TypeScript output it is an ordinary import.
  */
-async function loadCompile(): Promise<typeof import("./compile.js")> {
+async function loadCompile(): Promise<typeof import("./lazy.js")> {
   if (process.env.FWC_SPLIT_BUNDLE === "1") return createRequire(__filename)(join(__dirname, "fwc-compile.cjs"));
   // A computed specifier, so that esbuild leaves the module out of the main bundle.
-  const specifier = "./compile.js";
+  const specifier = "./lazy.js";
   return import(specifier);
+}
+
+/** The options every lifecycle command takes. */
+function deployOptions(cmd: Command): Command {
+  return cmd
+    .option("--state <dir>", "the state directory (default: $FWC_STATE or /var/lib/fwc)")
+    .option("--testbed <file>", "testbed configuration, YAML (default: <state>/testbed.yaml)")
+    .option("--netns <name>", "act on the gateway inside this network namespace")
+    .option("--dry-run", "print the nft transaction (and DNS update) instead of applying it")
+    .option("--json", "print JSON")
+    .option(
+      "--wait <seconds>",
+      "how long to wait for another fwc holding the state directory (default: 10)",
+      positiveInt,
+    );
+}
+
+function colorOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option("--color <when>", "colour the output").choices(["auto", "always", "never"]).default("auto"),
+  );
+}
+
+function targetOptions(cmd: Command): Command {
+  return cmd
+    .option("--rdr <targets>", 'inbound targets, as in tb-allow-external ("web/80 db,5432")')
+    .option("--nat <targets>", "outbound targets, as in tb-allow-external")
+    .option("--open6 <targets>", "direct IPv6 openings, as in tb-allow-external")
+    .option("--node <name>", 'the node that targets without a node ("22") mean');
 }
 
 export function buildProgram(exit: (code: number) => void): Command {
@@ -89,6 +117,79 @@ export function buildProgram(exit: (code: number) => void): Command {
       .option("--state <dir>", "directory with the stored state (allocations.json, dns.json); read only")
       .option("-o, --output <file>", "write to this file instead of standard output"),
   ).action(async (file: string, opts) => exit(await (await loadCompile()).compileAction(file, opts)));
+
+  const deploy =
+    (name: string) =>
+    async (...args: unknown[]) => {
+      const withFile = typeof args[0] === "string";
+      const file = withFile ? (args[0] as string) : undefined;
+      const opts = (withFile ? args[1] : args[0]) as Record<string, unknown>;
+      exit(await (await loadCompile()).deployAction(name as never, file, opts));
+    };
+  limitOptions(
+    deployOptions(
+      program
+        .command("swapin")
+        .description("put an experiment's access on the gateway (and DNS) at swap-in, and print its endpoints")
+        .argument("<file>", "NS file")
+        .option("--exp <pid/eid>", "the experiment")
+        .option("--nodes <file>", "node addresses, JSON"),
+    ),
+  ).action(deploy("swapin"));
+  limitOptions(
+    deployOptions(
+      program
+        .command("modify")
+        .description(
+          "swap-modify: apply the changed NS file (a file with tb-allow-external calls replaces open grants)",
+        )
+        .argument("<file>", "NS file")
+        .option("--exp <pid/eid>", "the experiment")
+        .option("--nodes <file>", "node addresses, JSON (default: those of the swapin)"),
+    ),
+  ).action(deploy("modify"));
+  colorOption(
+    deployOptions(
+      targetOptions(
+        program
+          .command("open")
+          .description("grant access to a running experiment (with --json: g5kfw openings on standard input)")
+          .option("--exp <pid/eid>", "the experiment"),
+      ),
+    ),
+  ).action(deploy("open"));
+  colorOption(
+    deployOptions(
+      targetOptions(
+        program
+          .command("close")
+          .description("revoke grants made with open, and cut their open connections")
+          .option("--exp <pid/eid>", "the experiment")
+          .option("--all", "revoke every grant made with open"),
+      ),
+    ),
+  ).action(deploy("close"));
+  colorOption(
+    deployOptions(
+      program
+        .command("swapout")
+        .description("remove an experiment's access from the gateway and DNS")
+        .option("--exp <pid/eid>", "the experiment"),
+    ),
+  ).action(deploy("swapout"));
+  colorOption(
+    deployOptions(
+      program
+        .command("status")
+        .description("endpoints of the experiments on the gateway, and any drift between the gateway and the state")
+        .option("--exp <pid/eid>", "one experiment"),
+    ),
+  ).action(deploy("status"));
+  colorOption(
+    deployOptions(
+      program.command("reconcile").description("put the gateway back in step with the state (after drift or a crash)"),
+    ),
+  ).action(deploy("reconcile"));
 
   return program;
 }

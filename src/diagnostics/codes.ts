@@ -221,6 +221,43 @@ export const CODES = {
   FWC707: e("CNAME at the zone apex", "The zone's own name carries SOA and NS records, so it cannot be a CNAME."),
   FWC708: e("DNS name outside the zone", "The record's name is not inside `dns.zone`, so the zone cannot publish it."),
 
+  // 8xx: deploying to a gateway (state, nft, conntrack, DNS)
+  FWC800: e("experiment not swapped in", "The state has no such experiment: swap it in first (`fwc swapin`)."),
+  FWC801: e("experiment already swapped in", "The experiment is already on the gateway: change it with `fwc modify`."),
+  FWC802: e(
+    "unusable state directory",
+    "A state file cannot be read or written (corrupt, permissions, disk full); nothing was changed on the gateway.",
+  ),
+  FWC803: e(
+    "the gateway refused the change",
+    "nft (or the network namespace) refused the transaction; the gateway keeps its previous ruleset.",
+  ),
+  FWC804: e(
+    "state directory busy",
+    "Another fwc is changing this gateway; commands on one state directory run one at a time.",
+  ),
+  FWC805: e(
+    "DNS update failed",
+    "The DNS server refused or did not apply the update; the gateway change was rolled back with it.",
+  ),
+  FWC806: e("no such grant", "`fwc close` names a target that the experiment was not granted with `fwc open`."),
+  FWC807: e(
+    "grant of the NS file",
+    "A grant written in the NS file is changed by editing the file and running `fwc modify`, not by `fwc close`.",
+  ),
+  FWC808: w(
+    "interrupted command rolled back",
+    "An earlier fwc stopped in the middle of a change (killed, crashed, disk full); its change was undone first.",
+  ),
+  FWC809: w(
+    "open connections not cut",
+    "The grant is revoked in the ruleset, but conntrack could not delete the connections that were open.",
+  ),
+  FWC810: e(
+    "gateway differs from the state",
+    "The gateway's table holds elements the state does not, or lacks some it does (drift); `fwc reconcile` repairs it.",
+  ),
+
   // 9xx: fwc itself
   FWC900: e("internal error", "fwc failed on this input; the input may be fine. Please report it with the file."),
 } as const satisfies Record<string, CodeInfo>;

@@ -13,7 +13,7 @@ import {
   infrastructureRecords,
 } from "../backends/dns/records.js";
 import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
-import { type SourceFile, span } from "../diagnostics/source.js";
+import { SourceFile, span } from "../diagnostics/source.js";
 import type { NodeAddresses, TestbedConfig } from "../testbed/config.js";
 import { type Allocations, allocatePorts, type PortRequest } from "./allocations.js";
 
@@ -81,6 +81,11 @@ export interface PlanInput {
 export function planAccess(input: PlanInput, bag: DiagnosticBag): { plan: Plan; allocations: Allocations } | null {
   const { policy, testbed, nodes, file } = input;
   const at = (o: Origin) => {
+    // A dynamic grant's origin is a column in the option's text (`--rdr`); it is its own small file.
+    if (o.source === "dynamic") {
+      const f = new SourceFile(o.file, `${" ".repeat(o.column - 1)}${o.text}`);
+      return span(f, o.column - 1, o.column - 1 + Math.max(1, o.text.length));
+    }
     // Origins carry line and column; find the offset back for the report.
     let offset = 0;
     for (let l = 1; l < o.line; l++) offset = file.text.indexOf("\n", offset) + 1;

@@ -104,7 +104,12 @@ export function diffRecords(deployed: DnsRecord[], wanted: DnsRecord[]): RrsetCh
  * the whole message. Deletions come before additions, so a name can change from CNAME to A in one message.
  * No TSIG secret is written into the script: nsupdate reads it with `-k KEYFILE`.
  */
-export function renderNsupdate(s: DnsSettings, experiment: string, changes: RrsetChange[]): string {
+export function renderNsupdate(
+  s: DnsSettings,
+  experiment: string,
+  changes: RrsetChange[],
+  options: { prerequisites?: boolean } = {},
+): string {
   const out = [
     `; fwc: DNS changes for experiment ${experiment} in the zone ${s.zone}`,
     `; apply with: nsupdate ${s.key === undefined ? "-k KEYFILE" : `-k ${s.key}`} THIS-FILE`,
@@ -112,11 +117,14 @@ export function renderNsupdate(s: DnsSettings, experiment: string, changes: Rrse
   if (changes.length === 0) return `${[...out, "; nothing to change"].join("\n")}\n`;
   if (s.server !== undefined) out.push(`server ${s.server} ${s.port}`);
   out.push(`zone ${s.zone}`);
-  for (const c of changes) {
-    if (c.deployed.length === 0) out.push(`prereq nxrrset ${c.name} IN ${c.type}`);
-    else for (const r of sorted(c.deployed)) out.push(`prereq yxrrset ${r.name} IN ${r.type} ${r.target}`);
-  }
-  for (const c of changes) if (c.deployed.length > 0) out.push(`update delete ${c.name} IN ${c.type}`);
+  // Without prerequisites (rolling back, reconciling): whatever is there is replaced.
+  const guarded = options.prerequisites !== false;
+  if (guarded)
+    for (const c of changes) {
+      if (c.deployed.length === 0) out.push(`prereq nxrrset ${c.name} IN ${c.type}`);
+      else for (const r of sorted(c.deployed)) out.push(`prereq yxrrset ${r.name} IN ${r.type} ${r.target}`);
+    }
+  for (const c of changes) if (c.deployed.length > 0 || !guarded) out.push(`update delete ${c.name} IN ${c.type}`);
   for (const c of changes) for (const r of sorted(c.wanted)) out.push(`update add ${line(r)}`);
   out.push("send");
   return `${out.join("\n")}\n`;

@@ -12,30 +12,24 @@ import type { TestbedConfig } from "../../testbed/config.js";
 
 export const TABLE = "fwc";
 
-interface Element {
-  key: string;
-  comment: string;
-}
-
 /** Characters nft accepts inside a quoted comment, without any quoting games. */
 function comment(s: string): string {
   return s.replace(/[^A-Za-z0-9 ./:_,=+-]/g, "_").slice(0, 120);
 }
 
 /** "proj/exp1 6:97": the experiment and the grant's line and column in its NS file (short: nft parses every byte). */
-const where = (exp: string, o: { line: number; column: number }) => comment(`${exp} ${o.line}:${o.column}`);
+const where = (exp: string, o: { source?: string; line: number; column: number }) =>
+  comment(`${exp} ${o.source === "dynamic" ? "open " : ""}${o.line}:${o.column}`);
+
+/** The experiment an element belongs to: its comment's first word (`"proj/exp1 6:97"`), or null (the gateway's). */
+export const ownerOf = (c: string): string | null => /^[^ ]+\/[^ ]+/.exec(c)?.[0] ?? null;
 
 function set(name: string, type: string, elements: Element[], flags: string[] = []): string {
   const lines = [`\tset ${name} {`, `\t\ttype ${type}`];
   if (flags.length > 0) lines.push(`\t\tflags ${flags.join(",")}`);
   if (elements.length > 0) {
     const unique = [...new Map(elements.map((e) => [e.key, e])).values()];
-    // A map element's comment belongs to its key: `key comment "..." : value`.
-    const text = (e: Element) => {
-      const [k, v] = e.key.split(" : ");
-      return v === undefined ? `${k} comment "${e.comment}"` : `${k} comment "${e.comment}" : ${v}`;
-    };
-    lines.push(`\t\telements = {\n${unique.map((e) => `\t\t\t${text(e)}`).join(",\n")}\n\t\t}`);
+    lines.push(`\t\telements = {\n${unique.map((e) => `\t\t\t${elementText(e)}`).join(",\n")}\n\t\t}`);
   }
   lines.push("\t}");
   return lines.join("\n");
@@ -90,6 +84,59 @@ function disjoint(boxes: Box[]): Element[] {
   return out;
 }
 
+export interface Element {
+  key: string;
+  comment: string;
+}
+
+const identity = (e: Element) => `${e.key}\u0000${e.comment}`;
+
+/** Per set, the elements to delete and to add to turn `from` into `to` (a changed comment is a change). */
+export function diffElements(from: ElementSet, to: ElementSet): { remove: ElementSet; add: ElementSet } {
+  const remove: ElementSet = {};
+  const add: ElementSet = {};
+  for (const { name } of SETS) {
+    const a = from[name] ?? [];
+    const b = to[name] ?? [];
+    const inB = new Set(b.map(identity));
+    const inA = new Set(a.map(identity));
+    const r = a.filter((e) => !inB.has(identity(e)));
+    const x = b.filter((e) => !inA.has(identity(e)));
+    if (r.length > 0) remove[name] = r;
+    if (x.length > 0) add[name] = x;
+  }
+  return { remove, add };
+}
+
+export const isEmptyDelta = (d: { remove: ElementSet; add: ElementSet }) =>
+  Object.keys(d.remove).length === 0 && Object.keys(d.add).length === 0;
+
+/**
+ * An element-level change as one `nft -f` transaction: deletions first (a changed element is deleted and added
+ * again), then additions. Nothing but the listed elements is touched.
+ */
+export function renderDelta(d: { remove: ElementSet; add: ElementSet }, what: string): string {
+  const lines = [`# fwc: ${comment(what)}. One transaction: only these elements of table inet ${TABLE} change.`];
+  for (const { name } of SETS) {
+    const r = d.remove[name];
+    if (r && r.length > 0)
+      lines.push(
+        `delete element inet ${TABLE} ${name} { ${[...new Set(r.map((e) => e.key.split(" : ")[0]!))].join(", ")} }`,
+      );
+  }
+  for (const { name } of SETS) {
+    const x = d.add[name];
+    if (x && x.length > 0) lines.push(`add element inet ${TABLE} ${name} { ${x.map(elementText).join(", ")} }`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** A map element's comment belongs to its key: `key comment "..." : value`. */
+function elementText(e: Element): string {
+  const [k, v] = e.key.split(" : ");
+  return v === undefined ? `${k} comment "${e.comment}"` : `${k} comment "${e.comment}" : ${v}`;
+}
+
 export interface RenderInput {
   testbed: TestbedConfig;
   plans: Plan[];
@@ -115,16 +162,47 @@ export interface Ruleset {
   chains: Chain[];
 }
 
-/** What the ruleset holds, independent of how it is written (nft text or nft JSON). */
-export function buildRuleset({ testbed, plans }: RenderInput, options: RenderOptions = {}): Ruleset {
-  const out = testbed.gateway.outside;
+/** The sets and maps of the table, in order: name, kind, nft type, whether it holds intervals. */
+const SETS: { kind: "set" | "map"; name: string; type: string; interval?: boolean }[] = [
+  { kind: "set", name: "nodes4", type: "ipv4_addr" },
+  { kind: "set", name: "nodes6", type: "ipv6_addr" },
+  { kind: "map", name: "rdr4", type: "ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service" },
+  {
+    kind: "map",
+    name: "rdr4src",
+    type: "ipv4_addr . ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service",
+    interval: true,
+  },
+  { kind: "set", name: "pub4", type: "ipv4_addr" },
+  { kind: "set", name: "out4", type: "ipv4_addr . ipv4_addr . inet_proto . inet_service", interval: true },
+  { kind: "set", name: "out4all", type: "ipv4_addr . ipv4_addr", interval: true },
+  { kind: "set", name: "out6", type: "ipv6_addr . ipv6_addr . inet_proto . inet_service", interval: true },
+  { kind: "set", name: "out6all", type: "ipv6_addr . ipv6_addr", interval: true },
+  { kind: "map", name: "snat4", type: "ipv4_addr : ipv4_addr" },
+  { kind: "map", name: "ded4", type: "ipv4_addr : ipv4_addr" },
+  { kind: "set", name: "ded4nodes", type: "ipv4_addr" },
+  { kind: "set", name: "open6", type: "ipv6_addr . inet_proto . inet_service", interval: true },
+  { kind: "set", name: "open6src", type: "ipv6_addr . ipv6_addr . inet_proto . inet_service", interval: true },
+  { kind: "set", name: "open6all", type: "ipv6_addr" },
+  { kind: "set", name: "open6nodes", type: "ipv6_addr" },
+];
+
+/** Elements by set name. Every experiment's elements are its own: no key is shared with another experiment. */
+export type ElementSet = Record<string, Element[]>;
+
+/** The gateway's own elements (its shared address), part of the table whatever experiments there are. */
+export function baseElements(testbed: TestbedConfig): ElementSet {
+  return { pub4: [{ key: testbed.gateway.ipv4, comment: "gateway" }] };
+}
+
+/** One experiment's elements: what it adds to the table, and what removing it takes away. */
+export function experimentElements(testbed: TestbedConfig, p: Plan): ElementSet {
   const gw4 = testbed.gateway.ipv4;
   const nodes4: Element[] = [];
   const nodes6: Element[] = [];
   const rdr4: Element[] = [];
   const rdr4src: Box[] = [];
-  // Public addresses the gateway translates: its own and the dedicated ones.
-  const pub4: Element[] = [{ key: gw4, comment: "gateway" }];
+  const pub4: Element[] = [];
   const out4: Box[] = [];
   const out4all: Box[] = [];
   const out6: Box[] = [];
@@ -136,158 +214,149 @@ export function buildRuleset({ testbed, plans }: RenderInput, options: RenderOpt
   const open6src: Box[] = [];
   const open6all: Element[] = [];
   const open6nodes: Element[] = [];
-
-  for (const p of plans) {
-    const exp = p.experiment;
-    const dedicatedBy = new Map(p.dedicated.map((d) => [d.node, d]));
-    for (const n of p.nodes) {
-      if (n.ipv4 !== undefined) {
-        nodes4.push({ key: n.ipv4, comment: comment(`${exp} ${n.node}`) });
-        const d = dedicatedBy.get(n.node);
-        snat4.push({
-          key: `${n.ipv4} : ${d?.address ?? gw4}`,
-          comment: comment(`${exp} ${n.node}${d ? " dedicated" : ""}`),
-        });
-      }
-      if (n.ipv6 !== undefined) nodes6.push({ key: n.ipv6, comment: comment(`${exp} ${n.node}`) });
+  const exp = p.experiment;
+  const dedicatedBy = new Map(p.dedicated.map((d) => [d.node, d]));
+  for (const n of p.nodes) {
+    if (n.ipv4 !== undefined) {
+      nodes4.push({ key: n.ipv4, comment: comment(`${exp} ${n.node}`) });
+      const d = dedicatedBy.get(n.node);
+      snat4.push({
+        key: `${n.ipv4} : ${d?.address ?? gw4}`,
+        comment: comment(`${exp} ${n.node}${d ? " dedicated" : ""}`),
+      });
     }
-    for (const e of p.inbound) {
-      const c = where(exp, e.origin);
-      // Restricted grants are translated only for their sources: nothing else reaches the node through them.
-      // Grants of one service share its gateway port, so their nested sources are merged by disjoint().
-      const sources = e.sources.filter((x) => !x.includes(":"));
-      // A range is one element per port: nat maps translate addresses, not port offsets.
-      for (let i = 0; i <= e.portEnd - e.port; i++) {
-        const from = `${e.external.address} . ${e.proto} . ${e.external.port + i}`;
-        const to = `${e.nodeAddress} . ${e.port + i}`;
-        if (e.sources.length === 0) rdr4.push({ key: `${from} : ${to}`, comment: c });
-        for (const src of sources)
-          rdr4src.push({
-            group: `${from} : ${to}`,
-            cidr: src,
-            lo: 0,
-            hi: 0,
-            key: (h) => `${h} . ${from} : ${to}`,
-            comment: c,
-          });
-      }
-    }
-    for (const g of p.outbound) {
-      const c = where(exp, g.origin);
-      const any = g.port === 0 && g.portEnd === 0;
-      for (const n of p.nodes) {
-        const src = g.family === 4 ? n.ipv4 : n.ipv6;
-        if (src === undefined) continue;
-        if (g.proto === "all")
-          (g.family === 4 ? out4all : out6all).push({
-            group: src,
-            cidr: g.host,
-            lo: 0,
-            hi: 0,
-            key: (h) => `${src} . ${h}`,
-            comment: c,
-          });
-        else
-          (g.family === 4 ? out4 : out6).push({
-            group: `${src} ${g.proto}`,
-            cidr: g.host,
-            lo: any ? 0 : g.port,
-            hi: any ? 65535 : g.portEnd,
-            key: (h, ps) => `${src} . ${h} . ${g.proto} . ${ps}`,
-            comment: c,
-          });
-      }
-    }
-    for (const d of p.dedicated) {
-      const c = where(exp, d.origin);
-      ded4.push({ key: `${d.address} : ${d.nodeAddress}`, comment: c });
-      pub4.push({ key: d.address, comment: c });
-      ded4nodes.push({ key: d.nodeAddress, comment: c });
-    }
-    for (const o of p.open6) {
-      const c = where(exp, o.origin);
-      open6nodes.push({ key: o.nodeAddress, comment: c });
-      if (o.proto === "all") {
-        if (o.sources.length === 0) open6all.push({ key: o.nodeAddress, comment: c });
-        continue;
-      }
-      if (o.sources.length === 0)
-        open6.push({
-          group: o.proto,
-          cidr: `${o.nodeAddress}/128`,
-          lo: o.port,
-          hi: o.portEnd,
-          key: (_h, ps) => `${o.nodeAddress} . ${o.proto} . ${ps}`,
-          comment: c,
-        });
-      for (const s of o.sources.filter((x) => x.includes(":")))
-        open6src.push({
-          group: `${o.nodeAddress} ${o.proto}`,
-          cidr: s,
-          lo: o.port,
-          hi: o.portEnd,
-          key: (h, ps) => `${h} . ${o.nodeAddress} . ${o.proto} . ${ps}`,
+    if (n.ipv6 !== undefined) nodes6.push({ key: n.ipv6, comment: comment(`${exp} ${n.node}`) });
+  }
+  for (const e of p.inbound) {
+    const c = where(exp, e.origin);
+    // Restricted grants are translated only for their sources: nothing else reaches the node through them.
+    // Grants of one service share its gateway port, so their nested sources are merged by disjoint().
+    const sources = e.sources.filter((x) => !x.includes(":"));
+    // A range is one element per port: nat maps translate addresses, not port offsets.
+    for (let i = 0; i <= e.portEnd - e.port; i++) {
+      const from = `${e.external.address} . ${e.proto} . ${e.external.port + i}`;
+      const to = `${e.nodeAddress} . ${e.port + i}`;
+      if (e.sources.length === 0) rdr4.push({ key: `${from} : ${to}`, comment: c });
+      for (const src of sources)
+        rdr4src.push({
+          group: `${from} : ${to}`,
+          cidr: src,
+          lo: 0,
+          hi: 0,
+          key: (h) => `${h} . ${from} : ${to}`,
           comment: c,
         });
     }
   }
+  for (const g of p.outbound) {
+    const c = where(exp, g.origin);
+    const any = g.port === 0 && g.portEnd === 0;
+    for (const n of p.nodes) {
+      const src = g.family === 4 ? n.ipv4 : n.ipv6;
+      if (src === undefined) continue;
+      if (g.proto === "all")
+        (g.family === 4 ? out4all : out6all).push({
+          group: src,
+          cidr: g.host,
+          lo: 0,
+          hi: 0,
+          key: (h) => `${src} . ${h}`,
+          comment: c,
+        });
+      else
+        (g.family === 4 ? out4 : out6).push({
+          group: `${src} ${g.proto}`,
+          cidr: g.host,
+          lo: any ? 0 : g.port,
+          hi: any ? 65535 : g.portEnd,
+          key: (h, ps) => `${src} . ${h} . ${g.proto} . ${ps}`,
+          comment: c,
+        });
+    }
+  }
+  for (const d of p.dedicated) {
+    const c = where(exp, d.origin);
+    ded4.push({ key: `${d.address} : ${d.nodeAddress}`, comment: c });
+    pub4.push({ key: d.address, comment: c });
+    ded4nodes.push({ key: d.nodeAddress, comment: c });
+  }
+  for (const o of p.open6) {
+    const c = where(exp, o.origin);
+    open6nodes.push({ key: o.nodeAddress, comment: c });
+    if (o.proto === "all") {
+      if (o.sources.length === 0) open6all.push({ key: o.nodeAddress, comment: c });
+      continue;
+    }
+    if (o.sources.length === 0)
+      open6.push({
+        group: o.proto,
+        cidr: `${o.nodeAddress}/128`,
+        lo: o.port,
+        hi: o.portEnd,
+        key: (_h, ps) => `${o.nodeAddress} . ${o.proto} . ${ps}`,
+        comment: c,
+      });
+    for (const s of o.sources.filter((x) => x.includes(":")))
+      open6src.push({
+        group: `${o.nodeAddress} ${o.proto}`,
+        cidr: s,
+        lo: o.port,
+        hi: o.portEnd,
+        key: (h, ps) => `${h} . ${o.nodeAddress} . ${o.proto} . ${ps}`,
+        comment: c,
+      });
+  }
+  const sets: ElementSet = {
+    nodes4,
+    nodes6,
+    rdr4,
+    rdr4src: disjoint(rdr4src),
+    pub4,
+    out4: disjoint(out4),
+    out4all: disjoint(out4all),
+    out6: disjoint(out6),
+    out6all: disjoint(out6all),
+    snat4,
+    ded4,
+    ded4nodes,
+    open6: disjoint(open6),
+    open6src: disjoint(open6src),
+    open6all,
+    open6nodes,
+  };
+  // One element per key, the first one's comment: nft refuses the same key twice in a transaction.
+  for (const [name, elements] of Object.entries(sets))
+    sets[name] = [...new Map(elements.map((e) => [e.key, e])).values()];
+  return sets;
+}
 
-  const defs: SetDef[] = [
-    { kind: "set", name: "nodes4", type: "ipv4_addr", elements: nodes4 },
-    { kind: "set", name: "nodes6", type: "ipv6_addr", elements: nodes6 },
-    {
-      kind: "map",
-      name: "rdr4",
-      type: "ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service",
-      elements: rdr4,
-    },
-    {
-      kind: "map",
-      name: "rdr4src",
-      type: "ipv4_addr . ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service",
-      elements: disjoint(rdr4src),
-      interval: true,
-    },
-    { kind: "set", name: "pub4", type: "ipv4_addr", elements: pub4 },
-    {
-      kind: "set",
-      name: "out4",
-      type: "ipv4_addr . ipv4_addr . inet_proto . inet_service",
-      elements: disjoint(out4),
-      interval: true,
-    },
-    { kind: "set", name: "out4all", type: "ipv4_addr . ipv4_addr", elements: disjoint(out4all), interval: true },
-    {
-      kind: "set",
-      name: "out6",
-      type: "ipv6_addr . ipv6_addr . inet_proto . inet_service",
-      elements: disjoint(out6),
-      interval: true,
-    },
-    { kind: "set", name: "out6all", type: "ipv6_addr . ipv6_addr", elements: disjoint(out6all), interval: true },
-    { kind: "map", name: "snat4", type: "ipv4_addr : ipv4_addr", elements: snat4 },
-    { kind: "map", name: "ded4", type: "ipv4_addr : ipv4_addr", elements: ded4 },
-    { kind: "set", name: "ded4nodes", type: "ipv4_addr", elements: ded4nodes },
-    {
-      kind: "set",
-      name: "open6",
-      type: "ipv6_addr . inet_proto . inet_service",
-      elements: disjoint(open6),
-      interval: true,
-    },
-    {
-      kind: "set",
-      name: "open6src",
-      type: "ipv6_addr . ipv6_addr . inet_proto . inet_service",
-      elements: disjoint(open6src),
-      interval: true,
-    },
-    { kind: "set", name: "open6all", type: "ipv6_addr", elements: open6all },
-    { kind: "set", name: "open6nodes", type: "ipv6_addr", elements: open6nodes },
-  ];
-  const header = `Generated by fwc for ${plans.length === 1 ? plans[0]!.experiment : `${plans.length} experiments`}`;
+/** What the ruleset holds, independent of how it is written (nft text or nft JSON). */
+export function buildRuleset({ testbed, plans }: RenderInput, options: RenderOptions = {}): Ruleset {
+  return rulesetOf(
+    testbed,
+    [baseElements(testbed), ...plans.map((p) => experimentElements(testbed, p))],
+    options,
+    plans.length === 1 ? plans[0]!.experiment : `${plans.length} experiments`,
+  );
+}
+
+/** The whole table from element sets (the base's and each experiment's). */
+export function rulesetOf(
+  testbed: TestbedConfig,
+  parts: ElementSet[],
+  options: RenderOptions = {},
+  what = "the gateway",
+): Ruleset {
+  const defs: SetDef[] = SETS.map((d) => ({
+    ...d,
+    elements: parts.flatMap((x) => x[d.name] ?? []),
+  }));
   const split = options.splitDnat === true;
-  return { header, defs: split ? defs.flatMap(splitData) : defs, chains: chains(out, split) };
+  return {
+    header: `Generated by fwc for ${what}`,
+    defs: split ? defs.flatMap(splitData) : defs,
+    chains: chains(testbed.gateway.outside, split),
+  };
 }
 
 // ---- the rules: a small expression model written both as nft text and as nft JSON ----
@@ -441,7 +510,20 @@ function splitData(d: SetDef): SetDef[] {
 
 /** The ruleset as an `nft -f` file: one transaction that replaces table inet fwc only. */
 export function renderNftables(input: RenderInput, options: RenderOptions = {}): string {
-  const r = buildRuleset(input, options);
+  return rulesetText(buildRuleset(input, options));
+}
+
+/** The whole table from the base's and each experiment's elements, replacing what is there (deploy's full sync). */
+export function renderTable(testbed: TestbedConfig, parts: ElementSet[]): string {
+  return rulesetText(rulesetOf(testbed, [baseElements(testbed), ...parts]));
+}
+
+/** The table's fixed part (sets, chains, rules, the gateway's own elements): a digest tells whether it changed. */
+export function skeletonText(testbed: TestbedConfig): string {
+  return rulesetText(rulesetOf(testbed, [baseElements(testbed)]));
+}
+
+function rulesetText(r: Ruleset): string {
   const lines = [
     "#!/usr/sbin/nft -f",
     // Kept short: nft's scanner is slow on long comment lines (a list of 1,000 experiments cost 50 ms).

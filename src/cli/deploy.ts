@@ -1,0 +1,161 @@
+/**
+ * The lifecycle commands on the command line: `fwc swapin|modify|open|close|swapout|status|reconcile`
+ * (docs/deploy.md). Every one takes --state DIR, --testbed FILE (default DIR/testbed.yaml), --netns NAME,
+ * --dry-run and --json; problems are diagnostics, the exit code is 0 or 1 (2 for usage errors).
+ */
+import { join } from "node:path";
+import type { DynamicRequest } from "../access/dynamic.js";
+import * as cmd from "../deploy/commands.js";
+import type { DeployContext } from "../deploy/lifecycle.js";
+import { StateStore } from "../deploy/state.js";
+import { DiagnosticBag } from "../diagnostics/diagnostic.js";
+import { renderText, summaryLine } from "../diagnostics/render.js";
+import { SourceFile, span } from "../diagnostics/source.js";
+import { loadConfig, loadNodeAddresses, loadTestbed } from "../testbed/config.js";
+import { readSource } from "./input.js";
+import { type LimitOptions, limitsFrom, useColor } from "./options.js";
+
+export interface DeployOptions extends LimitOptions {
+  state?: string;
+  testbed?: string;
+  netns?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  wait?: number;
+  exp?: string;
+  nodes?: string;
+  rdr?: string;
+  nat?: string;
+  open6?: string;
+  node?: string;
+  all?: boolean;
+  color?: string;
+}
+
+export type DeployCommand = "swapin" | "modify" | "open" | "close" | "swapout" | "status" | "reconcile";
+
+const EXP = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\/[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+function usage(message: string): number {
+  process.stderr.write(`fwc: ${message}\n`);
+  return 2;
+}
+
+export async function deployAction(
+  command: DeployCommand,
+  file: string | undefined,
+  opts: DeployOptions,
+): Promise<number> {
+  const needsExp = command !== "status" && command !== "reconcile";
+  if (needsExp && opts.exp === undefined) return usage(`${command} needs --exp PID/EID`);
+  if (opts.exp !== undefined && !EXP.test(opts.exp))
+    return usage(`--exp "${opts.exp}" is not PID/EID made of two DNS labels (letters, digits, inner hyphens)`);
+  if (command === "swapin" && opts.nodes === undefined) return usage("swapin needs --nodes FILE (the node addresses)");
+  const targets = opts.rdr !== undefined || opts.nat !== undefined || opts.open6 !== undefined;
+  if (command === "open" && !targets && !opts.json)
+    return usage("open needs --rdr, --nat or --open6 targets (or --json with g5kfw openings on standard input)");
+  if (command === "close" && targets === (opts.all === true))
+    return usage("close needs either targets (--rdr, --nat, --open6) or --all");
+  const exp = opts.exp?.toLowerCase();
+
+  const bag = new DiagnosticBag();
+  const files = new Set<string>();
+  const stateDir = opts.state ?? process.env.FWC_STATE ?? "/var/lib/fwc";
+  const testbedPath = opts.testbed ?? join(stateDir, "testbed.yaml");
+  files.add(testbedPath);
+  const tbFile = readSource(testbedPath, bag);
+  const testbed = tbFile === null ? null : loadTestbed(tbFile, bag);
+  const out: string[] = [];
+  let ok = false;
+  if (testbed !== null && bag.errorCount === 0) {
+    const ctx: DeployContext = {
+      stateDir,
+      testbed,
+      gw: opts.netns === undefined ? {} : { netns: opts.netns },
+      dryRun: opts.dryRun === true,
+      waitMs: (opts.wait ?? 10) * 1000,
+      bag,
+      out,
+      ...(process.env.FWC_FAILPOINT ? { failpoint: process.env.FWC_FAILPOINT } : {}),
+    };
+    const shown = { json: opts.json === true };
+    const limits = limitsFrom(opts);
+    const nodesOf = (path: string) => {
+      files.add(path);
+      const f = readSource(path, bag);
+      return f === null ? null : loadNodeAddresses(f, bag);
+    };
+    const nsFile = () => {
+      files.add(file!);
+      return readSource(file!, bag);
+    };
+    const request = (): DynamicRequest => ({
+      ...(opts.rdr !== undefined ? { rdr: opts.rdr } : {}),
+      ...(opts.nat !== undefined ? { nat: opts.nat } : {}),
+      ...(opts.open6 !== undefined ? { open6: opts.open6 } : {}),
+      ...(opts.node !== undefined ? { node: opts.node } : {}),
+    });
+    switch (command) {
+      case "swapin": {
+        const f = nsFile();
+        const nodes = nodesOf(opts.nodes!);
+        if (f !== null && nodes !== null) ok = await cmd.swapin(ctx, exp!, f, nodes, limits, shown);
+        break;
+      }
+      case "modify": {
+        const f = nsFile();
+        const nodes = opts.nodes === undefined ? null : nodesOf(opts.nodes);
+        if (f !== null && (opts.nodes === undefined || nodes !== null))
+          ok = await cmd.modify(ctx, exp!, f, nodes, limits, shown);
+        break;
+      }
+      case "open": {
+        let req = request();
+        if (!targets) {
+          // g5kfw's POST body (FACTS §4) on standard input.
+          const f = readSource("-", bag);
+          const parsed = f === null ? null : loadConfig(new SourceFile("(stdin)", f.text), cmd.G5kOpening, bag);
+          if (parsed === null) break;
+          const s = new StateStore(stateDir).readExperiment(exp!)?.nodes ?? null;
+          if (s === null) {
+            bag.add("FWC800", span(new SourceFile(exp!, ""), 0, 0), `${exp} is not swapped in on this gateway`);
+            break;
+          }
+          const r = cmd.g5kRequest(parsed, s);
+          if ("problem" in r) {
+            bag.add(
+              "FWC510",
+              span(new SourceFile("(stdin)", ""), 0, 0),
+              r.problem,
+              "see docs/deploy.md (g5kfw openings)",
+            );
+            break;
+          }
+          req = r.request;
+        }
+        ok = await cmd.open(ctx, exp!, req, shown);
+        break;
+      }
+      case "close":
+        ok = await cmd.close(ctx, exp!, opts.all ? "all" : request(), shown);
+        break;
+      case "swapout":
+        ok = await cmd.swapout(ctx, exp!);
+        break;
+      case "status":
+        ok = await cmd.status(ctx, exp, shown);
+        break;
+      case "reconcile":
+        ok = await cmd.reconcile(ctx);
+        break;
+    }
+  }
+  process.stdout.write(out.join(""));
+  const diags = bag.sorted();
+  const color = useColor(opts.color, process.stderr);
+  if (diags.length > 0)
+    process.stderr.write(
+      `${renderText(diags, { color })}${summaryLine(bag.errorCount, bag.warningCount, Math.max(1, files.size))}\n`,
+    );
+  return ok && bag.errorCount === 0 ? 0 : 1;
+}

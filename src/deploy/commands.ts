@@ -1,0 +1,476 @@
+/**
+ * The lifecycle commands (docs/deploy.md): what the testbed runs at swap-in, swap-modify and swap-out, and what
+ * experimenters use to change a running experiment's access. CXA's rules (FACTS §3): a modify whose NS file has
+ * any tb-allow-external call replaces the dynamic grants; one whose file has none keeps them; swapout removes
+ * everything; DNS follows.
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { type DynamicRequest, resolveDynamic } from "../access/dynamic.js";
+import type { AccessPolicy } from "../access/policy.js";
+import { resolveAccess } from "../access/resolve.js";
+import { endpointsJson, endpointsTable } from "../backends/endpoints/endpoints.js";
+import {
+  experimentElements,
+  isEmptyDelta,
+  ownerOf,
+  renderDelta,
+  renderTable,
+  skeletonText,
+} from "../backends/nftables/render.js";
+import { SourceFile, span } from "../diagnostics/source.js";
+import { evaluateNs } from "../ns/index.js";
+import type { Limits } from "../ns/interp.js";
+import type { Plan } from "../plan/plan.js";
+import type { NodeAddresses } from "../testbed/config.js";
+import {
+  commitChange,
+  type DeployContext,
+  type Desired,
+  diffNormalized,
+  elementsOf,
+  emptyDynamic,
+  planDesired,
+  report,
+  withState,
+} from "./lifecycle.js";
+import { applyTransaction, listTable, normalizeKey } from "./nft.js";
+import type { ExperimentState, Index, StateStore } from "./state.js";
+
+export interface Shown {
+  json: boolean;
+}
+
+function show(ctx: DeployContext, plan: Plan, opts: Shown): void {
+  if (ctx.dryRun) return;
+  ctx.out.push(opts.json ? `${JSON.stringify(endpointsJson(plan), null, 2)}\n` : endpointsTable(plan));
+}
+
+/** Evaluates an NS file into its static policy; problems go to ctx.bag. */
+export function policyOf(ctx: DeployContext, file: SourceFile, limits: Limits | undefined): AccessPolicy | null {
+  const before = ctx.bag.errorCount;
+  const r = evaluateNs(file, limits, ctx.bag);
+  const policy = resolveAccess(r.experiment, file, ctx.bag);
+  return ctx.bag.errorCount > before ? null : policy;
+}
+
+function stateOf(
+  ctx: DeployContext,
+  exp: string,
+  d: Desired,
+  planned: NonNullable<ReturnType<typeof planDesired>>,
+): ExperimentState {
+  return {
+    version: 1,
+    experiment: exp,
+    file: d.file,
+    policy: d.policy,
+    dynamic: d.dynamic,
+    nodes: d.nodes,
+    allocations: planned.allocations,
+    applied: { elements: experimentElements(ctx.testbed, planned.plan), records: planned.plan.dns },
+    updated: new Date().toISOString(),
+  };
+}
+
+/** Plans `d`, applies it, prints the endpoints. */
+async function change(
+  ctx: DeployContext,
+  store: StateStore,
+  command: string,
+  exp: string,
+  prev: ExperimentState | null,
+  d: Desired,
+  file: SourceFile,
+  opts: Shown,
+): Promise<boolean> {
+  const index = store.readIndex();
+  const planned = planDesired(ctx, exp, d, prev, index, file);
+  if (planned === null) return false;
+  const next = stateOf(ctx, exp, d, planned);
+  const r = await commitChange(ctx, store, command, exp, prev, next, index, planned.released);
+  if (r === false) return false;
+  show(ctx, planned.plan, opts);
+  return true;
+}
+
+export async function swapin(
+  ctx: DeployContext,
+  exp: string,
+  file: SourceFile,
+  nodes: NodeAddresses,
+  limits: Limits | undefined,
+  opts: Shown,
+): Promise<boolean> {
+  const policy = policyOf(ctx, file, limits);
+  if (policy === null) return false;
+  return (
+    (await withState(ctx, async (store) => {
+      if (store.readExperiment(exp) !== null) {
+        report(ctx, "FWC801", exp, `${exp} is already swapped in`, `use fwc modify ${file.path} --exp ${exp}`);
+        return false;
+      }
+      const d: Desired = { file: file.path, policy, dynamic: emptyDynamic(), nodes };
+      return change(ctx, store, "swapin", exp, null, d, file, opts);
+    })) ?? false
+  );
+}
+
+function need(ctx: DeployContext, store: StateStore, exp: string): ExperimentState | null {
+  const s = store.readExperiment(exp);
+  if (s === null)
+    report(ctx, "FWC800", exp, `${exp} is not swapped in on this gateway`, "fwc swapin FILE --exp PID/EID first");
+  return s;
+}
+
+export async function modify(
+  ctx: DeployContext,
+  exp: string,
+  file: SourceFile,
+  nodes: NodeAddresses | null,
+  limits: Limits | undefined,
+  opts: Shown,
+): Promise<boolean> {
+  const policy = policyOf(ctx, file, limits);
+  if (policy === null) return false;
+  return (
+    (await withState(ctx, async (store) => {
+      const prev = need(ctx, store, exp);
+      if (prev === null) return false;
+      // CXA: a file with any tb-allow-external call overrules the dynamic grants; a file without keeps them.
+      const dynamic = policy.hasCalls ? emptyDynamic() : prev.dynamic;
+      const d: Desired = { file: file.path, policy, dynamic, nodes: nodes ?? prev.nodes };
+      return change(ctx, store, "modify", exp, prev, d, file, opts);
+    })) ?? false
+  );
+}
+
+const desiredOf = (s: ExperimentState): Desired => ({
+  file: s.file,
+  policy: s.policy,
+  dynamic: s.dynamic,
+  nodes: s.nodes,
+});
+
+/** Where a target of --rdr/--nat/--open6 is, in the option's own text. */
+const optionSpan = (o: { file: string; column: number; text: string }) =>
+  span(new SourceFile(o.file, `${" ".repeat(o.column - 1)}${o.text}`), o.column - 1, o.column - 1 + o.text.length);
+
+/** Grants compared without where they came from. */
+const grantKey = (g: object) => JSON.stringify({ ...g, origin: undefined });
+
+export async function open(ctx: DeployContext, exp: string, req: DynamicRequest, opts: Shown): Promise<boolean> {
+  return (
+    (await withState(ctx, async (store) => {
+      const prev = need(ctx, store, exp);
+      if (prev === null) return false;
+      const grants = resolveDynamic(req, prev.policy.nodes, ctx.bag);
+      if (grants === null) return false;
+      const dyn = prev.dynamic;
+      const add = <T extends object>(have: T[], more: T[]) => {
+        const seen = new Set(have.map(grantKey));
+        return [...have, ...more.filter((g) => !seen.has(grantKey(g)) && seen.add(grantKey(g)))];
+      };
+      const dnsSeen = new Set(dyn.dns.map((x) => x.node));
+      const d: Desired = {
+        ...desiredOf(prev),
+        dynamic: {
+          outbound: add(dyn.outbound, grants.outbound),
+          inbound: add(dyn.inbound, grants.inbound),
+          open6: add(dyn.open6, grants.open6),
+          dns: [...dyn.dns, ...grants.dns.filter((x) => !dnsSeen.has(x.node) && dnsSeen.add(x.node))],
+        },
+      };
+      return change(ctx, store, "open", exp, prev, d, new SourceFile(prev.file, ""), opts);
+    })) ?? false
+  );
+}
+
+export async function close(
+  ctx: DeployContext,
+  exp: string,
+  req: DynamicRequest | "all",
+  opts: Shown,
+): Promise<boolean> {
+  return (
+    (await withState(ctx, async (store) => {
+      const prev = need(ctx, store, exp);
+      if (prev === null) return false;
+      let dynamic = emptyDynamic();
+      if (req !== "all") {
+        const grants = resolveDynamic(req, prev.policy.nodes, ctx.bag);
+        if (grants === null) return false;
+        const drop = (
+          have: ExperimentState["dynamic"]["inbound"] | object[],
+          gone: { origin: { file: string; column: number; text: string } }[],
+          stat: object[],
+        ) => {
+          const haveKeys = new Set((have as object[]).map(grantKey));
+          const statKeys = new Set(stat.map(grantKey));
+          let ok = true;
+          for (const g of gone) {
+            if (haveKeys.has(grantKey(g))) continue;
+            ok = false;
+            const at = optionSpan(g.origin);
+            if (statKeys.has(grantKey(g)))
+              ctx.bag.add(
+                "FWC807",
+                at,
+                `"${g.origin.text}" is granted by the NS file ${prev.file}, not by fwc open`,
+                `remove it from the file and run fwc modify ${prev.file} --exp ${exp}`,
+              );
+            else
+              ctx.bag.add(
+                "FWC806",
+                at,
+                `"${g.origin.text}" is not an open grant of ${exp}`,
+                "fwc status --exp shows the grants",
+              );
+          }
+          const goneKeys = new Set(gone.map(grantKey));
+          return { ok, kept: (have as object[]).filter((g) => !goneKeys.has(grantKey(g))) };
+        };
+        const a = drop(prev.dynamic.inbound, grants.inbound, prev.policy.inbound);
+        const b = drop(prev.dynamic.outbound, grants.outbound, prev.policy.outbound);
+        const c = drop(prev.dynamic.open6, grants.open6, prev.policy.open6);
+        if (!a.ok || !b.ok || !c.ok) return false;
+        const inbound = a.kept as ExperimentState["dynamic"]["inbound"];
+        // A name stays while a dynamic redirect still points at its node.
+        const targets = new Set(inbound.map((g) => g.node));
+        dynamic = {
+          inbound,
+          outbound: b.kept as ExperimentState["dynamic"]["outbound"],
+          open6: c.kept as ExperimentState["dynamic"]["open6"],
+          dns: prev.dynamic.dns.filter((x) => targets.has(x.node)),
+        };
+      }
+      const d: Desired = { ...desiredOf(prev), dynamic };
+      return change(ctx, store, "close", exp, prev, d, new SourceFile(prev.file, ""), opts);
+    })) ?? false
+  );
+}
+
+export async function swapout(ctx: DeployContext, exp: string): Promise<boolean> {
+  return (
+    (await withState(ctx, async (store) => {
+      const prev = need(ctx, store, exp);
+      if (prev === null) return false;
+      const index = store.readIndex();
+      // Its ports go to the quarantine queue, oldest release first.
+      const released = [...index.released, ...prev.allocations.ports.map(({ port, portEnd }) => ({ port, portEnd }))];
+      const r = await commitChange(ctx, store, "swapout", exp, prev, null, index, released);
+      return r !== false;
+    })) ?? false
+  );
+}
+
+// ---- status and reconcile ----
+
+export interface Drift {
+  experiment: string;
+  missing: string[];
+  extra: string[];
+}
+
+const lines = (s: Record<string, { key: string; comment: string }[]>) =>
+  Object.entries(s).flatMap(([n, es]) => es.map((e) => `${n} ${normalizeKey(e.key)} "${e.comment}"`));
+
+/** The experiment's elements the gateway lacks, and those it has that the state does not. */
+function driftOf(kernel: Record<string, { key: string; comment: string }[]>, state: ExperimentState): Drift {
+  const have = new Set(lines(elementsOf(kernel, state.experiment)));
+  const want = new Set(lines(state.applied.elements));
+  return {
+    experiment: state.experiment,
+    missing: [...want].filter((l) => !have.has(l)),
+    extra: [...have].filter((l) => !want.has(l)),
+  };
+}
+
+export async function status(ctx: DeployContext, exp: string | undefined, opts: Shown): Promise<boolean> {
+  return (
+    (await withState(
+      ctx,
+      async (store) => {
+        const intent = store.readIntent();
+        const states = exp === undefined ? store.listExperiments() : [need(ctx, store, exp)].filter((s) => s !== null);
+        if (exp !== undefined && states.length === 0) return false;
+        const listing = listTable(ctx.gw);
+        const kernel = listing?.elements ?? {};
+        const drift = states.map((s) => driftOf(kernel, s)).filter((d) => d.missing.length + d.extra.length > 0);
+        const known = new Set(store.listExperiments().map((s) => s.experiment));
+        const strays =
+          exp === undefined
+            ? Object.entries(kernel).flatMap(([n, es]) =>
+                es
+                  .filter((e) => {
+                    const o = ownerOf(e.comment);
+                    return o !== null && !known.has(o);
+                  })
+                  .map((e) => `${n} ${normalizeKey(e.key)} "${e.comment}"`),
+              )
+            : [];
+        const index = store.readIndex();
+        const plans: Plan[] = [];
+        for (const s of states) {
+          const p = planDesired(ctx, s.experiment, desiredOf(s), s, index, new SourceFile(s.file, ""));
+          if (p !== null) plans.push(p.plan);
+        }
+        if (listing === null && states.length > 0)
+          report(
+            ctx,
+            "FWC810",
+            ctx.gw.netns ?? "gateway",
+            `the gateway has no table inet fwc`,
+            "fwc reconcile writes it from the state",
+          );
+        for (const d of drift)
+          report(
+            ctx,
+            "FWC810",
+            d.experiment,
+            `${d.experiment}: the gateway lacks ${d.missing.length} and has ${d.extra.length} unexpected element(s)${d.missing[0] ? `, e.g. missing ${d.missing[0]}` : `, e.g. ${d.extra[0]}`}`,
+            "fwc reconcile puts the gateway back in step with the state",
+          );
+        if (strays.length > 0)
+          report(
+            ctx,
+            "FWC810",
+            ctx.gw.netns ?? "gateway",
+            `the gateway has ${strays.length} element(s) of experiments the state does not know, e.g. ${strays[0]}`,
+            "fwc reconcile removes them",
+          );
+        if (intent !== null)
+          report(
+            ctx,
+            "FWC810",
+            store.intentPath,
+            `an unfinished \`${intent.command}\` of ${intent.experiment} (started ${intent.started}) is pending`,
+            "the next command or fwc reconcile rolls it back",
+          );
+        if (opts.json)
+          ctx.out.push(
+            `${JSON.stringify(
+              {
+                experiments: plans.map((p) => endpointsJson(p)),
+                drift,
+                strays,
+                table: listing !== null,
+                interrupted:
+                  intent === null
+                    ? null
+                    : { command: intent.command, experiment: intent.experiment, started: intent.started },
+              },
+              null,
+              2,
+            )}\n`,
+          );
+        else {
+          for (const p of plans) ctx.out.push(endpointsTable(p));
+          if (exp === undefined) ctx.out.push(`${states.length} experiment(s) on the gateway\n`);
+          if (drift.length === 0 && strays.length === 0 && intent === null && (listing !== null || states.length === 0))
+            ctx.out.push("The gateway is in step with the state.\n");
+        }
+        return true;
+      },
+      { recover: false },
+    )) ?? false
+  );
+}
+
+const digest = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 32);
+
+/** Puts the gateway in step with the state: finishes interrupted changes, rewrites drifted elements, the index. */
+export async function reconcile(ctx: DeployContext): Promise<boolean> {
+  return (
+    (await withState(ctx, async (store) => {
+      const states = store.listExperiments();
+      const index = store.readIndex();
+      const base = digest(skeletonText(ctx.testbed));
+      const listing = listTable(ctx.gw);
+      const want = states.map((s) => s.applied.elements);
+      let changed = 0;
+      if (listing === null || index.base !== base) {
+        if (!ctx.dryRun) applyTransaction(ctx.gw, renderTable(ctx.testbed, want));
+        else ctx.out.push(renderTable(ctx.testbed, want));
+        changed = -1;
+      } else {
+        // Every experiment's elements, and the elements of no known experiment, in one transaction.
+        const wanted: Record<string, { key: string; comment: string }[]> = {};
+        for (const s of want) for (const [n, es] of Object.entries(s)) wanted[n] = [...(wanted[n] ?? []), ...es];
+        const listed: Record<string, { key: string; comment: string }[]> = {};
+        for (const [n, es] of Object.entries(listing.elements)) {
+          // Elements of experiments the state does not know are removed too.
+          const ours = es.filter((e) => ownerOf(e.comment) !== null);
+          if (ours.length > 0) listed[n] = ours;
+        }
+        const delta = diffNormalized(listed, wanted);
+        if (!isEmptyDelta(delta)) {
+          changed = Object.values(delta.remove).flat().length + Object.values(delta.add).flat().length;
+          const text = renderDelta(delta, "reconcile");
+          if (ctx.dryRun) ctx.out.push(text);
+          else applyTransaction(ctx.gw, text);
+        }
+      }
+      if (ctx.dryRun) return true;
+      // The index from the experiments' own allocations (the quarantine queue is kept, minus ports in use).
+      const used = new Uint8Array(65536);
+      const dedicated: Index["dedicated"] = {};
+      for (const s of states) {
+        for (const p of s.allocations.ports) used.fill(1, p.port, p.portEnd + 1);
+        for (const d of s.allocations.dedicated) dedicated[d.address] = s.experiment;
+      }
+      const ports: Index["ports"] = [];
+      for (let p = used.indexOf(1); p >= 0; ) {
+        let e = used.indexOf(0, p);
+        if (e < 0) e = 65536;
+        ports.push({ port: p, portEnd: e - 1 });
+        p = e >= 65536 ? -1 : used.indexOf(1, e);
+      }
+      const released = index.released.filter((r) => used.subarray(r.port, r.portEnd + 1).every((u) => u === 0));
+      store.putIndex({ ...index, base, ports, dedicated, released });
+      ctx.out.push(
+        changed === 0
+          ? `The gateway was in step with the state (${states.length} experiment(s)).\n`
+          : changed < 0
+            ? `Wrote the whole table from the state (${states.length} experiment(s)).\n`
+            : `Changed ${changed} element(s) to match the state (${states.length} experiment(s)).\n`,
+      );
+      return true;
+    })) ?? false
+  );
+}
+
+/** g5kfw's opening JSON (FACTS §4) as an open6 request: addresses are node names or the nodes' IPv6 addresses. */
+export const G5kOpening = z.array(
+  z.object({
+    addr: z.union([z.string(), z.array(z.string())]),
+    proto: z.enum(["tcp+udp", "tcp", "udp", "all"]).default("tcp+udp"),
+    port: z.union([z.number().int(), z.string(), z.array(z.union([z.number().int(), z.string()]))]).optional(),
+    src_addr: z.union([z.string(), z.array(z.string())]).optional(),
+  }),
+);
+
+export function g5kRequest(
+  openings: z.infer<typeof G5kOpening>,
+  nodes: NodeAddresses,
+): { request: DynamicRequest } | { problem: string } {
+  const words = (x: string | string[] | undefined) =>
+    x === undefined ? [] : (Array.isArray(x) ? x : x.split(/\s+/)).filter((w) => w !== "");
+  const byAddress = new Map(
+    Object.entries(nodes).flatMap(([n, a]) => (a.ipv6 ? [[a.ipv6.toLowerCase(), n] as const] : [])),
+  );
+  const targets: string[] = [];
+  for (const [i, o] of openings.entries()) {
+    if (o.proto === "all" && o.port !== undefined) return { problem: `opening ${i}: "all" takes no port` };
+    if (o.proto !== "all" && o.port === undefined) return { problem: `opening ${i}: "${o.proto}" needs "port"` };
+    const ports = o.proto === "all" ? ["all"] : words(Array.isArray(o.port) ? o.port.map(String) : String(o.port));
+    const from = words(o.src_addr).map((s) => `,from=${s.includes("/") ? s : `${s}/${s.includes(":") ? 128 : 32}`}`);
+    for (const a of words(o.addr)) {
+      const node = nodes[a] !== undefined ? a : byAddress.get(a.replace(/\/128$/, "").toLowerCase());
+      if (node === undefined)
+        return { problem: `opening ${i}: "${a}" is not a node of the experiment or its IPv6 address` };
+      for (const p of ports) targets.push(`${node},${p}${o.proto === "all" ? "" : `,${o.proto}`}${from.join("")}`);
+    }
+  }
+  return { request: { open6: targets.join(" ") } };
+}

@@ -1,0 +1,136 @@
+/**
+ * Cutting revoked flows. With `ct state established,related accept` first in `forward`, removing a grant does
+ * not stop a connection that is already open (g5kfw's known limitation, FACTS §4, §8): its conntrack entry
+ * keeps it alive. After a change, every tracked flow that the experiment's old elements admitted and its new
+ * elements do not is deleted with `conntrack -D`, so the next packet of it meets the ruleset and is dropped.
+ */
+import { spawnSync } from "node:child_process";
+import ipaddr from "ipaddr.js";
+import type { ElementSet } from "../backends/nftables/render.js";
+import type { Gateway } from "./nft.js";
+
+export interface Flow {
+  proto: string;
+  orig: { src: string; dst: string; sport?: number; dport?: number };
+  reply: { src: string; dst: string; sport?: number; dport?: number };
+  /** The words to give `conntrack -D` to delete exactly this entry. */
+  spec: string[];
+}
+
+function conntrack(gw: Gateway, args: string[]): { ok: boolean; out: string; err: string; missing: boolean } {
+  const cmd = gw.netns === undefined ? ["conntrack", ...args] : ["ip", "netns", "exec", gw.netns, "conntrack", ...args];
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8", maxBuffer: 1 << 28, timeout: 60_000 });
+  const missing =
+    (r.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT" || /exec of "conntrack" failed/.test(r.stderr);
+  return { ok: r.status === 0, out: r.stdout ?? "", err: r.stderr ?? "", missing };
+}
+
+/** Parses `conntrack -L` lines: the first src/dst/sport/dport are the original direction, the second the reply. */
+export function parseFlows(text: string): Flow[] {
+  const flows: Flow[] = [];
+  for (const line of text.split("\n")) {
+    const words = line.trim().split(/\s+/);
+    const proto = words[0];
+    if (proto !== "tcp" && proto !== "udp") continue;
+    const dirs: Record<string, string>[] = [{}, {}];
+    let d = 0;
+    for (const w of words) {
+      const m = /^(src|dst|sport|dport)=(.+)$/.exec(w);
+      if (!m) continue;
+      if (dirs[d]![m[1]!] !== undefined) d = 1;
+      if (d > 1) break;
+      dirs[d]![m[1]!] = m[2]!;
+    }
+    const [o, r] = dirs as [Record<string, string>, Record<string, string>];
+    if (o.src === undefined || o.dst === undefined || r.src === undefined || r.dst === undefined) continue;
+    flows.push({
+      proto,
+      orig: { src: o.src, dst: o.dst, sport: Number(o.sport), dport: Number(o.dport) },
+      reply: { src: r.src, dst: r.dst, sport: Number(r.sport), dport: Number(r.dport) },
+      spec: ["-p", proto, "--orig-src", o.src, "--orig-dst", o.dst, "--sport", o.sport!, "--dport", o.dport!],
+    });
+  }
+  return flows;
+}
+
+/** Whether one field of an element key (address, network, protocol, port, port range) holds `value`. */
+function fieldHolds(field: string, value: string): boolean {
+  if (field === value) return true;
+  const range = /^([0-9]+)-([0-9]+)$/.exec(field);
+  if (range && /^[0-9]+$/.test(value)) return Number(value) >= Number(range[1]) && Number(value) <= Number(range[2]);
+  if (field.includes("/") && ipaddr.isValid(value)) {
+    try {
+      const [net, len] = ipaddr.parseCIDR(field);
+      const a = ipaddr.parse(value);
+      return a.kind() === net.kind() && a.match(net, len);
+    } catch {
+      return false;
+    }
+  }
+  if (ipaddr.isValid(field) && ipaddr.isValid(value))
+    return ipaddr.parse(field).toString() === ipaddr.parse(value).toString();
+  return false;
+}
+
+/** The element of `set` whose key holds `values` field by field, and its value (for maps), or null. */
+function lookup(elements: ElementSet, set: string, values: string[]): string | null {
+  for (const e of elements[set] ?? []) {
+    const [k, v] = e.key.split(" : ");
+    const fields = k!.split(" . ");
+    if (fields.length === values.length && fields.every((f, i) => fieldHolds(f, values[i]!))) return v ?? "";
+  }
+  return null;
+}
+
+const same = (mapped: string | null, to: string[]) =>
+  mapped !== null && mapped.split(" . ").every((f, i) => fieldHolds(f, to[i]!));
+
+/** Whether the experiment's elements admit this flow (the forward chain's and the DNAT maps' view of it). */
+export function admits(elements: ElementSet, f: Flow): boolean {
+  const { orig: o, reply: r, proto } = f;
+  const dport = String(o.dport);
+  const translated = o.dst !== r.src || o.dport !== r.sport;
+  if (translated) {
+    // Inbound through the gateway: DNAT sent it to reply.src:reply.sport.
+    const to = [r.src, String(r.sport)];
+    if (same(lookup(elements, "rdr4", [o.dst, proto, dport]), to)) return true;
+    if (same(lookup(elements, "rdr4src", [o.src, o.dst, proto, dport]), to)) return true;
+    if (same(lookup(elements, "ded4", [o.dst]), [r.src])) return true;
+  }
+  const v6 = o.src.includes(":");
+  // Outbound from a node (the source NAT changes only the reply's destination).
+  if (lookup(elements, v6 ? "out6" : "out4", [o.src, o.dst, proto, dport]) !== null) return true;
+  if (lookup(elements, v6 ? "out6all" : "out4all", [o.src, o.dst]) !== null) return true;
+  if (!v6 && lookup(elements, "ded4nodes", [o.src]) !== null) return true;
+  if (v6) {
+    if (lookup(elements, "open6", [o.dst, proto, dport]) !== null) return true;
+    if (lookup(elements, "open6src", [o.src, o.dst, proto, dport]) !== null) return true;
+    if (lookup(elements, "open6all", [o.dst]) !== null) return true;
+  }
+  return false;
+}
+
+/**
+ * Deletes the tracked flows that `before` admitted and `after` does not. Returns how many were cut, or a problem
+ * (conntrack missing or failing) for a warning: the ruleset change itself stands.
+ */
+export function cutRevokedFlows(gw: Gateway, before: ElementSet, after: ElementSet): { cut: number; problem?: string } {
+  let flows: Flow[] = [];
+  for (const family of ["ipv4", "ipv6"]) {
+    const r = conntrack(gw, ["-L", "-f", family]);
+    if (r.missing)
+      return {
+        cut: 0,
+        problem: "conntrack is not installed: open connections of revoked grants stay open (apt-get install conntrack)",
+      };
+    if (!r.ok) return { cut: 0, problem: `conntrack -L failed: ${r.err.trim().split("\n")[0]}` };
+    flows = flows.concat(parseFlows(r.out));
+  }
+  let cut = 0;
+  for (const f of flows) {
+    if (!admits(before, f) || admits(after, f)) continue;
+    const d = conntrack(gw, ["-D", "-f", f.orig.src.includes(":") ? "ipv6" : "ipv4", ...f.spec]);
+    if (d.ok) cut++;
+  }
+  return { cut };
+}

@@ -1,0 +1,418 @@
+/**
+ * An experiment's life on a gateway (docs/deploy.md): swapin, modify, open, close, swapout, status, reconcile.
+ *
+ * Every change runs under the state directory's lock and goes the same way:
+ *   1. roll back any change an earlier fwc left unfinished (DIR/intent.json);
+ *   2. plan the experiment's new state (static grants from the NS file, dynamic grants, allocations);
+ *   3. write the intent (the state and index before and after): the commit point;
+ *   4. apply the element-level delta to the gateway in one `nft` transaction, checked with `nft -c` first (the
+ *      whole table is written only when the gateway has none or its skeleton changed);
+ *   5. push the DNS change and verify it by query (when the testbed has a DNS server);
+ *   6. put the new state and index in place and drop the intent;
+ *   7. cut the open connections of revoked grants (conntrack).
+ * A failure in 4-6 undoes what was done (gateway, DNS) and leaves the previous state: the gateway passes
+ * exactly what it passed before. A crash anywhere is undone by the next command from the intent.
+ */
+import { createHash } from "node:crypto";
+import type { AccessPolicy } from "../access/policy.js";
+import { type DnsRecord, dnsSettings } from "../backends/dns/records.js";
+import { diffRecords, renderNsupdate } from "../backends/dns/zone.js";
+import {
+  diffElements,
+  type ElementSet,
+  experimentElements,
+  isEmptyDelta,
+  ownerOf,
+  renderDelta,
+  renderTable,
+  skeletonText,
+} from "../backends/nftables/render.js";
+import type { DiagnosticCode } from "../diagnostics/codes.js";
+import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
+import { SourceFile, span } from "../diagnostics/source.js";
+import type { Allocations } from "../plan/allocations.js";
+import { type Plan, planAccess } from "../plan/plan.js";
+import type { NodeAddresses, TestbedConfig } from "../testbed/config.js";
+import { cutRevokedFlows } from "./conntrack.js";
+import { pushDns } from "./dns.js";
+import { acquireLock, LockError } from "./lock.js";
+import { applyTransaction, type Gateway, listTable, NftError, normalizeKey, tableExists } from "./nft.js";
+import { type ExperimentState, type Index, type Intent, StateError, StateStore } from "./state.js";
+
+export interface DeployContext {
+  stateDir: string;
+  testbed: TestbedConfig;
+  gw: Gateway;
+  dryRun: boolean;
+  waitMs: number;
+  bag: DiagnosticBag;
+  /** What the command prints on standard output (the transaction in a dry run). */
+  out: string[];
+  /** Failpoints for the fault-injection tests (FWC_FAILPOINT): "after-intent", "after-nft", "after-dns". */
+  failpoint?: string;
+}
+
+/** What a change wants the experiment to be; null removes it (swapout). */
+export interface Desired {
+  file: string;
+  policy: AccessPolicy;
+  dynamic: ExperimentState["dynamic"];
+  nodes: NodeAddresses;
+}
+
+export const emptyDynamic = (): ExperimentState["dynamic"] => ({ outbound: [], inbound: [], open6: [], dns: [] });
+
+class Abort extends Error {}
+
+export function report(ctx: DeployContext, code: DiagnosticCode, where: string, message: string, help?: string): void {
+  ctx.bag.add(code, span(new SourceFile(where, ""), 0, 0), message, help);
+}
+
+const digest = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 32);
+
+/** The static grants and the dynamic ones as one policy (a dynamic grant equal to a static one adds nothing). */
+export function combinedPolicy(d: Desired): AccessPolicy {
+  const p = d.policy;
+  const key = (g: object) => JSON.stringify({ ...g, origin: undefined });
+  const fresh = <T extends object>(stat: T[], dyn: T[]) => {
+    const seen = new Set(stat.map(key));
+    return [...stat, ...dyn.filter((g) => !seen.has(key(g)))];
+  };
+  const dnsSeen = new Set(p.dns.map((x) => x.node));
+  return {
+    ...p,
+    outbound: fresh(p.outbound, d.dynamic.outbound),
+    inbound: fresh(p.inbound, d.dynamic.inbound),
+    open6: fresh(p.open6, d.dynamic.open6),
+    dns: [...p.dns, ...d.dynamic.dns.filter((x) => !dnsSeen.has(x.node) && dnsSeen.add(x.node))],
+  };
+}
+
+// ---- ports in use, as ranges over a bitmap ----
+
+function bitmap(ranges: { port: number; portEnd: number }[]): Uint8Array {
+  const b = new Uint8Array(65536);
+  for (const r of ranges) b.fill(1, r.port, r.portEnd + 1);
+  return b;
+}
+
+function rangesOf(b: Uint8Array): { port: number; portEnd: number }[] {
+  const out: { port: number; portEnd: number }[] = [];
+  let p = b.indexOf(1);
+  while (p >= 0) {
+    let e = b.indexOf(0, p);
+    if (e < 0) e = 65536;
+    out.push({ port: p, portEnd: e - 1 });
+    p = e >= 65536 ? -1 : b.indexOf(1, e);
+  }
+  return out;
+}
+
+const OTHERS = "(others)/(others)";
+
+/** The planner's view of the gateway from the index: this experiment's allocations and everyone else's. */
+function allocationsFor(index: Index, exp: string, prev: ExperimentState | null): Allocations {
+  const mine = prev?.allocations ?? { ports: [], dedicated: [] };
+  const used = bitmap(index.ports);
+  for (const p of mine.ports) used.fill(0, p.port, p.portEnd + 1);
+  return {
+    version: 1,
+    experiments: {
+      [exp]: mine,
+      [OTHERS]: {
+        ports: rangesOf(used).map((r) => ({ key: "", ...r })),
+        dedicated: Object.entries(index.dedicated)
+          .filter(([, owner]) => owner !== exp)
+          .map(([address]) => ({ node: "", address })),
+      },
+    },
+    released: index.released,
+  };
+}
+
+function nextIndex(
+  index: Index,
+  exp: string,
+  prev: ExperimentState | null,
+  next: ExperimentState | null,
+  released: Index["released"],
+): Index {
+  const used = bitmap(index.ports);
+  for (const p of prev?.allocations.ports ?? []) used.fill(0, p.port, p.portEnd + 1);
+  for (const p of next?.allocations.ports ?? []) used.fill(1, p.port, p.portEnd + 1);
+  const dedicated = Object.fromEntries(Object.entries(index.dedicated).filter(([, owner]) => owner !== exp));
+  for (const d of next?.allocations.dedicated ?? []) dedicated[d.address] = exp;
+  return { ...index, ports: rangesOf(used), dedicated, released };
+}
+
+/** Plans a desired experiment against the index: its plan, its new allocations and the quarantine queue. */
+export function planDesired(
+  ctx: DeployContext,
+  exp: string,
+  d: Desired,
+  prev: ExperimentState | null,
+  index: Index,
+  file: SourceFile,
+): { plan: Plan; allocations: ExperimentState["allocations"]; released: Index["released"] } | null {
+  const r = planAccess(
+    {
+      policy: combinedPolicy(d),
+      experiment: exp,
+      testbed: ctx.testbed,
+      nodes: d.nodes,
+      allocations: allocationsFor(index, exp, prev),
+      file,
+    },
+    ctx.bag,
+  );
+  if (r === null) return null;
+  return { plan: r.plan, allocations: r.allocations.experiments[exp]!, released: r.allocations.released };
+}
+
+function dnsServer(t: TestbedConfig) {
+  const s = dnsSettings(t);
+  return s.server === undefined
+    ? null
+    : { settings: s, server: { address: s.server, port: s.port, ...(s.key ? { key: s.key } : {}) } };
+}
+
+/** Pushes the DNS change from `from` to `to` (verified by query); `guarded` adds the prerequisites. */
+async function pushRecords(
+  ctx: DeployContext,
+  exp: string,
+  from: DnsRecord[],
+  to: DnsRecord[],
+  guarded: boolean,
+): Promise<string[]> {
+  const dns = dnsServer(ctx.testbed);
+  if (dns === null) return [];
+  const changes = diffRecords(from, to);
+  if (changes.length === 0) return [];
+  const script = renderNsupdate(dns.settings, exp, changes, { prerequisites: guarded });
+  return (await pushDns(script, changes, dns.server)).problems;
+}
+
+/** Puts the gateway's table for `exp` from `from` to `to`: an element delta, or the whole table when needed. */
+function applyElements(
+  ctx: DeployContext,
+  store: StateStore,
+  index: Index,
+  exp: string,
+  from: ElementSet,
+  to: ElementSet,
+  what: string,
+): { base: string } {
+  const base = digest(skeletonText(ctx.testbed));
+  if (index.base !== base || !tableExists(ctx.gw)) {
+    // No table yet (first use, gateway rebooted) or a new skeleton (testbed changed): write it all, atomically.
+    const others = store
+      .listExperiments()
+      .filter((s) => s.experiment !== exp)
+      .map((s) => s.applied.elements);
+    applyTransaction(ctx.gw, renderTable(ctx.testbed, [...others, to]));
+    return { base };
+  }
+  const delta = diffElements(from, to);
+  if (!isEmptyDelta(delta)) applyTransaction(ctx.gw, renderDelta(delta, what));
+  return { base };
+}
+
+const fail = (p: string | undefined, name: string) => {
+  if (p === name) process.kill(process.pid, "SIGKILL");
+};
+
+/**
+ * The change itself (steps 3-7 above). `next` null removes the experiment. Returns the new state, or null when
+ * the change failed (the problem is in ctx.bag and nothing changed).
+ */
+export async function commitChange(
+  ctx: DeployContext,
+  store: StateStore,
+  command: string,
+  exp: string,
+  prev: ExperimentState | null,
+  next: ExperimentState | null,
+  index: Index,
+  released: Index["released"],
+): Promise<ExperimentState | null | false> {
+  const from = prev?.applied.elements ?? {};
+  const to = next?.applied.elements ?? {};
+  const newIndex = nextIndex(index, exp, prev, next, released);
+  const what = `${command} ${exp}`;
+  if (ctx.dryRun) {
+    const delta = diffElements(from, to);
+    ctx.out.push(
+      isEmptyDelta(delta) ? "# fwc: no change to the gateway's table\n" : renderDelta(delta, `${what} (dry run)`),
+    );
+    const dns = dnsServer(ctx.testbed);
+    const changes = diffRecords(prev?.applied.records ?? [], next?.applied.records ?? []);
+    if (dns !== null && changes.length > 0) ctx.out.push(renderNsupdate(dns.settings, exp, changes));
+    return next;
+  }
+  const intent: Intent = {
+    version: 1,
+    command,
+    experiment: exp,
+    previous: prev,
+    next,
+    indexPrevious: index,
+    indexNext: newIndex,
+    started: new Date().toISOString(),
+  };
+  try {
+    store.writeIntent(intent);
+  } catch (e) {
+    report(
+      ctx,
+      "FWC802",
+      store.intentPath,
+      `cannot write the state: ${(e as Error).message}`,
+      "free space or fix permissions in the state directory; nothing was changed",
+    );
+    return false;
+  }
+  fail(ctx.failpoint, "after-intent");
+  let applied: { base: string };
+  try {
+    applied = applyElements(ctx, store, index, exp, from, to, what);
+  } catch (e) {
+    store.dropIntent();
+    if (e instanceof NftError) {
+      report(
+        ctx,
+        "FWC803",
+        ctx.gw.netns ?? "gateway",
+        e.message,
+        "the gateway keeps its previous ruleset; fix the cause and run the command again",
+      );
+      return false;
+    }
+    throw e;
+  }
+  fail(ctx.failpoint, "after-nft");
+  const undoGateway = () => applyElements(ctx, store, { ...index, base: applied.base }, exp, to, from, `undo ${what}`);
+  const dnsProblems = await pushRecords(ctx, exp, prev?.applied.records ?? [], next?.applied.records ?? [], true);
+  if (dnsProblems.length > 0) {
+    undoGateway();
+    await pushRecords(ctx, exp, next?.applied.records ?? [], prev?.applied.records ?? [], false);
+    store.dropIntent();
+    for (const p of dnsProblems)
+      report(
+        ctx,
+        "FWC805",
+        "dns",
+        p,
+        "the gateway and DNS keep their previous state; fix DNS and run the command again",
+      );
+    return false;
+  }
+  fail(ctx.failpoint, "after-dns");
+  try {
+    store.finish(exp, next, { ...newIndex, base: applied.base });
+  } catch (e) {
+    // The state cannot take the change (disk full): undo it everywhere. If the intent stays, the next command
+    // finds it and rolls back again, which is then a no-op.
+    undoGateway();
+    await pushRecords(ctx, exp, next?.applied.records ?? [], prev?.applied.records ?? [], false);
+    try {
+      store.put(exp, prev, index);
+      store.dropIntent();
+    } catch {
+      // left to the intent
+    }
+    report(
+      ctx,
+      "FWC802",
+      ctx.stateDir,
+      `cannot write the state: ${(e as Error).message}`,
+      "free space in the state directory; the gateway keeps its previous ruleset",
+    );
+    return false;
+  }
+  const cut = cutRevokedFlows(ctx.gw, from, to);
+  if (cut.problem !== undefined) report(ctx, "FWC809", ctx.gw.netns ?? "gateway", cut.problem);
+  return next;
+}
+
+/** Rolls back a change an earlier fwc did not finish: the gateway, DNS and the state go back to before it. */
+export async function recover(ctx: DeployContext, store: StateStore): Promise<void> {
+  const intent = store.readIntent();
+  if (intent === null) return;
+  const exp = intent.experiment;
+  const listing = listTable(ctx.gw);
+  const want = intent.previous?.applied.elements ?? {};
+  if (listing !== null && intent.indexPrevious.base === digest(skeletonText(ctx.testbed))) {
+    const mine = elementsOf(listing.elements, exp);
+    const delta = diffNormalized(mine, want);
+    if (!isEmptyDelta(delta)) applyTransaction(ctx.gw, renderDelta(delta, `roll back ${intent.command} ${exp}`));
+  } else {
+    const others = store
+      .listExperiments()
+      .filter((s) => s.experiment !== exp)
+      .map((s) => s.applied.elements);
+    applyTransaction(ctx.gw, renderTable(ctx.testbed, [...others, want]));
+  }
+  await pushRecords(ctx, exp, intent.next?.applied.records ?? [], intent.previous?.applied.records ?? [], false);
+  store.put(exp, intent.previous, { ...intent.indexPrevious, base: digest(skeletonText(ctx.testbed)) });
+  store.dropIntent();
+  report(
+    ctx,
+    "FWC808",
+    store.intentPath,
+    `rolled back the unfinished \`${intent.command}\` of ${exp} started ${intent.started}`,
+    "run that command again if it is still wanted",
+  );
+}
+
+/** The elements of the listing that belong to `exp` (by their comment). */
+export function elementsOf(all: ElementSet, exp: string): ElementSet {
+  const out: ElementSet = {};
+  for (const [name, es] of Object.entries(all)) {
+    const mine = es.filter((e) => ownerOf(e.comment) === exp);
+    if (mine.length > 0) out[name] = mine;
+  }
+  return out;
+}
+
+const normalized = (s: ElementSet): ElementSet =>
+  Object.fromEntries(Object.entries(s).map(([n, es]) => [n, es.map((e) => ({ ...e, key: normalizeKey(e.key) }))]));
+
+/** The delta from what nft lists to what fwc wants, comparing keys in one spelling. */
+export function diffNormalized(listed: ElementSet, want: ElementSet): ReturnType<typeof diffElements> {
+  const d = diffElements(normalized(listed), normalized(want));
+  // Additions are written as fwc writes them.
+  const byKey = new Map(
+    Object.values(want)
+      .flat()
+      .map((e) => [`${normalizeKey(e.key)}\u0000${e.comment}`, e]),
+  );
+  for (const [n, es] of Object.entries(d.add)) d.add[n] = es.map((e) => byKey.get(`${e.key}\u0000${e.comment}`) ?? e);
+  return d;
+}
+
+/** Runs `body` holding the lock, after rolling back any unfinished change; state and nft problems become reports. */
+export async function withState<T>(
+  ctx: DeployContext,
+  body: (store: StateStore) => Promise<T>,
+  options: { recover?: boolean } = {},
+): Promise<T | null> {
+  const store = new StateStore(ctx.stateDir);
+  let release: (() => void) | null = null;
+  try {
+    release = acquireLock(ctx.stateDir, ctx.waitMs);
+    if (options.recover !== false && !ctx.dryRun) await recover(ctx, store);
+    return await body(store);
+  } catch (e) {
+    if (e instanceof LockError) report(ctx, "FWC804", ctx.stateDir, e.message);
+    else if (e instanceof StateError)
+      report(ctx, "FWC802", ctx.stateDir, e.message, "fix or remove the file; fwc reconcile rebuilds the index");
+    else if (e instanceof NftError) report(ctx, "FWC803", ctx.gw.netns ?? "gateway", e.message);
+    else if (e instanceof Abort) return null;
+    else if ((e as NodeJS.ErrnoException).code !== undefined)
+      report(ctx, "FWC802", ctx.stateDir, `the state directory: ${(e as Error).message}`);
+    else throw e;
+    return null;
+  } finally {
+    release?.();
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * The state store: a directory, written crash-safely (docs/deploy.md).
+ *
+ *   DIR/index.json                  ports and dedicated addresses in use, the quarantine queue, the deployed
+ *                                   table skeleton's digest, the zone serial
+ *   DIR/experiments/PID/EID.json    one experiment: static policy, dynamic grants, node addresses, its
+ *                                   allocations, and what was applied (elements, DNS records)
+ *   DIR/intent.json                 present only while a command changes the gateway: the experiment's state
+ *                                   and the index before and after. A command that did not finish is rolled
+ *                                   back from it by the next one (or `fwc reconcile`).
+ *   DIR/lock                        the pid of the fwc that holds the directory
+ *
+ * Every file is written to a temporary name, flushed to disk and renamed, so a reader sees the old or the new
+ * content, never a part. A command reads the index and its experiment's file only, so its cost does not grow
+ * with the number of experiments.
+ */
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
+import { z } from "zod";
+import { AccessPolicy, InboundGrant, Open6Grant, OutboundGrant } from "../access/policy.js";
+import { DnsRecord } from "../backends/dns/records.js";
+import { PortAllocation } from "../plan/allocations.js";
+import { NodeAddresses } from "../testbed/config.js";
+
+const Element = z.object({ key: z.string(), comment: z.string() });
+export const ElementSetSchema = z.record(z.string(), z.array(Element));
+
+export const ExperimentState = z.object({
+  version: z.literal(1),
+  experiment: z.string(),
+  /** The NS file of the last swapin or modify. */
+  file: z.string(),
+  /** The grants of the NS file. */
+  policy: AccessPolicy,
+  /** Grants added to the running experiment (`fwc open`). */
+  dynamic: z.object({
+    outbound: z.array(OutboundGrant),
+    inbound: z.array(InboundGrant),
+    open6: z.array(Open6Grant),
+    dns: AccessPolicy.shape.dns,
+  }),
+  nodes: NodeAddresses,
+  allocations: z.object({
+    ports: z.array(PortAllocation),
+    dedicated: z.array(z.object({ node: z.string(), address: z.string() })),
+  }),
+  /** What is on the gateway and in DNS for this experiment. */
+  applied: z.object({ elements: ElementSetSchema, records: z.array(DnsRecord) }),
+  updated: z.string(),
+});
+export type ExperimentState = z.infer<typeof ExperimentState>;
+
+const Range = z.object({ port: z.number().int(), portEnd: z.number().int() });
+
+export const Index = z.object({
+  version: z.literal(1),
+  /** sha256 of the table skeleton on the gateway (sets, chains, rules), or null before the first apply. */
+  base: z.string().nullable(),
+  /** Ports in use by all experiments, as ranges. */
+  ports: z.array(Range),
+  /** Dedicated addresses in use, and by whom. */
+  dedicated: z.record(z.string(), z.string()),
+  /** Released ports, oldest first (quarantine). */
+  released: z.array(Range),
+  zone: z.object({ name: z.string(), serial: z.number().int(), digest: z.string() }).optional(),
+});
+export type Index = z.infer<typeof Index>;
+
+export const emptyIndex = (): Index => ({ version: 1, base: null, ports: [], dedicated: {}, released: [] });
+
+export const Intent = z.object({
+  version: z.literal(1),
+  command: z.string(),
+  experiment: z.string(),
+  previous: ExperimentState.nullable(),
+  next: ExperimentState.nullable(),
+  indexPrevious: Index,
+  indexNext: Index,
+  started: z.string(),
+});
+export type Intent = z.infer<typeof Intent>;
+
+/** A state file that cannot be read as what it should be: the message says which file and why. */
+export class StateError extends Error {}
+
+/** Writes `path` crash-safely: a temporary file, flushed, renamed over the old one, the directory flushed. */
+export function writeFileAtomic(path: string, content: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp${process.pid}`;
+  let fd: number | null = null;
+  try {
+    fd = openSync(tmp, "w", 0o644);
+    const buf = Buffer.from(content);
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = null;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== null) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  syncDir(dirname(path));
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readJson<T extends z.ZodType>(path: string, schema: T): z.infer<T> | null {
+  if (!existsSync(path)) return null;
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new StateError(`${path}: not JSON (${(e as Error).message}); restore it from a backup or run fwc reconcile`);
+  }
+  const r = schema.safeParse(data);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new StateError(`${path}: ${i.path.join(".") || "(top level)"}: ${i.message}`);
+  }
+  return r.data;
+}
+
+export class StateStore {
+  constructor(readonly dir: string) {}
+
+  private expPath(exp: string): string {
+    const [pid, eid] = exp.toLowerCase().split("/");
+    return join(this.dir, "experiments", pid!, `${eid}.json`);
+  }
+
+  get intentPath(): string {
+    return join(this.dir, "intent.json");
+  }
+
+  readIndex(): Index {
+    return readJson(join(this.dir, "index.json"), Index) ?? emptyIndex();
+  }
+
+  readExperiment(exp: string): ExperimentState | null {
+    return readJson(this.expPath(exp), ExperimentState);
+  }
+
+  /** Every experiment in the store (reads every file: for status, reconcile and full syncs). */
+  listExperiments(): ExperimentState[] {
+    const root = join(this.dir, "experiments");
+    if (!existsSync(root)) return [];
+    const out: ExperimentState[] = [];
+    for (const pid of readdirSync(root).sort())
+      for (const f of readdirSync(join(root, pid)).sort())
+        if (f.endsWith(".json")) {
+          const s = readJson(join(root, pid, f), ExperimentState);
+          if (s !== null) out.push(s);
+        }
+    return out;
+  }
+
+  readIntent(): Intent | null {
+    return readJson(this.intentPath, Intent);
+  }
+
+  /** The commit point of a change: from here until `finish`, the next command rolls the change back. */
+  writeIntent(intent: Intent): void {
+    writeFileAtomic(this.intentPath, JSON.stringify(intent));
+  }
+
+  /** Puts an experiment's state (null: removes it) and the index in place, then drops the intent. */
+  finish(exp: string, state: ExperimentState | null, index: Index): void {
+    this.put(exp, state, index);
+    if (existsSync(this.intentPath)) {
+      unlinkSync(this.intentPath);
+      syncDir(this.dir);
+    }
+  }
+
+  /** Writes an experiment's state and the index (without touching the intent). */
+  put(exp: string, state: ExperimentState | null, index: Index): void {
+    const p = this.expPath(exp);
+    if (state === null) {
+      if (existsSync(p)) {
+        unlinkSync(p);
+        syncDir(dirname(p));
+      }
+    } else writeFileAtomic(p, JSON.stringify(state));
+    writeFileAtomic(join(this.dir, "index.json"), JSON.stringify(index));
+  }
+
+  putIndex(index: Index): void {
+    writeFileAtomic(join(this.dir, "index.json"), JSON.stringify(index));
+  }
+
+  dropIntent(): void {
+    if (existsSync(this.intentPath)) {
+      unlinkSync(this.intentPath);
+      syncDir(this.dir);
+    }
+  }
+}
