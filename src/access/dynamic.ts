@@ -36,7 +36,7 @@ export function resolveDynamic(req: DynamicRequest, nodes: string[], bag: Diagno
     if (req.node === undefined && key !== "nat")
       for (const m of text.matchAll(/\S+/g)) {
         const r = parseTarget(key as TargetKey, m[0]);
-        if (r.ok && r.target.kind !== "nat" && r.target.node === undefined)
+        if (r.ok && r.target.kind !== "nat" && !r.target.node)
           bag.add(
             "FWC515",
             span(file, m.index, m.index + m[0].length),

@@ -5,12 +5,14 @@
  */
 import { join } from "node:path";
 import type { DynamicRequest } from "../access/dynamic.js";
+import type { AccessPolicy } from "../access/policy.js";
 import * as cmd from "../deploy/commands.js";
 import type { DeployContext } from "../deploy/lifecycle.js";
 import { StateStore } from "../deploy/state.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderText, summaryLine } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
+import type { Limits } from "../ns/limits.js";
 import { loadConfig, loadNodeAddresses, loadTestbed } from "../testbed/config.js";
 import { readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
@@ -41,11 +43,19 @@ function usage(message: string): number {
   return 2;
 }
 
+/** How swapin and modify evaluate NS files (given by the bundle that has the front end). */
+export interface NsSupport {
+  policyOf: (ctx: DeployContext, file: SourceFile, limits: Limits | undefined) => AccessPolicy | null;
+}
+
 export async function deployAction(
   command: DeployCommand,
   file: string | undefined,
   opts: DeployOptions,
+  ns?: NsSupport,
 ): Promise<number> {
+  if ((command === "swapin" || command === "modify") && ns === undefined)
+    return usage(`${command} runs from the bundle with the NS front end`);
   const needsExp = command !== "status" && command !== "reconcile";
   if (needsExp && opts.exp === undefined) return usage(`${command} needs --exp PID/EID`);
   if (opts.exp !== undefined && !EXP.test(opts.exp))
@@ -99,14 +109,16 @@ export async function deployAction(
       case "swapin": {
         const f = nsFile();
         const nodes = nodesOf(opts.nodes!);
-        if (f !== null && nodes !== null) ok = await cmd.swapin(ctx, exp!, f, nodes, limits, shown);
+        const policy = f === null ? null : ns!.policyOf(ctx, f, limits);
+        if (f !== null && nodes !== null && policy !== null) ok = await cmd.swapin(ctx, exp!, f, policy, nodes, shown);
         break;
       }
       case "modify": {
         const f = nsFile();
         const nodes = opts.nodes === undefined ? null : nodesOf(opts.nodes);
-        if (f !== null && (opts.nodes === undefined || nodes !== null))
-          ok = await cmd.modify(ctx, exp!, f, nodes, limits, shown);
+        const policy = f === null ? null : ns!.policyOf(ctx, f, limits);
+        if (f !== null && policy !== null && (opts.nodes === undefined || nodes !== null))
+          ok = await cmd.modify(ctx, exp!, f, policy, nodes, shown);
         break;
       }
       case "open": {

@@ -1,6 +1,18 @@
 /**
- * The commands that need zod, yaml, the planner and the backends, bundled apart (dist/fwc-compile.cjs) and
- * loaded only when one of them runs, so that `fwc check` does not parse them at start-up.
+ * compile, swapin and modify: the NS front end with zod, yaml, the planner and the backends, a bundle of its own
+ * (dist/fwc-compile.cjs).
  */
+
+import type { DeployContext } from "../deploy/lifecycle.js";
+import { policyOf } from "../deploy/ns.js";
+import type { SourceFile } from "../diagnostics/source.js";
+import type { Limits } from "../ns/limits.js";
+import { type DeployCommand, type DeployOptions, deployAction } from "./deploy.js";
+
 export { compileAction } from "./compile.js";
-export { deployAction } from "./deploy.js";
+
+export function deployWithNs(command: DeployCommand, file: string | undefined, opts: DeployOptions): Promise<number> {
+  return deployAction(command, file, opts, {
+    policyOf: (ctx: DeployContext, f: SourceFile, limits: Limits | undefined) => policyOf(ctx, f, limits),
+  });
+}

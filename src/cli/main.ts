@@ -1,16 +1,16 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --stack-size=3900
-import { createRequire } from "node:module";
 import { join } from "node:path";
 /**
- * fwc's command line. The #! line gives V8 a small young generation (a one-shot run's memory stays low) and a
- * 3.9 MB stack (within Linux's default 8 MB), so Tcl's 1,000 levels of nesting fit.
- * Exit codes: 0 ok, 1 the input has errors, 2 usage error, 3 internal error. */
-import { Command, CommanderError, Option } from "commander";
-import { DEFAULT_LIMITS } from "../ns/index.js";
-import { checkAction } from "./check.js";
-import { inspectAction } from "./inspect.js";
-import { positiveInt } from "./options.js";
+ * fwc's command line. Exit codes: 0 ok, 1 the input has errors, 2 usage error, 3 internal error.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { DEFAULT_LIMITS } from "../ns/limits.js";
+import { requireCached } from "./codecache.js";
 import { VERSION } from "./version.js";
+
+function positiveInt(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError("expected a positive integer");
+  return Number(v);
+}
 
 function limitOptions(cmd: Command): Command {
   return cmd
@@ -28,20 +28,28 @@ function limitOptions(cmd: Command): Command {
       "--max-string <n>",
       `longest value allowed, in characters (default: ${DEFAULT_LIMITS.maxString})`,
       positiveInt,
-    );
+    )
+    .addOption(new Option("--color <when>", "colour the output").choices(["auto", "always", "never"]).default("auto"));
 }
 
 /**
- * The compile command with its planner, zod and yaml is a bundle of its own (dist/fwc-compile.cjs), loaded only
- * when it runs: in the main bundle it would cost every `fwc check` 20 ms and 6 MB of parsing at start-up.
- * Built by esbuild with FWC_SPLIT_BUNDLE defined; from the TypeScript output it is an ordinary import.
+ * Each command's code is a bundle of its own, loaded only when the command runs (dist/fwc-*.cjs, esbuild):
+ *   fwc-front.cjs    check, inspect: the NS front end (chevrotain)
+ *   fwc-compile.cjs  compile, swapin, modify: the front end, zod, yaml, the planner and the backends
+ *   fwc-deploy.cjs   open, close, swapout, status, reconcile: zod, yaml, the planner and the backends
+ * so that `fwc check` parses no zod and `fwc open` no Tcl evaluator. From the TypeScript output (tests) they
+ * are ordinary imports.
  */
-async function loadCompile(): Promise<typeof import("./lazy.js")> {
-  if (process.env.FWC_SPLIT_BUNDLE === "1") return createRequire(__filename)(join(__dirname, "fwc-compile.cjs"));
-  // A computed specifier, so that esbuild leaves the module out of the main bundle.
-  const specifier = "./lazy.js";
-  return import(specifier);
+function loader<T>(bundle: string, module: string): () => Promise<T> {
+  return async () => {
+    if (process.env.FWC_SPLIT_BUNDLE === "1") return requireCached(join(__dirname, bundle)) as T;
+    // A computed specifier, so that esbuild leaves the module out of the main bundle.
+    return (await import(module)) as T;
+  };
 }
+const loadFront = loader<typeof import("./front.js")>("fwc-front.cjs", "./front.js");
+const loadCompile = loader<typeof import("./lazy.js")>("fwc-compile.cjs", "./lazy.js");
+const loadDeploy = loader<typeof import("./deploy.js")>("fwc-deploy.cjs", "./deploy.js");
 
 /** The options every lifecycle command takes. */
 function deployOptions(cmd: Command): Command {
@@ -86,7 +94,7 @@ export function buildProgram(exit: (code: number) => void): Command {
       .argument("<file...>", "NS files (- reads standard input)")
       .addOption(new Option("--format <format>", "output format").choices(["text", "json", "sarif"]).default("text"))
       .option("--strict", "treat warnings as errors"),
-  ).action((files: string[], opts) => exit(checkAction(files, opts)));
+  ).action(async (files: string[], opts) => exit((await loadFront()).checkAction(files, opts)));
 
   limitOptions(
     program
@@ -94,7 +102,7 @@ export function buildProgram(exit: (code: number) => void): Command {
       .description("print the evaluated topology and tb-allow-external calls")
       .argument("<file>", "NS file")
       .option("--json", "print JSON (the documented contract)"),
-  ).action((file: string, opts) => exit(inspectAction(file, opts)));
+  ).action(async (file: string, opts) => exit((await loadFront()).inspectAction(file, opts)));
 
   limitOptions(
     program
@@ -114,7 +122,7 @@ export function buildProgram(exit: (code: number) => void): Command {
       .option("--exp <pid/eid>", "the experiment (needed for every kind but ir)")
       .option("--testbed <file>", "testbed configuration, YAML")
       .option("--nodes <file>", "node addresses, JSON")
-      .option("--state <dir>", "directory with the stored state (allocations.json, dns.json); read only")
+      .option("--state <dir>", "the state directory of the deploy commands, for allocations and DNS; read only")
       .option("-o, --output <file>", "write to this file instead of standard output"),
   ).action(async (file: string, opts) => exit(await (await loadCompile()).compileAction(file, opts)));
 
@@ -124,7 +132,13 @@ export function buildProgram(exit: (code: number) => void): Command {
       const withFile = typeof args[0] === "string";
       const file = withFile ? (args[0] as string) : undefined;
       const opts = (withFile ? args[1] : args[0]) as Record<string, unknown>;
-      exit(await (await loadCompile()).deployAction(name as never, file, opts));
+      // swapin and modify evaluate an NS file: they run from the bundle that has the front end.
+      const withNs = name === "swapin" || name === "modify";
+      exit(
+        withNs
+          ? await (await loadCompile()).deployWithNs(name as never, file, opts)
+          : await (await loadDeploy()).deployAction(name as never, file, opts),
+      );
     };
   limitOptions(
     deployOptions(
@@ -194,7 +208,8 @@ export function buildProgram(exit: (code: number) => void): Command {
   return program;
 }
 
-async function main(): Promise<void> {
+/** Runs the command line (called by dist/fwc.cjs, src/cli/launch.ts). */
+export async function main(): Promise<void> {
   // `fwc check ... | head` closes the pipe early: that is not an error worth a stack trace.
   for (const stream of [process.stdout, process.stderr])
     stream.on("error", (e: NodeJS.ErrnoException) => {
@@ -223,5 +238,3 @@ async function main(): Promise<void> {
   }
   process.exitCode = code;
 }
-
-void main();

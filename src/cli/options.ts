@@ -1,10 +1,4 @@
-import { InvalidArgumentError } from "commander";
-import { DEFAULT_LIMITS, type Limits } from "../ns/index.js";
-
-export function positiveInt(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError("expected a positive integer");
-  return Number(v);
-}
+import { DEFAULT_LIMITS, type Limits } from "../ns/limits.js";
 
 export interface LimitOptions {
   maxSteps?: number;

@@ -8,7 +8,6 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { type DynamicRequest, resolveDynamic } from "../access/dynamic.js";
 import type { AccessPolicy } from "../access/policy.js";
-import { resolveAccess } from "../access/resolve.js";
 import { endpointsJson, endpointsTable } from "../backends/endpoints/endpoints.js";
 import {
   experimentElements,
@@ -19,8 +18,6 @@ import {
   skeletonText,
 } from "../backends/nftables/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
-import { evaluateNs } from "../ns/index.js";
-import type { Limits } from "../ns/interp.js";
 import type { Plan } from "../plan/plan.js";
 import type { NodeAddresses } from "../testbed/config.js";
 import {
@@ -44,14 +41,6 @@ export interface Shown {
 function show(ctx: DeployContext, plan: Plan, opts: Shown): void {
   if (ctx.dryRun) return;
   ctx.out.push(opts.json ? `${JSON.stringify(endpointsJson(plan), null, 2)}\n` : endpointsTable(plan));
-}
-
-/** Evaluates an NS file into its static policy; problems go to ctx.bag. */
-export function policyOf(ctx: DeployContext, file: SourceFile, limits: Limits | undefined): AccessPolicy | null {
-  const before = ctx.bag.errorCount;
-  const r = evaluateNs(file, limits, ctx.bag);
-  const policy = resolveAccess(r.experiment, file, ctx.bag);
-  return ctx.bag.errorCount > before ? null : policy;
 }
 
 function stateOf(
@@ -98,12 +87,10 @@ export async function swapin(
   ctx: DeployContext,
   exp: string,
   file: SourceFile,
+  policy: AccessPolicy,
   nodes: NodeAddresses,
-  limits: Limits | undefined,
   opts: Shown,
 ): Promise<boolean> {
-  const policy = policyOf(ctx, file, limits);
-  if (policy === null) return false;
   return (
     (await withState(ctx, async (store) => {
       if (store.readExperiment(exp) !== null) {
@@ -127,12 +114,10 @@ export async function modify(
   ctx: DeployContext,
   exp: string,
   file: SourceFile,
+  policy: AccessPolicy,
   nodes: NodeAddresses | null,
-  limits: Limits | undefined,
   opts: Shown,
 ): Promise<boolean> {
-  const policy = policyOf(ctx, file, limits);
-  if (policy === null) return false;
   return (
     (await withState(ctx, async (store) => {
       const prev = need(ctx, store, exp);

@@ -6,6 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import ipaddr from "ipaddr.js";
+import { isAddress } from "../access/address.js";
 import type { ElementSet } from "../backends/nftables/render.js";
 import type { Gateway } from "./nft.js";
 
@@ -58,7 +59,7 @@ function fieldHolds(field: string, value: string): boolean {
   if (field === value) return true;
   const range = /^([0-9]+)-([0-9]+)$/.exec(field);
   if (range && /^[0-9]+$/.test(value)) return Number(value) >= Number(range[1]) && Number(value) <= Number(range[2]);
-  if (field.includes("/") && ipaddr.isValid(value)) {
+  if (field.includes("/") && isAddress(value)) {
     try {
       const [net, len] = ipaddr.parseCIDR(field);
       const a = ipaddr.parse(value);
@@ -67,8 +68,7 @@ function fieldHolds(field: string, value: string): boolean {
       return false;
     }
   }
-  if (ipaddr.isValid(field) && ipaddr.isValid(value))
-    return ipaddr.parse(field).toString() === ipaddr.parse(value).toString();
+  if (isAddress(field) && isAddress(value)) return ipaddr.parse(field).toString() === ipaddr.parse(value).toString();
   return false;
 }
 

@@ -48,7 +48,10 @@ export interface DeployContext {
   bag: DiagnosticBag;
   /** What the command prints on standard output (the transaction in a dry run). */
   out: string[];
-  /** Failpoints for the fault-injection tests (FWC_FAILPOINT): "after-intent", "after-nft", "after-dns". */
+  /**
+   * Failpoints for the fault-injection tests (FWC_FAILPOINT): "after-intent", "after-nft" and "after-dns" kill
+   * the process there; "invalid-ruleset" adds a line nft refuses to the transaction.
+   */
   failpoint?: string;
 }
 
@@ -203,7 +206,7 @@ function applyElements(
   what: string,
 ): { base: string } {
   const base = digest(skeletonText(ctx.testbed));
-  if (index.base !== base || !tableExists(ctx.gw)) {
+  const whole = () => {
     // No table yet (first use, gateway rebooted) or a new skeleton (testbed changed): write it all, atomically.
     const others = store
       .listExperiments()
@@ -211,9 +214,19 @@ function applyElements(
       .map((s) => s.applied.elements);
     applyTransaction(ctx.gw, renderTable(ctx.testbed, [...others, to]));
     return { base };
-  }
+  };
+  if (index.base !== base) return whole();
   const delta = diffElements(from, to);
-  if (!isEmptyDelta(delta)) applyTransaction(ctx.gw, renderDelta(delta, what));
+  if (isEmptyDelta(delta)) return { base };
+  // A fault for the tests (FWC_FAILPOINT=invalid-ruleset): a transaction nft must refuse as a whole.
+  const bad = ctx.failpoint === "invalid-ruleset" ? "add element inet fwc nosuchset { 192.0.2.1 }\n" : "";
+  try {
+    applyTransaction(ctx.gw, renderDelta(delta, what) + bad);
+  } catch (e) {
+    // The table is gone (the gateway rebooted, someone deleted it): the delta cannot apply, the whole table can.
+    if (e instanceof NftError && !tableExists(ctx.gw)) return whole();
+    throw e;
+  }
   return { base };
 }
 
@@ -329,8 +342,11 @@ export async function commitChange(
     );
     return false;
   }
-  const cut = cutRevokedFlows(ctx.gw, from, to);
-  if (cut.problem !== undefined) report(ctx, "FWC809", ctx.gw.netns ?? "gateway", cut.problem);
+  // Only a change that removes elements can revoke a flow.
+  if (Object.keys(diffElements(from, to).remove).length > 0) {
+    const cut = cutRevokedFlows(ctx.gw, from, to);
+    if (cut.problem !== undefined) report(ctx, "FWC809", ctx.gw.netns ?? "gateway", cut.problem);
+  }
   return next;
 }
 
@@ -409,7 +425,13 @@ export async function withState<T>(
     else if (e instanceof NftError) report(ctx, "FWC803", ctx.gw.netns ?? "gateway", e.message);
     else if (e instanceof Abort) return null;
     else if ((e as NodeJS.ErrnoException).code !== undefined)
-      report(ctx, "FWC802", ctx.stateDir, `the state directory: ${(e as Error).message}`);
+      report(
+        ctx,
+        "FWC802",
+        ctx.stateDir,
+        `cannot use the state directory: ${(e as Error).message}`,
+        "free space or fix permissions in the state directory; nothing was changed",
+      );
     else throw e;
     return null;
   } finally {

@@ -26,7 +26,14 @@ export function acquireLock(dir: string, waitMs: number): () => void {
   for (;;) {
     try {
       const fd = openSync(path, "wx", 0o644);
-      writeSync(fd, `${process.pid} ${new Date().toISOString()}\n`);
+      try {
+        writeSync(fd, `${process.pid} ${new Date().toISOString()}\n`);
+      } catch (e) {
+        // A full disk: leave no empty lock behind.
+        closeSync(fd);
+        rmSync(path, { force: true });
+        throw e;
+      }
       closeSync(fd);
       return () => rmSync(path, { force: true });
     } catch (e) {

@@ -4,6 +4,7 @@
  */
 import { spawnSync } from "node:child_process";
 import ipaddr from "ipaddr.js";
+import { isAddress } from "../access/address.js";
 import { type ElementSet, TABLE } from "../backends/nftables/render.js";
 
 export class NftError extends Error {}
@@ -47,47 +48,75 @@ export function tableExists(gw: Gateway): boolean {
   return new RegExp(`^table inet ${TABLE}$`, "m").test(r.out);
 }
 
-/** The rules of the table as nft prints them (for comparing the skeleton), or null when there is no table. */
-export function listTable(gw: Gateway): { elements: ElementSet; chains: string } | null {
-  const r = run(gw, ["-j", "list", "table", "inet", TABLE]);
+/**
+ * The table's elements as nft lists them, or null when there is no table. The text listing, not `nft -j`:
+ * nft 1.0.6's JSON prints a port inside a concatenation as an address (`0.0.78.64`).
+ */
+export function listTable(gw: Gateway): { elements: ElementSet; text: string } | null {
+  const r = run(gw, ["list", "table", "inet", TABLE]);
   if (!r.ok) {
     if (/No such file or directory/.test(r.err)) return null;
     throw new NftError(`nft list table failed: ${firstLines(r.err)}`);
   }
-  const doc = JSON.parse(r.out) as { nftables: Record<string, Record<string, unknown>>[] };
-  const elements: ElementSet = {};
-  const rules: string[] = [];
-  for (const item of doc.nftables) {
-    const s = (item.set ?? item.map) as { name: string; elem?: unknown[] } | undefined;
-    if (s !== undefined) {
-      elements[s.name] = (s.elem ?? []).map((e) => {
-        const [k, v] = Array.isArray(e) ? [e[0], e[1]] : [e, undefined];
-        const inner = (k as { elem?: { val: unknown; comment?: string } }).elem;
-        const key = atomsText(inner === undefined ? k : inner.val);
-        return {
-          key: v === undefined ? key : `${key} : ${atomsText(v)}`,
-          comment: inner?.comment ?? "",
-        };
-      });
+  return { elements: parseListing(r.out), text: r.out };
+}
+
+/** The elements of every set and map in `nft list table` output. */
+export function parseListing(text: string): ElementSet {
+  const out: ElementSet = {};
+  let name: string | null = null;
+  let body: string | null = null;
+  for (const line of text.split("\n")) {
+    const head = /^\t(?:set|map) (\S+) \{$/.exec(line);
+    if (head) {
+      name = head[1]!;
+      out[name] = [];
+      continue;
     }
-    const rule = item.rule as { chain: string; expr: unknown } | undefined;
-    if (rule !== undefined) rules.push(`${rule.chain} ${JSON.stringify(rule.expr)}`);
+    if (name === null) continue;
+    if (body === null) {
+      const at = line.indexOf("elements = {");
+      if (at < 0) {
+        if (line === "\t}") name = null;
+        continue;
+      }
+      body = line.slice(at + "elements = {".length);
+    } else body += ` ${line.trim()}`;
+    // The list ends at a closing brace outside quotes.
+    let quoted = false;
+    let end = -1;
+    for (let i = 0; i < body.length; i++) {
+      const c = body[i];
+      if (c === '"') quoted = !quoted;
+      else if (c === "}" && !quoted) {
+        end = i;
+        break;
+      }
+    }
+    if (end < 0) continue;
+    out[name] = splitElements(body.slice(0, end));
+    body = null;
   }
-  return { elements, chains: rules.join("\n") };
+  return out;
 }
 
-function atomsText(x: unknown): string {
-  if (typeof x === "object" && x !== null && "concat" in x) return (x.concat as unknown[]).map(atomText).join(" . ");
-  return atomText(x);
-}
-
-function atomText(x: unknown): string {
-  if (typeof x === "number") return String(x);
-  if (typeof x === "string") return x;
-  const o = x as { prefix?: { addr: string; len: number }; range?: [unknown, unknown] };
-  if (o.prefix !== undefined) return `${o.prefix.addr}/${o.prefix.len}`;
-  if (o.range !== undefined) return `${atomText(o.range[0])}-${atomText(o.range[1])}`;
-  return JSON.stringify(x);
+function splitElements(list: string): { key: string; comment: string }[] {
+  const parts: string[] = [];
+  let quoted = false;
+  let from = 0;
+  for (let i = 0; i <= list.length; i++) {
+    const c = list[i];
+    if (c === '"') quoted = !quoted;
+    else if ((c === "," && !quoted) || i === list.length) {
+      const p = list.slice(from, i).trim();
+      if (p !== "") parts.push(p);
+      from = i + 1;
+    }
+  }
+  return parts.map((p) => {
+    const m = /^(.*?)(?: comment "([^"]*)")?(?: : (.*))?$/.exec(p)!;
+    return { key: m[3] === undefined ? m[1]! : `${m[1]} : ${m[3]}`, comment: m[2] ?? "" };
+  });
 }
 
 /**
@@ -104,7 +133,7 @@ export function normalizeKey(key: string): string {
           const m = /^([0-9]+)-([0-9]+)$/.exec(a);
           if (m) return m[1] === m[2] ? m[1]! : a;
           const [addr, len] = a.split("/");
-          if (addr !== undefined && ipaddr.isValid(addr)) {
+          if (addr !== undefined && isAddress(addr)) {
             const p = ipaddr.parse(addr);
             const text = p.kind() === "ipv6" ? (p as ipaddr.IPv6).toRFC5952String() : p.toString();
             const full = p.kind() === "ipv6" ? 128 : 32;

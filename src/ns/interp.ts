@@ -18,19 +18,11 @@ import {
   valueBool,
   valueString,
 } from "./expr.js";
+import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { parseScript } from "./parser.js";
 import { formatList, parseList, ValueError } from "./values.js";
 
-export interface Limits {
-  /** Commands evaluated (loop iterations count as commands too). */
-  maxSteps: number;
-  /** Nesting of proc calls and command substitutions. */
-  maxDepth: number;
-  /** Characters in any one value. */
-  maxString: number;
-}
-
-export const DEFAULT_LIMITS: Limits = { maxSteps: 5_000_000, maxDepth: 1000, maxString: 16 * 1024 * 1024 };
+export { DEFAULT_LIMITS, type Limits };
 
 export class TclError {
   related: Related[] = [];

@@ -6,6 +6,11 @@
 import ipaddr from "ipaddr.js";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { isAddress } from "../access/address.js";
+
+// A command parses each file once: zod's compiled fast path costs more to build than it saves here.
+z.config({ jitless: true });
+
 import type { DiagnosticCode } from "../diagnostics/codes.js";
 import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
@@ -74,7 +79,7 @@ const DnsConfig = z.strictObject({
   /** Where nsupdate sends changes. */
   server: z
     .string()
-    .refine((s) => ipaddr.isValid(s), "must be the name server's IPv4 or IPv6 address")
+    .refine((s) => isAddress(s), "must be the name server's IPv4 or IPv6 address")
     .optional(),
   port: z.number().int().min(1).max(65535).optional(),
   /** TSIG key file for `nsupdate -k` (as written by tsig-keygen). */
@@ -87,7 +92,7 @@ export const TestbedConfig = z.strictObject({
   gateway: z.strictObject({
     /** CNAME target. */
     name: DnsName.refine(
-      (s) => !ipaddr.isValid(s.replace(/\.$/, "")),
+      (s) => !isAddress(s.replace(/\.$/, "")),
       "must be a host name, not an address: it is the CNAME target",
     ),
     ipv4: Ipv4,
@@ -193,9 +198,9 @@ function nodeRange(doc: Doc, path: string[], what: "value" | "key"): [number, nu
 export function loadTestbed(file: SourceFile, bag: DiagnosticBag): TestbedConfig | null {
   const cfg = loadConfig(file, TestbedConfig, bag);
   if (cfg === null) return null;
-  const doc = parseDocument(file.text);
+  // Positions are needed only for a report: the document is parsed again then, not on every load.
   const at = (path: string[]) => {
-    const r = nodeRange(doc, path, "value") ?? [0, 1];
+    const r = nodeRange(parseDocument(file.text), path, "value") ?? [0, 1];
     return span(file, r[0], r[1]);
   };
   if (cfg.dedicated !== undefined && ipaddr.parse(cfg.gateway.ipv4).match(ipaddr.parseCIDR(cfg.dedicated))) {

@@ -111,6 +111,82 @@ export class Lab {
     };
   }
 
+  /** An echo listener that keeps connections open (for established-connection tests). */
+  async echo(ns: string, addr: string, port: number, name: string): Promise<void> {
+    const child = spawn(
+      "ip",
+      ["netns", "exec", this.name(ns), process.execPath, PROBE, "echo", "tcp", addr, String(port), name],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    this.children.push(child);
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`echo ${ns}/${port} did not start`)), 10_000);
+      child.stdout!.on("data", (d: Buffer) => {
+        if (String(d).includes("ready")) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+  }
+
+  /**
+   * One long TCP connection from `ns`: `ask(line)` sends a line and resolves with the answer line, "CLOSED" when
+   * the connection ended, or "TIMEOUT".
+   */
+  async session(
+    ns: string,
+    addr: string,
+    port: number,
+  ): Promise<{ ask: (line: string, timeoutMs?: number) => Promise<string>; end: () => void }> {
+    const child = spawn(
+      "ip",
+      ["netns", "exec", this.name(ns), process.execPath, PROBE, "session", "tcp", addr, String(port)],
+      {
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
+    this.children.push(child);
+    const lines: string[] = [];
+    let wake: (() => void) | null = null;
+    let buf = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      buf += String(d);
+      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+        lines.push(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+      wake?.();
+    });
+    const next = (timeoutMs: number) =>
+      new Promise<string>((resolve) => {
+        const take = () => {
+          if (lines.length > 0) {
+            clearTimeout(t);
+            wake = null;
+            resolve(lines.shift()!);
+          }
+        };
+        const t = setTimeout(() => {
+          wake = null;
+          resolve("TIMEOUT");
+        }, timeoutMs);
+        wake = take;
+        take();
+      });
+    const first = await next(3000);
+    if (first !== "connected") throw new Error(`session ${ns} -> ${addr}:${port}: ${first}`);
+    return {
+      ask: async (line: string, timeoutMs = 1500) => {
+        if (lines.length === 0 || lines[0] !== "CLOSED") child.stdin!.write(`${line}\n`);
+        return next(timeoutMs);
+      },
+      end: () => child.kill("SIGKILL"),
+    };
+  }
+
   /** One connection or datagram from `ns`; the answer ("NAME PEER") or TIMEOUT/REFUSED. */
   send(ns: string, proto: "tcp" | "udp", addr: string, port: number, from?: string, timeoutMs = 700): string {
     const args = [process.execPath, PROBE, "send", proto, addr, String(port), String(timeoutMs)];

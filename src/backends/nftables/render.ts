@@ -12,9 +12,9 @@ import type { TestbedConfig } from "../../testbed/config.js";
 
 export const TABLE = "fwc";
 
-/** Characters nft accepts inside a quoted comment, without any quoting games. */
+/** Characters nft accepts inside a quoted comment, without any quoting games (and no comma: lists split on it). */
 function comment(s: string): string {
-  return s.replace(/[^A-Za-z0-9 ./:_,=+-]/g, "_").slice(0, 120);
+  return s.replace(/[^A-Za-z0-9 ./:_=+-]/g, "_").slice(0, 120);
 }
 
 /** "proj/exp1 6:97": the experiment and the grant's line and column in its NS file (short: nft parses every byte). */

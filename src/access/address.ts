@@ -1,0 +1,9 @@
+import ipaddr from "ipaddr.js";
+
+/**
+ * Whether `s` is an IPv4 address in dotted-quad form or an IPv6 address. ipaddr.js's own isValid also takes
+ * "20006" or "0x7f.1" as IPv4 addresses, which a port number or a host name must never be taken for.
+ */
+export function isAddress(s: string): boolean {
+  return ipaddr.IPv4.isValidFourPartDecimal(s) || (s.includes(":") && ipaddr.IPv6.isValid(s));
+}

@@ -1,0 +1,231 @@
+/**
+ * The deploy step's pieces without a kernel: element deltas, reading nft's listing back, conntrack flows and
+ * which grants admit them, dynamic grants, g5kfw openings, the lock and crash-safe writes. test/kernel/ runs
+ * them against the real nft, conntrack and packets.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { resolveDynamic } from "../../src/access/dynamic.js";
+import { diffElements, type ElementSet, renderDelta } from "../../src/backends/nftables/render.js";
+import { G5kOpening, g5kRequest } from "../../src/deploy/commands.js";
+import { admits, parseFlows } from "../../src/deploy/conntrack.js";
+import { acquireLock, LockError } from "../../src/deploy/lock.js";
+import { normalizeKey, parseListing } from "../../src/deploy/nft.js";
+import { writeFileAtomic } from "../../src/deploy/state.js";
+import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
+
+describe("element deltas", () => {
+  const a: ElementSet = {
+    rdr4: [
+      { key: "198.51.100.1 . tcp . 20000 : 10.1.1.2 . 22", comment: "p/e 4:1" },
+      { key: "198.51.100.1 . tcp . 20001 : 10.1.1.2 . 80", comment: "p/e 4:5" },
+    ],
+    nodes4: [{ key: "10.1.1.2", comment: "p/e a" }],
+  };
+  const b: ElementSet = {
+    rdr4: [
+      { key: "198.51.100.1 . tcp . 20000 : 10.1.1.2 . 22", comment: "p/e 4:1" },
+      { key: "198.51.100.1 . tcp . 20001 : 10.1.1.2 . 80", comment: "p/e 5:5" },
+    ],
+    nodes4: [{ key: "10.1.1.2", comment: "p/e a" }],
+    out4: [{ key: "10.1.1.2 . 192.0.2.0/24 . tcp . 443", comment: "p/e 6:1" }],
+  };
+
+  it("touches only what changed; a changed comment is a change; deletions come first", () => {
+    const d = diffElements(a, b);
+    expect(d.remove).toEqual({ rdr4: [a.rdr4![1]] });
+    expect(d.add).toEqual({ rdr4: [b.rdr4![1]], out4: b.out4 });
+    expect(renderDelta(d, "open p/e").split("\n").slice(1, -1)).toEqual([
+      "delete element inet fwc rdr4 { 198.51.100.1 . tcp . 20001 }",
+      'add element inet fwc rdr4 { 198.51.100.1 . tcp . 20001 comment "p/e 5:5" : 10.1.1.2 . 80 }',
+      'add element inet fwc out4 { 10.1.1.2 . 192.0.2.0/24 . tcp . 443 comment "p/e 6:1" }',
+    ]);
+    expect(diffElements(b, b)).toEqual({ remove: {}, add: {} });
+  });
+});
+
+describe("reading nft's listing back", () => {
+  const listing = `table inet fwc {
+\tset nodes4 {
+\t\ttype ipv4_addr
+\t\telements = { 10.1.1.2 comment "p/e a", 10.1.1.3 comment "p/e b" }
+\t}
+
+\tmap rdr4 {
+\t\ttype ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service
+\t\telements = { 198.51.100.1 . tcp . 20000 comment "p/e 4:1" : 10.1.1.2 . 22,
+\t\t\t     198.51.100.1 . udp . 20001 comment "p/e open 1:9" : 10.1.1.3 . 53 }
+\t}
+
+\tset out4 {
+\t\ttype ipv4_addr . ipv4_addr . inet_proto . inet_service
+\t\tflags interval
+\t\telements = { 10.1.1.2 . 1.2.3.4 . tcp . 80-90 comment "p/e 5:1" }
+\t}
+
+\tset open6 {
+\t\ttype ipv6_addr . inet_proto . inet_service
+\t\tflags interval
+\t}
+
+\tchain forward {
+\t\ttype filter hook forward priority filter; policy accept;
+\t\tip daddr @nodes4 drop
+\t}
+}
+`;
+
+  it("parses every set and map, with comments and map values, across lines", () => {
+    expect(parseListing(listing)).toEqual({
+      nodes4: [
+        { key: "10.1.1.2", comment: "p/e a" },
+        { key: "10.1.1.3", comment: "p/e b" },
+      ],
+      rdr4: [
+        { key: "198.51.100.1 . tcp . 20000 : 10.1.1.2 . 22", comment: "p/e 4:1" },
+        { key: "198.51.100.1 . udp . 20001 : 10.1.1.3 . 53", comment: "p/e open 1:9" },
+      ],
+      out4: [{ key: "10.1.1.2 . 1.2.3.4 . tcp . 80-90", comment: "p/e 5:1" }],
+      open6: [],
+    });
+  });
+
+  it("compares keys in one spelling: full prefixes, one-port ranges, IPv6; ports stay ports", () => {
+    expect(normalizeKey("10.1.1.2 . 1.2.3.4/32 . tcp . 80-80")).toBe("10.1.1.2 . 1.2.3.4 . tcp . 80");
+    expect(normalizeKey("2620:0:e01:0:0:0:0:4 . 2620::/48 . udp . 53")).toBe("2620:0:e01::4 . 2620::/48 . udp . 53");
+    expect(normalizeKey("198.51.100.1 . tcp . 20006 : 10.1.1.2 . 22")).toBe(
+      "198.51.100.1 . tcp . 20006 : 10.1.1.2 . 22",
+    );
+  });
+});
+
+describe("revoked flows", () => {
+  const lines = [
+    // Inbound through the gateway's port 20000 to web:22 (DNAT).
+    "tcp      6 431999 ESTABLISHED src=192.0.2.7 dst=198.51.100.1 sport=40000 dport=20000 src=10.1.1.2 dst=192.0.2.7 sport=22 dport=40000 [ASSURED] mark=0 use=1",
+    // Outbound from the node to 1.2.3.4:85 (SNAT).
+    "tcp      6 431999 ESTABLISHED src=10.1.1.2 dst=1.2.3.4 sport=50000 dport=85 src=1.2.3.4 dst=198.51.100.1 sport=85 dport=50000 [ASSURED] mark=0 use=1",
+    "udp      17 29 src=10.9.9.9 dst=10.9.9.1 sport=1 dport=2 src=10.9.9.1 dst=10.9.9.9 sport=2 dport=1 mark=0 use=1",
+    "icmp     1 29 src=1.1.1.1 dst=2.2.2.2 type=8 code=0 id=1 src=2.2.2.2 dst=1.1.1.1 type=0 code=0 id=1 mark=0 use=1",
+  ].join("\n");
+  const flows = parseFlows(lines);
+  const granted: ElementSet = {
+    rdr4: [{ key: "198.51.100.1 . tcp . 20000 : 10.1.1.2 . 22", comment: "p/e 4:1" }],
+    out4: [{ key: "10.1.1.2 . 1.2.3.0/24 . tcp . 80-90", comment: "p/e 5:1" }],
+  };
+
+  it("parses both directions of TCP and UDP entries, skips ICMP", () => {
+    expect(
+      flows.map(
+        (f) => `${f.proto} ${f.orig.src}:${f.orig.sport}>${f.orig.dst}:${f.orig.dport} ${f.reply.src}:${f.reply.sport}`,
+      ),
+    ).toEqual([
+      "tcp 192.0.2.7:40000>198.51.100.1:20000 10.1.1.2:22",
+      "tcp 10.1.1.2:50000>1.2.3.4:85 1.2.3.4:85",
+      "udp 10.9.9.9:1>10.9.9.1:2 10.9.9.1:2",
+    ]);
+    expect(flows[0]!.spec).toEqual([
+      "-p",
+      "tcp",
+      "--orig-src",
+      "192.0.2.7",
+      "--orig-dst",
+      "198.51.100.1",
+      "--sport",
+      "40000",
+      "--dport",
+      "20000",
+    ]);
+  });
+
+  it("a flow is admitted by the grant that let it through, and by no other", () => {
+    expect(flows.map((f) => admits(granted, f))).toEqual([true, true, false]);
+    // The redirect now goes elsewhere, the outbound range no longer holds port 85: both are revoked.
+    const after: ElementSet = {
+      rdr4: [{ key: "198.51.100.1 . tcp . 20000 : 10.1.1.3 . 22", comment: "p/e 4:1" }],
+      out4: [{ key: "10.1.1.2 . 1.2.3.0/24 . tcp . 80-84", comment: "p/e 5:1" }],
+    };
+    expect(flows.map((f) => admits(after, f))).toEqual([false, false, false]);
+  });
+});
+
+describe("dynamic grants", () => {
+  const nodes = ["web", "db"];
+
+  it("resolve like the NS file's targets, marked dynamic, positioned in the option's text", () => {
+    const bag = new DiagnosticBag();
+    const p = resolveDynamic({ rdr: "web/80 db,5432,tcp,from=192.0.2.0/24", nat: "1.2.3.4/53/udp" }, nodes, bag);
+    expect(bag.items).toEqual([]);
+    expect(p!.inbound.map((g) => [g.node, g.port, g.sources, g.origin.source, g.origin.file, g.origin.column])).toEqual(
+      [
+        ["web", 80, [], "dynamic", "--rdr", 1],
+        ["db", 5432, ["192.0.2.0/24"], "dynamic", "--rdr", 8],
+      ],
+    );
+    expect(p!.outbound.map((g) => `${g.host} ${g.proto} ${g.port}`)).toEqual(["1.2.3.4/32 udp 53"]);
+    expect(p!.dns.map((d) => d.node)).toEqual(["web", "db"]);
+  });
+
+  it("a target without a node needs --node; an unknown node is named", () => {
+    const bag = new DiagnosticBag();
+    expect(resolveDynamic({ rdr: "web/80 22" }, nodes, bag)).toBeNull();
+    expect(bag.items.map((d) => [d.code, d.span.file.path, d.span.start, d.message])).toEqual([
+      ["FWC515", "--rdr", 7, 'rdr target "22" names no node'],
+    ]);
+    const ok = new DiagnosticBag();
+    expect(resolveDynamic({ rdr: "22", node: "db" }, nodes, ok)!.inbound[0]!.node).toBe("db");
+    const bad = new DiagnosticBag();
+    resolveDynamic({ rdr: "wbe/80" }, nodes, bad);
+    expect(bad.items.map((d) => [d.code, d.message])).toEqual([
+      ["FWC515", `rdr target "wbe/80": no node "wbe" in this experiment`],
+    ]);
+  });
+
+  it("g5kfw openings become open6 targets (node names or the nodes' addresses, ports, sources)", () => {
+    const addrs = { web: { ipv6: "2001:db8::47" }, db: { ipv4: "10.1.1.3" } };
+    const openings = G5kOpening.parse([
+      { addr: "2001:db8::47/128", port: "22 8000..8100" },
+      { addr: ["web"], proto: "all", src_addr: "2001:db8:1::/48" },
+    ]);
+    expect(g5kRequest(openings, addrs)).toEqual({
+      request: { open6: "web,22,tcp+udp web,8000..8100,tcp+udp web,all,from=2001:db8:1::/48" },
+    });
+    expect(g5kRequest(G5kOpening.parse([{ addr: "db", proto: "all", port: 22 }]), addrs)).toEqual({
+      problem: 'opening 0: "all" takes no port',
+    });
+    expect(g5kRequest(G5kOpening.parse([{ addr: "2001:db8::99", port: 22 }]), addrs)).toEqual({
+      problem: 'opening 0: "2001:db8::99" is not a node of the experiment or its IPv6 address',
+    });
+  });
+});
+
+describe("the state directory", () => {
+  it("writes files whole: a temporary file renamed over the old one, nothing left behind", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fwc-state-"));
+    const f = join(dir, "sub", "x.json");
+    writeFileAtomic(f, "one");
+    writeFileAtomic(f, "two");
+    expect(readFileSync(f, "utf8")).toBe("two");
+    expect(readdirSync(join(dir, "sub"))).toEqual(["x.json"]);
+  });
+
+  it("the lock: taken, released, taken over from a dead owner, and a live owner is named", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fwc-lock-"));
+    const release = acquireLock(dir, 0);
+    expect(readFileSync(join(dir, "lock"), "utf8")).toMatch(new RegExp(`^${process.pid} `));
+    expect(() => acquireLock(dir, 200)).toThrow(LockError);
+    release();
+    expect(existsSync(join(dir, "lock"))).toBe(false);
+    // A process that has exited: its lock is stale.
+    const dead = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" }).stdout.trim();
+    writeFileSync(join(dir, "lock"), `${dead} 2026-11-22T00:00:00Z\n`);
+    acquireLock(dir, 0)();
+    writeFileSync(join(dir, "lock"), "1 2026-11-22T00:00:00Z\n");
+    expect(() => acquireLock(dir, 100)).toThrow(
+      /another fwc \(pid 1, since 2026-11-22T00:00:00Z\) holds .*lock; waited 0 s/,
+    );
+  });
+});

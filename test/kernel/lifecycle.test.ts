@@ -1,0 +1,181 @@
+/**
+ * The experiment's life on a real gateway, through the real `fwc` binary with --netns: swapin of two
+ * experiments, open, close (cutting an established TCP connection), both swap-modify cases of CXA, swapout,
+ * with real packets after every step, `fwc status` in step after every step, and a second experiment's
+ * established connection flowing through all of it.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { canRunKernelTests, Lab } from "./lab.js";
+
+const root = join(import.meta.dirname, "..", "..");
+const bin = join(root, "dist", "fwc.cjs");
+
+const TESTBED = `domain: testbed.example.net
+gateway:
+  name: gw.testbed.example.net
+  ipv4: 198.51.100.1
+  outside: eth0
+  inside: [eth1]
+ports: 20000-29999
+`;
+const head = "set ns [new Simulator]\nsource tb_compat.tcl\nset web [$ns node]\nset db [$ns node]\n";
+const E1 = `${head}tb-allow-external $web shared rdr "web/80" nat "192.154.6.21/25"\n$ns run\n`;
+// No tb-allow-external call at all: CXA keeps the dynamic grants, and the file's own grants are gone.
+const E1_NO_CALLS = `${head}$ns run\n`;
+// A call (even one): the file overrules the dynamic grants.
+const E1_CALLS = `${head}tb-allow-external $web shared rdr "web/8080"\n$ns run\n`;
+const E2 =
+  'set ns [new Simulator]\nsource tb_compat.tcl\nset x [$ns node]\ntb-allow-external $x shared rdr "x/22"\n$ns run\n';
+
+interface Endpoints {
+  inbound: { node: string; port: number; proto: string; external: { port: number } }[];
+}
+
+describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
+  const lab = new Lab();
+  const dir = mkdtempSync(join(tmpdir(), "fwc-life-"));
+  const state = join(dir, "state");
+  const fwc = (args: string[]) => {
+    const r = spawnSync(
+      bin,
+      [...args, "--state", state, "--testbed", join(dir, "testbed.yaml"), "--netns", lab.name("gw")],
+      {
+        encoding: "utf8",
+        cwd: dir,
+        timeout: 60_000,
+      },
+    );
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  const ok = (args: string[]): Endpoints | null => {
+    const r = fwc([...args, "--json"]);
+    expect([r.code, r.err]).toEqual([0, ""]);
+    return r.out.trim() === "" ? null : (JSON.parse(r.out) as Endpoints);
+  };
+  const port = (e: Endpoints | null, node: string, internal: number) =>
+    e!.inbound.find((x) => x.node === node && x.port === internal)!.external.port;
+  const inStep = () => {
+    const r = fwc(["status"]);
+    expect([r.code, r.err]).toEqual([0, ""]);
+    expect(r.out).toContain("The gateway is in step with the state.");
+  };
+  const file = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+
+  let x22: number;
+  let s2: Awaited<ReturnType<Lab["session"]>>;
+
+  beforeAll(async () => {
+    writeFileSync(join(dir, "testbed.yaml"), TESTBED);
+    writeFileSync(join(dir, "e1.json"), JSON.stringify({ web: { ipv4: "10.1.1.3" }, db: { ipv4: "10.1.1.4" } }));
+    writeFileSync(join(dir, "e2.json"), JSON.stringify({ x: { ipv4: "10.1.1.9" } }));
+    for (const ns of ["inet", "gw", "web", "db", "x"]) lab.addNamespace(ns);
+    lab.link("inet", "inet0", ["198.51.100.2/24", "192.154.6.21/32"], "gw", "eth0", ["198.51.100.1/24"]);
+    lab.insideLan(
+      ["10.1.1.1/24"],
+      [
+        ["web", ["10.1.1.3/24"]],
+        ["db", ["10.1.1.4/24"]],
+        ["x", ["10.1.1.9/24"]],
+      ],
+      "10.1.1.1",
+    );
+    lab.exec("gw", ["ip", "route", "add", "192.154.6.21/32", "via", "198.51.100.2"]);
+    lab.exec("inet", ["ip", "route", "add", "10.1.1.0/24", "via", "198.51.100.1"]);
+    lab.exec("gw", ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    await lab.listen("web", "tcp", "10.1.1.3", 80, "web:80");
+    await lab.listen("web", "tcp", "10.1.1.3", 8080, "web:8080");
+    await lab.echo("db", "10.1.1.4", 5432, "db:5432");
+    await lab.echo("x", "10.1.1.9", 22, "x:22");
+    await lab.listen("inet", "tcp", "192.154.6.21", 25, "inet:25");
+  }, 60_000);
+
+  afterAll(() => {
+    lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  let web80: number;
+
+  it("swapin: each experiment's grants reach exactly their nodes", async () => {
+    const e1 = ok(["swapin", file("e1.ns", E1), "--exp", "proj/e1", "--nodes", join(dir, "e1.json")]);
+    const e2 = ok(["swapin", file("e2.ns", E2), "--exp", "proj/e2", "--nodes", join(dir, "e2.json")]);
+    web80 = port(e1, "web", 80);
+    x22 = port(e2, "x", 22);
+    expect(lab.send("inet", "tcp", "198.51.100.1", web80)).toBe("web:80 198.51.100.2");
+    expect(lab.send("web", "tcp", "192.154.6.21", 25)).toBe("inet:25 198.51.100.1");
+    expect(lab.send("x", "tcp", "192.154.6.21", 25)).toBe("TIMEOUT");
+    expect(lab.send("inet", "tcp", "10.1.1.4", 5432)).toBe("TIMEOUT");
+    s2 = await lab.session("inet", "198.51.100.1", x22);
+    expect(await s2.ask("hello")).toBe("x:22 hello");
+    inStep();
+  });
+
+  let db: number;
+  let s1: Awaited<ReturnType<Lab["session"]>>;
+
+  it("open: a dynamic grant reaches its node at once", async () => {
+    const e1 = ok(["open", "--exp", "proj/e1", "--rdr", "db/5432"]);
+    db = port(e1, "db", 5432);
+    s1 = await lab.session("inet", "198.51.100.1", db);
+    expect(await s1.ask("one")).toBe("db:5432 one");
+    expect(await s2.ask("still")).toBe("x:22 still");
+    inStep();
+  });
+
+  it("close: the grant is gone and its established TCP connection is cut", async () => {
+    ok(["close", "--exp", "proj/e1", "--rdr", "db/5432"]);
+    expect(await s1.ask("two")).toMatch(/^(CLOSED|TIMEOUT)$/);
+    expect(lab.send("inet", "tcp", "198.51.100.1", db)).not.toMatch(/^db/);
+    // The other experiment's connection never noticed.
+    expect(await s2.ask("after close")).toBe("x:22 after close");
+    expect(lab.send("inet", "tcp", "198.51.100.1", web80)).toBe("web:80 198.51.100.2");
+    inStep();
+  });
+
+  it("modify with a file without tb-allow-external calls keeps the dynamic grants", async () => {
+    const e1 = ok(["open", "--exp", "proj/e1", "--rdr", "db/5432"]);
+    db = port(e1, "db", 5432);
+    const m = ok(["modify", file("e1-nocalls.ns", E1_NO_CALLS), "--exp", "proj/e1"]);
+    expect(m!.inbound.map((e) => `${e.node}:${e.port}`)).toEqual(["db:5432"]);
+    const s = await lab.session("inet", "198.51.100.1", db);
+    expect(await s.ask("kept")).toBe("db:5432 kept");
+    s.end();
+    // The file's own grants are gone: the redirect to web and the outbound grant.
+    expect(lab.send("inet", "tcp", "198.51.100.1", web80)).not.toMatch(/^web/);
+    expect(lab.send("web", "tcp", "192.154.6.21", 25)).toBe("TIMEOUT");
+    expect(await s2.ask("during modify")).toBe("x:22 during modify");
+    inStep();
+  });
+
+  it("modify with a file that has a call replaces the dynamic grants", async () => {
+    const m = ok(["modify", file("e1-calls.ns", E1_CALLS), "--exp", "proj/e1"]);
+    expect(m!.inbound.map((e) => `${e.node}:${e.port}`)).toEqual(["web:8080"]);
+    expect(lab.send("inet", "tcp", "198.51.100.1", port(m, "web", 8080))).toBe("web:8080 198.51.100.2");
+    const s = await lab.session("inet", "198.51.100.1", db).catch(() => null);
+    if (s !== null) expect(await s.ask("gone")).not.toBe("db:5432 gone");
+    expect(await s2.ask("second modify")).toBe("x:22 second modify");
+    inStep();
+  });
+
+  it("swapout removes everything of the experiment, and only of it", async () => {
+    const r = fwc(["swapout", "--exp", "proj/e1"]);
+    expect([r.code, r.err]).toEqual([0, ""]);
+    for (const p of [web80, db]) expect(lab.send("inet", "tcp", "198.51.100.1", p)).not.toMatch(/^(web|db)/);
+    // The gateway no longer translates for the node: a swapped-out node is no experiment's, and what other hosts
+    // on the inside do is the operator's policy, not fwc's (docs/gateway.md).
+    expect(lab.send("web", "tcp", "192.154.6.21", 25)).not.toBe("inet:25 198.51.100.1");
+    expect(await s2.ask("after swapout")).toBe("x:22 after swapout");
+    inStep();
+    const listed = lab.exec("gw", ["nft", "list", "table", "inet", "fwc"]);
+    expect(listed).not.toContain("proj/e1");
+    expect(listed).toContain("proj/e2");
+    expect(fwc(["status", "--exp", "proj/e1"]).code).toBe(1);
+  });
+});
