@@ -83,7 +83,7 @@ function lookup(elements: ElementSet, set: string, values: string[]): string | n
 }
 
 const same = (mapped: string | null, to: string[]) =>
-  mapped !== null && mapped.split(" . ").every((f, i) => fieldHolds(f, to[i]!));
+  mapped?.split(" . ").every((f, i) => fieldHolds(f, to[i]!)) === true;
 
 /** Whether the experiment's elements admit this flow (the forward chain's and the DNAT maps' view of it). */
 export function admits(elements: ElementSet, f: Flow): boolean {

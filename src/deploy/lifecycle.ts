@@ -20,7 +20,6 @@ import { diffRecords, renderNsupdate } from "../backends/dns/zone.js";
 import {
   diffElements,
   type ElementSet,
-  experimentElements,
   isEmptyDelta,
   ownerOf,
   renderDelta,
