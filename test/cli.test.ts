@@ -212,7 +212,7 @@ describe("fwc compile --emit endpoints|table", () => {
     if (process.getuid?.() === 0) expect([check.status, check.stderr]).toEqual([0, ""]);
   });
 
-  it("--emit dns, zone and nsupdate follow the DNS state of --state DIR", () => {
+  it("--emit dns, zone and nsupdate follow the state directory of --state DIR", () => {
     const ns = join(examples, "web-lab.ns");
     const env = { SOURCE_DATE_EPOCH: "1795305600" }; // 2026-11-22
     const run = (emit: string, state?: string) =>
@@ -230,16 +230,39 @@ describe("fwc compile --emit endpoints|table", () => {
       `prereq nxrrset web.weblab.demo.testbed.example.net. IN CNAME\nupdate add ${cname}`,
     );
 
-    // Deployed: an older record for web and a zone serial from yesterday's change.
+    // Deployed (the deploy commands' state directory): an older record for web, yesterday's zone serial.
     const state = join(dir, "state");
-    mkdirSync(state, { recursive: true });
+    mkdirSync(join(state, "experiments", "demo"), { recursive: true });
     const deployed = { name: "web.weblab.demo.testbed.example.net.", type: "A", target: "198.51.100.130", ttl: 300 };
-    const dns = (zone: object) =>
+    const policy = {
+      version: 1,
+      file: "x.ns",
+      nodes: [],
+      hasCalls: false,
+      dedicated: [],
+      outbound: [],
+      inbound: [],
+      open6: [],
+      dns: [],
+    };
+    const experiment = {
+      version: 1,
+      experiment: "demo/weblab",
+      file: "x.ns",
+      policy,
+      dynamic: { outbound: [], inbound: [], open6: [], dns: [] },
+      nodes: {},
+      allocations: { ports: [], dedicated: [] },
+      applied: { elements: {}, records: [deployed] },
+      updated: "2026-11-21T00:00:00Z",
+    };
+    writeFileSync(join(state, "experiments", "demo", "weblab.json"), JSON.stringify(experiment));
+    const index = (zone: object) =>
       writeFileSync(
-        join(state, "dns.json"),
-        JSON.stringify({ version: 1, zone, experiments: { "demo/weblab": [deployed] } }),
+        join(state, "index.json"),
+        JSON.stringify({ version: 1, base: null, ports: [], dedicated: {}, released: [], zone }),
       );
-    dns({ name: "testbed.example.net.", serial: 2026112105, digest: "old" });
+    index({ name: "testbed.example.net.", serial: 2026112105, digest: "old" });
     expect(
       run("nsupdate", state)
         .stdout.split("\n")
@@ -252,15 +275,15 @@ describe("fwc compile --emit endpoints|table", () => {
     ]);
     const zone = run("zone", state).stdout;
     expect(zone).toContain(" 2026112200 ");
-    dns({ name: "testbed.example.net.", serial: 2026112207, digest: "old" });
+    index({ name: "testbed.example.net.", serial: 2026112207, digest: "old" });
     expect(run("zone", state).stdout).toContain(" 2026112208 ");
 
-    // A state file that is not one: a positioned error, and nothing written.
-    writeFileSync(join(state, "dns.json"), '{"version": 2, "experiments": {}}');
+    // A state file that is not one: the file and what is wrong with it, and nothing written.
+    writeFileSync(join(state, "experiments", "demo", "weblab.json"), JSON.stringify({ ...experiment, version: 2 }));
     const bad = run("zone", state);
     expect(bad.status).toBe(1);
     expect(bad.stdout).toBe("");
-    expect(bad.stderr).toMatch(/dns\.json:1:13: error\[FWC601\]: version: /);
+    expect(bad.stderr).toMatch(/error\[FWC802\]: \S+\/experiments\/demo\/weblab\.json: version: /);
   });
 
   it("needs the testbed inputs (usage error) and reports configuration problems with positions", () => {

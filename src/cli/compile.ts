@@ -3,14 +3,17 @@
  * testbed, node addresses and the stored state, the plan's endpoint listing, the gateway's ruleset or the DNS
  * records (a fragment, a zone, or an nsupdate script from what is deployed to what is wanted). Read-only: allocations are stored by the deploy step.
  */
-import { existsSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import { resolveAccess } from "../access/resolve.js";
+import type { DnsRecord } from "../backends/dns/records.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderText, summaryLine } from "../diagnostics/render.js";
+import { SourceFile, span } from "../diagnostics/source.js";
 import { evaluateNs } from "../ns/index.js";
 import { readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
+
+const EXP = /^[A-Za-z0-9-]+\/[A-Za-z0-9-]+$/;
 
 export interface CompileOptions extends LimitOptions {
   emit?: "ir" | "endpoints" | "table" | "nft" | "nft-json" | "dns" | "zone" | "nsupdate";
@@ -47,8 +50,8 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
     const checked = AccessPolicy.parse(policy);
     if (emit === "ir") out = `${JSON.stringify(checked, null, 2)}\n`;
     else if (bag.errorCount === 0) {
-      const { loadTestbed, loadNodeAddresses, loadConfig } = await import("../testbed/config.js");
-      const { Allocations, emptyAllocations } = await import("../plan/allocations.js");
+      const { loadTestbed, loadNodeAddresses } = await import("../testbed/config.js");
+      const { emptyAllocations } = await import("../plan/allocations.js");
       const { planAccess } = await import("../plan/plan.js");
       const { endpointsJson, endpointsTable } = await import("../backends/endpoints/endpoints.js");
       const tbFile = readSource(opts.testbed!, bag);
@@ -56,28 +59,34 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
       files.push(opts.testbed!, opts.nodes!);
       const testbed = tbFile === null ? null : loadTestbed(tbFile, bag);
       const nodes = nodesFile === null ? null : loadNodeAddresses(nodesFile, bag);
+      const { dnsSettings, infrastructureRecords } = await import("../backends/dns/records.js");
+      const exp = opts.exp!;
+      // The deploy commands' state directory (docs/deploy.md), read only: this experiment's ports and records,
+      // everyone else's ports, addresses and names.
       let allocations = emptyAllocations();
-      const stateFile = opts.state === undefined ? undefined : join(opts.state, "allocations.json");
-      if (stateFile !== undefined && existsSync(stateFile)) {
-        const sf = readSource(stateFile, bag);
-        const loaded = sf === null ? null : loadConfig(sf, Allocations, bag);
-        if (loaded !== null) allocations = loaded;
-      }
-      const { DnsState, emptyDnsState, dnsSettings, infrastructureRecords } = await import(
-        "../backends/dns/records.js"
-      );
-      let dnsState = emptyDnsState();
-      const dnsFile = opts.state === undefined ? undefined : join(opts.state, "dns.json");
-      if (dnsFile !== undefined && existsSync(dnsFile)) {
-        const sf = readSource(dnsFile, bag);
-        const loaded = sf === null ? null : loadConfig(sf, DnsState, bag);
-        if (loaded !== null) dnsState = loaded;
+      let deployedRecords: DnsRecord[] = [];
+      let dnsExisting: { record: DnsRecord; owner: string }[] = [];
+      let zoneState: { name: string; serial: number; digest: string } | undefined;
+      if (opts.state !== undefined) {
+        const { StateStore, StateError } = await import("../deploy/state.js");
+        const { allocationsFor } = await import("../deploy/lifecycle.js");
+        const store = new StateStore(opts.state);
+        try {
+          const index = store.readIndex();
+          const prev = EXP.test(exp) ? store.readExperiment(exp) : null;
+          allocations = allocationsFor(index, exp, prev);
+          deployedRecords = prev?.applied.records ?? [];
+          dnsExisting = store
+            .listExperiments()
+            .filter((x) => x.experiment !== exp.toLowerCase())
+            .flatMap((x) => x.applied.records.map((record) => ({ record, owner: `experiment ${x.experiment}` })));
+          zoneState = index.zone;
+        } catch (e) {
+          if (!(e instanceof StateError)) throw e;
+          bag.add("FWC802", span(new SourceFile(opts.state, ""), 0, 0), e.message, "fix or remove the file");
+        }
       }
       if (testbed !== null && nodes !== null && bag.errorCount === 0) {
-        const exp = opts.exp!;
-        const dnsExisting = Object.entries(dnsState.experiments)
-          .filter(([e]) => e !== exp)
-          .flatMap(([e, records]) => records.map((record) => ({ record, owner: `experiment ${e}` })));
         const planned = planAccess(
           { policy: checked, experiment: exp, testbed, nodes, allocations, file, dnsExisting },
           bag,
@@ -93,12 +102,12 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
             const settings = dnsSettings(testbed);
             if (emit === "dns") out = z.renderFragment(exp, settings.zone, plan.dns);
             else if (emit === "nsupdate")
-              out = z.renderNsupdate(settings, exp, z.diffRecords(dnsState.experiments[exp] ?? [], plan.dns));
+              out = z.renderNsupdate(settings, exp, z.diffRecords(deployedRecords, plan.dns));
             else {
               const infra = infrastructureRecords(testbed, settings);
               const records = [...dnsExisting.map((x) => x.record), ...plan.dns];
               const digest = z.zoneDigest([...infra, ...records]);
-              const deployed = dnsState.zone?.name === settings.zone ? dnsState.zone : undefined;
+              const deployed = zoneState?.name === settings.zone ? zoneState : undefined;
               out = z.renderZone(settings, infra, records, z.nextSerial(deployed, digest, now()));
             }
           } else if (emit === "endpoints") out = `${JSON.stringify(endpointsJson(plan), null, 2)}\n`;

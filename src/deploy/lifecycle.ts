@@ -113,7 +113,7 @@ function rangesOf(b: Uint8Array): { port: number; portEnd: number }[] {
 const OTHERS = "(others)/(others)";
 
 /** The planner's view of the gateway from the index: this experiment's allocations and everyone else's. */
-function allocationsFor(index: Index, exp: string, prev: ExperimentState | null): Allocations {
+export function allocationsFor(index: Index, exp: string, prev: ExperimentState | null): Allocations {
   const mine = prev?.allocations ?? { ports: [], dedicated: [] };
   const used = bitmap(index.ports);
   for (const p of mine.ports) used.fill(0, p.port, p.portEnd + 1);

@@ -26,16 +26,6 @@ export const DnsRecord = z.object({
 });
 export type DnsRecord = z.infer<typeof DnsRecord>;
 
-/** What is deployed (`DIR/dns.json`): the zone's serial and content digest, and each experiment's records. */
-export const DnsState = z.object({
-  version: z.literal(1),
-  zone: z.object({ name: z.string(), serial: z.number().int().min(0).max(4294967295), digest: z.string() }).optional(),
-  experiments: z.record(z.string(), z.array(DnsRecord)),
-});
-export type DnsState = z.infer<typeof DnsState>;
-
-export const emptyDnsState = (): DnsState => ({ version: 1, experiments: {} });
-
 export interface DnsSettings {
   /** Absolute, lowercase. */
   zone: string;
