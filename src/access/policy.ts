@@ -2,21 +2,22 @@
  * The AccessPolicy: the one description of an experiment's external access that every backend reads. Every
  * grant carries its expanded meaning and where it came from. Validated with zod wherever it enters or leaves.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
+import "../schema.js";
 
-const Cidr = z.string().regex(/^[0-9a-fA-F:.]+\/[0-9]{1,3}$/, "an address in CIDR form");
-const Port = z.number().int().min(0).max(65535);
+const Cidr = z.string().check(z.regex(/^[0-9a-fA-F:.]+\/[0-9]{1,3}$/, "an address in CIDR form"));
+const Port = z.int().check(z.minimum(0), z.maximum(65535));
 
 export const Origin = z.object({
   /** "nsfile" for grants from the NS file; "dynamic" for grants added to a running experiment. */
   source: z.enum(["nsfile", "dynamic"]),
   file: z.string(),
-  line: z.number().int().min(1),
-  column: z.number().int().min(1),
+  line: z.int().check(z.minimum(1)),
+  column: z.int().check(z.minimum(1)),
   /** The target as written. */
   text: z.string(),
   /** The tb-allow-external call it belongs to. */
-  call: z.object({ line: z.number().int().min(1), column: z.number().int().min(1) }),
+  call: z.object({ line: z.int().check(z.minimum(1)), column: z.int().check(z.minimum(1)) }),
 });
 
 export const DedicatedGrant = z.object({ node: z.string(), origin: Origin });
@@ -36,8 +37,8 @@ export const OutboundGrant = z.object({
 export const InboundGrant = z.object({
   node: z.string(),
   proto: z.enum(["tcp", "udp", "tcp+udp"]),
-  port: Port.min(1),
-  portEnd: Port.min(1),
+  port: z.int().check(z.minimum(1), z.maximum(65535)),
+  portEnd: z.int().check(z.minimum(1), z.maximum(65535)),
   /** Sources allowed; empty means any. */
   sources: z.array(Cidr),
   /** The external port equals the internal one (Globus port ranges). */

@@ -5,7 +5,7 @@
  * everything; DNS follows.
  */
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type DynamicRequest, resolveDynamic } from "../access/dynamic.js";
 import type { AccessPolicy } from "../access/policy.js";
 import { endpointsJson, endpointsTable } from "../backends/endpoints/endpoints.js";
@@ -19,6 +19,7 @@ import {
 } from "../backends/nftables/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import type { Plan } from "../plan/plan.js";
+import "../schema.js";
 import type { NodeAddresses } from "../testbed/config.js";
 import {
   commitChange,
@@ -429,9 +430,9 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
 export const G5kOpening = z.array(
   z.object({
     addr: z.union([z.string(), z.array(z.string())]),
-    proto: z.enum(["tcp+udp", "tcp", "udp", "all"]).default("tcp+udp"),
-    port: z.union([z.number().int(), z.string(), z.array(z.union([z.number().int(), z.string()]))]).optional(),
-    src_addr: z.union([z.string(), z.array(z.string())]).optional(),
+    proto: z._default(z.enum(["tcp+udp", "tcp", "udp", "all"]), "tcp+udp"),
+    port: z.optional(z.union([z.int(), z.string(), z.array(z.union([z.int(), z.string()]))])),
+    src_addr: z.optional(z.union([z.string(), z.array(z.string())])),
   }),
 );
 

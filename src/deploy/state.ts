@@ -28,10 +28,11 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { AccessPolicy, InboundGrant, Open6Grant, OutboundGrant } from "../access/policy.js";
 import { DnsRecord } from "../backends/dns/records.js";
 import { PortAllocation } from "../plan/allocations.js";
+import "../schema.js";
 import { NodeAddresses } from "../testbed/config.js";
 
 const Element = z.object({ key: z.string(), comment: z.string() });
@@ -62,19 +63,19 @@ export const ExperimentState = z.object({
 });
 export type ExperimentState = z.infer<typeof ExperimentState>;
 
-const Range = z.object({ port: z.number().int(), portEnd: z.number().int() });
+const Range = z.object({ port: z.int(), portEnd: z.int() });
 
 export const Index = z.object({
   version: z.literal(1),
   /** sha256 of the table skeleton on the gateway (sets, chains, rules), or null before the first apply. */
-  base: z.string().nullable(),
+  base: z.nullable(z.string()),
   /** Ports in use by all experiments, as ranges. */
   ports: z.array(Range),
   /** Dedicated addresses in use, and by whom. */
   dedicated: z.record(z.string(), z.string()),
   /** Released ports, oldest first (quarantine). */
   released: z.array(Range),
-  zone: z.object({ name: z.string(), serial: z.number().int(), digest: z.string() }).optional(),
+  zone: z.optional(z.object({ name: z.string(), serial: z.int(), digest: z.string() })),
 });
 export type Index = z.infer<typeof Index>;
 
@@ -84,8 +85,8 @@ export const Intent = z.object({
   version: z.literal(1),
   command: z.string(),
   experiment: z.string(),
-  previous: ExperimentState.nullable(),
-  next: ExperimentState.nullable(),
+  previous: z.nullable(ExperimentState),
+  next: z.nullable(ExperimentState),
   indexPrevious: Index,
   indexNext: Index,
   started: z.string(),
@@ -126,7 +127,7 @@ function syncDir(dir: string): void {
   }
 }
 
-function readJson<T extends z.ZodType>(path: string, schema: T): z.infer<T> | null {
+function readJson<T extends z.ZodMiniType>(path: string, schema: T): z.infer<T> | null {
   if (!existsSync(path)) return null;
   let data: unknown;
   try {

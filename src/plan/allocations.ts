@@ -8,9 +8,10 @@
  *   when no never-used port is left, oldest release first.
  * - Ranges get contiguous ranges; identity targets get exactly their own ports, or a clear error.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
+import "../schema.js";
 
-export const PortAllocation = z.object({ key: z.string(), port: z.number().int(), portEnd: z.number().int() });
+export const PortAllocation = z.object({ key: z.string(), port: z.int(), portEnd: z.int() });
 export const Allocations = z.object({
   version: z.literal(1),
   /** Per experiment ("pid/eid"): its external ports and dedicated addresses. */
@@ -22,7 +23,7 @@ export const Allocations = z.object({
     }),
   ),
   /** Released ports, oldest first: reused only when the pool has no never-used port left. */
-  released: z.array(z.object({ port: z.number().int(), portEnd: z.number().int() })),
+  released: z.array(z.object({ port: z.int(), portEnd: z.int() })),
 });
 export type Allocations = z.infer<typeof Allocations>;
 export type PortAllocation = z.infer<typeof PortAllocation>;

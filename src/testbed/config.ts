@@ -5,85 +5,83 @@
  */
 import ipaddr from "ipaddr.js";
 import { LineCounter, parseDocument } from "yaml";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { isAddress } from "../access/address.js";
-
-// A command parses each file once: zod's compiled fast path costs more to build than it saves here.
-z.config({ jitless: true });
-
 import type { DiagnosticCode } from "../diagnostics/codes.js";
 import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import { didYouMean } from "../diagnostics/suggest.js";
+import "../schema.js";
 
 const DNS_NAME =
   /^(?=.{1,253}\.?$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 const IFACE = /^[A-Za-z0-9_.:@-]{1,15}$/;
 
-const DnsName = z.string().regex(DNS_NAME, "must be a DNS name such as testbed.example.net");
+const DnsName = z.string().check(z.regex(DNS_NAME, "must be a DNS name such as testbed.example.net"));
 const Ipv4 = z
   .string()
-  .refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s), "must be an IPv4 address such as 198.51.100.1");
+  .check(z.refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s), "must be an IPv4 address such as 198.51.100.1"));
 const Ipv6 = z
   .string()
-  .refine((s) => ipaddr.IPv6.isValid(s) && !s.includes("/"), "must be an IPv6 address such as 2001:db8::1");
-const Ipv4Cidr = z.string().refine((s) => {
-  try {
-    const [a] = ipaddr.parseCIDR(s);
-    return a.kind() === "ipv4";
-  } catch {
-    return false;
-  }
-}, "must be an IPv4 network in CIDR form such as 198.51.100.128/25");
-const Iface = z.string().regex(IFACE, "must be a network interface name (at most 15 characters)");
+  .check(z.refine((s) => ipaddr.IPv6.isValid(s) && !s.includes("/"), "must be an IPv6 address such as 2001:db8::1"));
+const Ipv4Cidr = z.string().check(
+  z.refine((s) => {
+    try {
+      const [a] = ipaddr.parseCIDR(s);
+      return a.kind() === "ipv4";
+    } catch {
+      return false;
+    }
+  }, "must be an IPv4 network in CIDR form such as 198.51.100.128/25"),
+);
+const Iface = z.string().check(z.regex(IFACE, "must be a network interface name (at most 15 characters)"));
 
 const PortPool = z
-  .string()
-  .regex(/^[0-9]{1,5}-[0-9]{1,5}$/, "must be a port range low-high such as 20000-29999")
-  .transform((s) => {
-    const [a, b] = s.split("-").map(Number) as [number, number];
-    return { from: a, to: b };
-  })
-  .refine(
-    (r) => r.from >= 1024 && r.to <= 65535 && r.from <= r.to,
-    "must be low-high with 1024 <= low <= high <= 65535",
+  .pipe(
+    z.string().check(z.regex(/^[0-9]{1,5}-[0-9]{1,5}$/, "must be a port range low-high such as 20000-29999")),
+    z.transform((s: string) => {
+      const [a, b] = s.split("-").map(Number) as [number, number];
+      return { from: a, to: b };
+    }),
+  )
+  .check(
+    z.refine(
+      (r) => r.from >= 1024 && r.to <= 65535 && r.from <= r.to,
+      "must be low-high with 1024 <= low <= high <= 65535",
+    ),
   );
 
 /** Seconds; RFC 2181 allows 0..2^31-1. */
-const Ttl = z
-  .number()
-  .int("must be a whole number of seconds")
-  .refine((v) => v >= 0 && v <= 2147483647, {
+const Ttl = z.int({ error: "must be a whole number of seconds" }).check(
+  z.refine((v) => v >= 0 && v <= 2147483647, {
     message: "must be between 0 and 2147483647 seconds (RFC 2181)",
     params: { code: "FWC604" },
-  });
+  }),
+);
 
-const Nameserver = z.strictObject({ name: DnsName, ipv4: Ipv4.optional(), ipv6: Ipv6.optional() });
+const Nameserver = z.strictObject({ name: DnsName, ipv4: z.optional(Ipv4), ipv6: z.optional(Ipv6) });
 
 /** How fwc publishes names (docs/dns.md); every key is optional. */
 const DnsConfig = z.strictObject({
   /** The zone the records are published in; default: `domain`. */
-  zone: DnsName.optional(),
+  zone: z.optional(DnsName),
   /** TTL of every record fwc writes; default 300. */
-  ttl: Ttl.optional(),
+  ttl: z.optional(Ttl),
   /** The zone's name servers (for `--emit zone`); default: the gateway. */
-  nameservers: z.array(Nameserver).min(1, "must list at least one name server").optional(),
+  nameservers: z.optional(z.array(Nameserver).check(z.minLength(1, "must list at least one name server"))),
   /** SOA RNAME, as a DNS name (hostmaster.testbed.example.net); default: hostmaster.<zone>. */
-  contact: DnsName.optional(),
+  contact: z.optional(DnsName),
   /** SOA timers, seconds. */
-  refresh: Ttl.optional(),
-  retry: Ttl.optional(),
-  expire: Ttl.optional(),
+  refresh: z.optional(Ttl),
+  retry: z.optional(Ttl),
+  expire: z.optional(Ttl),
   /** SOA minimum: the negative-caching TTL. */
-  minimum: Ttl.optional(),
+  minimum: z.optional(Ttl),
   /** Where nsupdate sends changes. */
-  server: z
-    .string()
-    .refine((s) => isAddress(s), "must be the name server's IPv4 or IPv6 address")
-    .optional(),
-  port: z.number().int().min(1).max(65535).optional(),
+  server: z.optional(z.string().check(z.refine((s) => isAddress(s), "must be the name server's IPv4 or IPv6 address"))),
+  port: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
   /** TSIG key file for `nsupdate -k` (as written by tsig-keygen). */
-  key: z.string().min(1).optional(),
+  key: z.optional(z.string().check(z.minLength(1))),
 });
 
 export const TestbedConfig = z.strictObject({
@@ -91,25 +89,24 @@ export const TestbedConfig = z.strictObject({
   domain: DnsName,
   gateway: z.strictObject({
     /** CNAME target. */
-    name: DnsName.refine(
-      (s) => !isAddress(s.replace(/\.$/, "")),
-      "must be a host name, not an address: it is the CNAME target",
+    name: DnsName.check(
+      z.refine((s) => !isAddress(s.replace(/\.$/, "")), "must be a host name, not an address: it is the CNAME target"),
     ),
     ipv4: Ipv4,
-    ipv6: Ipv6.optional(),
+    ipv6: z.optional(Ipv6),
     outside: Iface,
-    inside: z.array(Iface).min(1, "must list at least one interface toward the experiment nodes"),
+    inside: z.array(Iface).check(z.minLength(1, "must list at least one interface toward the experiment nodes")),
   }),
   /** External ports for shared redirects. */
   ports: PortPool,
   /** Public addresses for the legacy (non-shared) form. */
-  dedicated: Ipv4Cidr.optional(),
-  dns: DnsConfig.optional(),
+  dedicated: z.optional(Ipv4Cidr),
+  dns: z.optional(DnsConfig),
 });
 
 export const NodeAddresses = z.record(
-  z.string().regex(/^[-0-9A-Za-z]+$/, "node names contain only letters, digits and -"),
-  z.strictObject({ ipv4: Ipv4.optional(), ipv6: Ipv6.optional() }),
+  z.string().check(z.regex(/^[-0-9A-Za-z]+$/, "node names contain only letters, digits and -")),
+  z.strictObject({ ipv4: z.optional(Ipv4), ipv6: z.optional(Ipv6) }),
 );
 
 export type TestbedConfig = z.infer<typeof TestbedConfig>;
@@ -123,7 +120,11 @@ const CONFIG_KEYS: Record<string, string[]> = {
 };
 
 /** Reads and validates a YAML or JSON file against `schema`; every problem becomes a positioned diagnostic. */
-export function loadConfig<T extends z.ZodType>(file: SourceFile, schema: T, bag: DiagnosticBag): z.infer<T> | null {
+export function loadConfig<T extends z.ZodMiniType>(
+  file: SourceFile,
+  schema: T,
+  bag: DiagnosticBag,
+): z.infer<T> | null {
   const lc = new LineCounter();
   const doc = parseDocument(file.text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {

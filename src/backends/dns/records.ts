@@ -5,9 +5,10 @@
  * instead. Names are lowercase and absolute. Pure: checks report through a callback with the record's origin.
  */
 import ipaddr from "ipaddr.js";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { Origin } from "../../access/policy.js";
 import type { DiagnosticCode } from "../../diagnostics/codes.js";
+import "../../schema.js";
 import type { TestbedConfig } from "../../testbed/config.js";
 
 export const RrType = z.enum(["CNAME", "A", "AAAA"]);
@@ -19,10 +20,10 @@ export const DnsRecord = z.object({
   type: RrType,
   /** The CNAME target (absolute) or the address. */
   target: z.string(),
-  ttl: z.number().int(),
+  ttl: z.int(),
   /** The node it names, and the grant that asked for it (for reports). */
-  node: z.string().optional(),
-  origin: Origin.optional(),
+  node: z.optional(z.string()),
+  origin: z.optional(Origin),
 });
 export type DnsRecord = z.infer<typeof DnsRecord>;
 
