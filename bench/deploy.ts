@@ -123,12 +123,27 @@ function main(): void {
   } finally {
     lab.destroy();
   }
+  // Same-run baselines: what any one-shot command pays before doing anything.
+  const timeOf = (cmd: string, args: string[]) => {
+    const xs: number[] = [];
+    for (let i = 0; i < REPEAT; i++) {
+      const t = process.hrtime.bigint();
+      spawnSync(cmd, args);
+      xs.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    return median(xs);
+  };
+  const nodeOnly = timeOf(process.execPath, ["-e", "0"]);
+  const version = timeOf(bin, ["--version"]);
   const base = rows[0]!.ms;
   console.log(`fwc open (one grant, the fwc binary, process start included), median of ${REPEAT}:`);
   for (const r of rows)
     console.log(
       `  ${String(r.n).padStart(6)} experiments on the gateway: ${r.ms.toFixed(0)} ms (${(r.ms / base).toFixed(2)}x the 1-experiment case)`,
     );
+  console.log(
+    `  baselines of the same run: node -e 0 ${nodeOnly.toFixed(0)} ms, fwc --version ${version.toFixed(0)} ms (process start, no work)`,
+  );
   const last = rows[rows.length - 1]!;
   console.log(
     `target: the ${last.n}-experiment case within 2x of the 1 case (${(last.ms / base).toFixed(2)}x) and under 150 ms (${last.ms.toFixed(0)} ms)`,
