@@ -4,7 +4,7 @@
  * with real packets after every step, `fwc status` in step after every step, and a second experiment's
  * established connection flowing through all of it.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,6 +56,12 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
     expect([r.code, r.err]).toEqual([0, ""]);
     return r.out.trim() === "" ? null : (JSON.parse(r.out) as Endpoints);
   };
+  /** The experiment's endpoints as `fwc status --json` lists them. */
+  const status = (exp: string): Endpoints => {
+    const r = fwc(["status", "--exp", exp, "--json"]);
+    expect([r.code, r.err]).toEqual([0, ""]);
+    return (JSON.parse(r.out) as { experiments: Endpoints[] }).experiments[0]!;
+  };
   const port = (e: Endpoints | null, node: string, internal: number) =>
     e!.inbound.find((x) => x.node === node && x.port === internal)!.external.port;
   const inStep = () => {
@@ -73,7 +79,10 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
 
   beforeAll(async () => {
     writeFileSync(join(dir, "testbed.yaml"), TESTBED);
-    writeFileSync(join(dir, "e1.json"), JSON.stringify({ web: { ipv4: "10.1.1.3" }, db: { ipv4: "10.1.1.4" } }));
+    writeFileSync(
+      join(dir, "e1.json"),
+      JSON.stringify({ web: { ipv4: "10.1.1.3", ipv6: "2620:0:e01::3" }, db: { ipv4: "10.1.1.4" } }),
+    );
     writeFileSync(join(dir, "e2.json"), JSON.stringify({ x: { ipv4: "10.1.1.9" } }));
     for (const ns of ["inet", "gw", "web", "db", "x"]) lab.addNamespace(ns);
     lab.link("inet", "inet0", ["198.51.100.2/24", "192.154.6.21/32"], "gw", "eth0", ["198.51.100.1/24"]);
@@ -161,6 +170,65 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
     const s = await lab.session("inet", "198.51.100.1", db).catch(() => null);
     if (s !== null) expect(await s.ask("gone")).not.toBe("db:5432 gone");
     expect(await s2.ask("second modify")).toBe("x:22 second modify");
+    inStep();
+  });
+
+  it("drift: status finds an element removed behind fwc's back, reconcile puts it back", () => {
+    const p = port(status("proj/e1"), "web", 8080);
+    lab.exec("gw", ["nft", "delete", "element", "inet", "fwc", "rdr4", `{ 198.51.100.1 . tcp . ${p} }`]);
+    expect(lab.send("inet", "tcp", "198.51.100.1", p)).not.toMatch(/^web/);
+    const s = fwc(["status"]);
+    expect(s.code).toBe(1);
+    expect(s.err).toContain("error[FWC810]: proj/e1: the gateway lacks 1 and has 0 unexpected element(s)");
+    const r = fwc(["reconcile"]);
+    expect([r.code, r.out]).toEqual([0, "Changed 1 element(s) to match the state (2 experiment(s)).\n"]);
+    expect(lab.send("inet", "tcp", "198.51.100.1", p)).toBe("web:8080 198.51.100.2");
+    inStep();
+  });
+
+  it("two fwc at once on one gateway: they take turns, and both changes are there", async () => {
+    const run = (args: string[]) =>
+      new Promise<number | null>((resolve) => {
+        const c = spawn(
+          bin,
+          [...args, "--state", state, "--testbed", join(dir, "testbed.yaml"), "--netns", lab.name("gw")],
+          {
+            stdio: "ignore",
+          },
+        );
+        c.on("exit", (code) => resolve(code));
+      });
+    const codes = await Promise.all([
+      run(["open", "--exp", "proj/e1", "--nat", "192.154.6.21/25"]),
+      run(["open", "--exp", "proj/e2", "--rdr", "x/2222"]),
+    ]);
+    expect(codes).toEqual([0, 0]);
+    expect(lab.send("web", "tcp", "192.154.6.21", 25)).toBe("inet:25 198.51.100.1");
+    expect(status("proj/e2").inbound.map((e) => e.port)).toEqual([22, 2222]);
+    inStep();
+  });
+
+  it("g5kfw openings on standard input (--json), shown with --dry-run: nothing changes", () => {
+    const r = spawnSync(
+      bin,
+      [
+        "open",
+        "--exp",
+        "proj/e1",
+        "--json",
+        "--dry-run",
+        "--state",
+        state,
+        "--testbed",
+        join(dir, "testbed.yaml"),
+        "--netns",
+        lab.name("gw"),
+      ],
+      { encoding: "utf8", input: JSON.stringify([{ addr: "web", port: "22 8000..8001", proto: "tcp" }]) },
+    );
+    expect([r.status, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toContain('add element inet fwc open6 { 2620:0:e01::3 . tcp . 22 comment "proj/e1 open 1:1"');
+    expect(r.stdout).toContain("2620:0:e01::3 . tcp . 8000-8001");
     inStep();
   });
 
