@@ -26,10 +26,12 @@ import {
   type DeployContext,
   type Desired,
   diffNormalized,
+  dnsDrift,
   elementsOf,
   emptyDynamic,
   planDesired,
   report,
+  rewriteRecords,
   withState,
 } from "./lifecycle.js";
 import { applyTransaction, listTable, normalizeKey } from "./nft.js";
@@ -325,6 +327,9 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
             `the gateway has ${strays.length} element(s) of experiments the state does not know, e.g. ${strays[0]}`,
             "fwc reconcile removes them",
           );
+        for (const st of states)
+          for (const p of await dnsDrift(ctx, st.applied.records))
+            report(ctx, "FWC810", "dns", `${st.experiment}: ${p}`, "fwc reconcile writes the experiment's names again");
         if (intent !== null)
           report(
             ctx,
@@ -397,6 +402,21 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
           else applyTransaction(ctx.gw, text);
         }
       }
+      // DNS: every experiment's names, written again where the server's answers differ.
+      let names = 0;
+      for (const st of states)
+        if ((await dnsDrift(ctx, st.applied.records)).length > 0) {
+          names++;
+          if (ctx.dryRun) continue;
+          for (const p of await rewriteRecords(ctx, st.experiment, st.applied.records))
+            report(
+              ctx,
+              "FWC805",
+              "dns",
+              `${st.experiment}: ${p}`,
+              "fix the zone by hand; fwc cannot replace that record",
+            );
+        }
       if (ctx.dryRun) return true;
       // The index from the experiments' own allocations (the quarantine queue is kept, minus ports in use).
       const used = new Uint8Array(65536);
@@ -414,6 +434,7 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
       }
       const released = index.released.filter((r) => used.subarray(r.port, r.portEnd + 1).every((u) => u === 0));
       store.putIndex({ ...index, base, ports, dedicated, released });
+      if (names > 0) ctx.out.push(`Wrote the DNS names of ${names} experiment(s) again.\n`);
       ctx.out.push(
         changed === 0
           ? `The gateway was in step with the state (${states.length} experiment(s)).\n`

@@ -98,7 +98,7 @@ export async function verifyChanges(changes: RrsetChange[], server: DnsServer, t
       problems.push(
         others.length > 0
           ? `${c.name} should be a CNAME to ${want.join(", ")}, but the server kept its other records (${others.join(", ")}) and ignored the CNAME without an error (RFC 2136 skips a CNAME added beside other data): remove those records or rename the node`
-          : `${c.name} should be a CNAME to ${want.join(", ")}, but the server has no CNAME for it after the update`,
+          : `${c.name} should be a CNAME to ${want.join(", ")}, but the server has no CNAME for it`,
       );
       continue;
     }

@@ -33,7 +33,7 @@ import type { Allocations } from "../plan/allocations.js";
 import { type Plan, planAccess } from "../plan/plan.js";
 import type { NodeAddresses, TestbedConfig } from "../testbed/config.js";
 import { cutRevokedFlows } from "./conntrack.js";
-import { pushDns } from "./dns.js";
+import { pushDns, verifyChanges } from "./dns.js";
 import { acquireLock, LockError } from "./lock.js";
 import { applyTransaction, type Gateway, listTable, NftError, normalizeKey, tableExists } from "./nft.js";
 import { type ExperimentState, type Index, type Intent, StateError, StateStore } from "./state.js";
@@ -191,6 +191,25 @@ async function pushRecords(
   const changes = diffRecords(from, to);
   if (changes.length === 0) return [];
   const script = renderNsupdate(dns.settings, exp, changes, { prerequisites: guarded });
+  return (await pushDns(script, changes, dns.server)).problems;
+}
+
+/**
+ * DNS drift of an experiment: what the server answers for each of its applied records' names, against the
+ * records (empty when the testbed has no DNS server).
+ */
+export async function dnsDrift(ctx: DeployContext, records: DnsRecord[]): Promise<string[]> {
+  const dns = dnsServer(ctx.testbed);
+  if (dns === null || records.length === 0) return [];
+  return verifyChanges(diffRecords([], records), dns.server);
+}
+
+/** Writes an experiment's records to DNS whatever is there (reconcile): each RRset replaced, then verified. */
+export async function rewriteRecords(ctx: DeployContext, exp: string, records: DnsRecord[]): Promise<string[]> {
+  const dns = dnsServer(ctx.testbed);
+  if (dns === null || records.length === 0) return [];
+  const changes = diffRecords([], records);
+  const script = renderNsupdate(dns.settings, exp, changes, { prerequisites: false });
   return (await pushDns(script, changes, dns.server)).problems;
 }
 

@@ -1,7 +1,8 @@
 /**
  * DNS follows the lifecycle (CXA, FACTS §3): with a real named on loopback and the gateway in a namespace,
  * swapin publishes the names, open and close add and remove a redirect target's name, swapout removes all;
- * a DNS update the server does not apply (a conflicting CNAME) fails the command and rolls the gateway back.
+ * a DNS update the server does not apply (a conflicting CNAME) fails the command and rolls the gateway back;
+ * a name changed behind fwc's back is found by status and written again by reconcile.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -105,6 +106,20 @@ dns:
     const s = fwc(["status"]);
     expect([s.code, s.err]).toEqual([0, ""]);
     expect(s.out).not.toContain("cache");
+  });
+
+  it("a name removed behind fwc's back: status finds it, reconcile writes it again", async () => {
+    named.nsupdate([`update delete ${name("web")} IN CNAME`]);
+    const s = fwc(["status"]);
+    expect(s.code).toBe(1);
+    expect(s.err).toContain(
+      `error[FWC810]: proj/e1: ${name("web")} should be a CNAME to gw.testbed.example.net., but the server has no CNAME for it`,
+    );
+    const r = fwc(["reconcile"]);
+    expect([r.code, r.err]).toEqual([0, ""]);
+    expect(r.out).toContain("Wrote the DNS names of 1 experiment(s) again.");
+    expect(await named.query(name("web"), "CNAME")).toEqual(["gw.testbed.example.net."]);
+    expect(fwc(["status"]).code).toBe(0);
   });
 
   it("swapout removes every name", async () => {
