@@ -11,9 +11,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveAccess } from "../src/access/resolve.js";
-import { experimentElements } from "../src/backends/nftables/render.js";
-import { type DeployContext, emptyDynamic, planDesired } from "../src/deploy/lifecycle.js";
-import { type ExperimentState, emptyIndex, type Index } from "../src/deploy/state.js";
+import { stateOf } from "../src/deploy/commands.js";
+import { type DeployContext, emptyDynamic, nextIndex, planDesired } from "../src/deploy/lifecycle.js";
+import { emptyIndex, type Index } from "../src/deploy/state.js";
 import { DiagnosticBag } from "../src/diagnostics/diagnostic.js";
 import { SourceFile } from "../src/diagnostics/source.js";
 import { evaluateNs } from "../src/ns/index.js";
@@ -53,7 +53,6 @@ function populate(dir: string, n: number): void {
   const policy = resolveAccess(evaluateNs(file, undefined, bag).experiment, file, bag);
   const ctx: DeployContext = { stateDir: dir, testbed: TESTBED, gw: {}, dryRun: true, waitMs: 0, bag, out: [] };
   let index: Index = emptyIndex();
-  const used = new Uint8Array(65536);
   for (let i = 0; i < n; i++) {
     const exp = `bench/e${i}`;
     const nodes = {
@@ -63,25 +62,10 @@ function populate(dir: string, n: number): void {
     const d = { file: "bench.ns", policy, dynamic: emptyDynamic(), nodes };
     const p = planDesired(ctx, exp, d, null, index, file);
     if (p === null) throw new Error(bag.items.map((x) => x.message).join("; "));
-    const s: ExperimentState = {
-      version: 1,
-      experiment: exp,
-      ...d,
-      allocations: p.allocations,
-      applied: { elements: experimentElements(TESTBED, p.plan), records: p.plan.dns },
-      updated: new Date().toISOString(),
-    };
+    const s = stateOf(ctx, exp, d, p);
     mkdirSync(join(dir, "experiments", "bench"), { recursive: true });
     writeFileSync(join(dir, "experiments", "bench", `e${i}.json`), JSON.stringify(s));
-    for (const a of p.allocations.ports) used.fill(1, a.port, a.portEnd + 1);
-    const ports: Index["ports"] = [];
-    for (let q = used.indexOf(1); q >= 0; ) {
-      let e = used.indexOf(0, q);
-      if (e < 0) e = 65536;
-      ports.push({ port: q, portEnd: e - 1 });
-      q = e >= 65536 ? -1 : used.indexOf(1, e);
-    }
-    index = { ...index, ports, released: p.released };
+    index = nextIndex(index, exp, null, s, p.released);
   }
   writeFileSync(join(dir, "index.json"), JSON.stringify(index));
 }

@@ -7,3 +7,9 @@ import ipaddr from "ipaddr.js";
 export function isAddress(s: string): boolean {
   return ipaddr.IPv4.isValidFourPartDecimal(s) || (s.includes(":") && ipaddr.IPv6.isValid(s));
 }
+
+/** One spelling for an address, as DNS answers and nft listings print it: RFC 5952 for IPv6. */
+export function canonicalAddress(a: string): string {
+  const p = ipaddr.parse(a);
+  return p.kind() === "ipv6" ? (p as ipaddr.IPv6).toRFC5952String() : p.toString();
+}

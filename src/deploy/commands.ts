@@ -4,19 +4,11 @@
  * any tb-allow-external call replaces the dynamic grants; one whose file has none keeps them; swapout removes
  * everything; DNS follows.
  */
-import { createHash } from "node:crypto";
 import * as z from "zod/mini";
 import { type DynamicRequest, resolveDynamic } from "../access/dynamic.js";
 import type { AccessPolicy } from "../access/policy.js";
 import { endpointsJson, endpointsTable } from "../backends/endpoints/endpoints.js";
-import {
-  experimentElements,
-  isEmptyDelta,
-  ownerOf,
-  renderDelta,
-  renderTable,
-  skeletonText,
-} from "../backends/nftables/render.js";
+import { experimentElements, isEmptyDelta, ownerOf, renderDelta, renderTable } from "../backends/nftables/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import type { Plan } from "../plan/plan.js";
 import "../schema.js";
@@ -30,8 +22,11 @@ import {
   elementsOf,
   emptyDynamic,
   planDesired,
+  portBitmap,
+  portRanges,
   report,
   rewriteRecords,
+  skeletonDigest,
   withState,
 } from "./lifecycle.js";
 import { applyTransaction, listTable, normalizeKey } from "./nft.js";
@@ -46,7 +41,7 @@ function show(ctx: DeployContext, plan: Plan, opts: Shown): void {
   ctx.out.push(opts.json ? `${JSON.stringify(endpointsJson(plan), null, 2)}\n` : endpointsTable(plan));
 }
 
-function stateOf(
+export function stateOf(
   ctx: DeployContext,
   exp: string,
   d: Desired,
@@ -265,13 +260,8 @@ const lines = (s: Record<string, { key: string; comment: string }[]>) =>
 
 /** The experiment's elements the gateway lacks, and those it has that the state does not. */
 function driftOf(kernel: Record<string, { key: string; comment: string }[]>, state: ExperimentState): Drift {
-  const have = new Set(lines(elementsOf(kernel, state.experiment)));
-  const want = new Set(lines(state.applied.elements));
-  return {
-    experiment: state.experiment,
-    missing: [...want].filter((l) => !have.has(l)),
-    extra: [...have].filter((l) => !want.has(l)),
-  };
+  const d = diffNormalized(elementsOf(kernel, state.experiment), state.applied.elements);
+  return { experiment: state.experiment, missing: lines(d.add), extra: lines(d.remove) };
 }
 
 export async function status(ctx: DeployContext, exp: string | undefined, opts: Shown): Promise<boolean> {
@@ -368,15 +358,13 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
   );
 }
 
-const digest = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 32);
-
 /** Puts the gateway in step with the state: finishes interrupted changes, rewrites drifted elements, the index. */
 export async function reconcile(ctx: DeployContext): Promise<boolean> {
   return (
     (await withState(ctx, async (store) => {
       const states = store.listExperiments();
       const index = store.readIndex();
-      const base = digest(skeletonText(ctx.testbed));
+      const base = skeletonDigest(ctx.testbed);
       const listing = listTable(ctx.gw);
       const want = states.map((s) => s.applied.elements);
       let changed = 0;
@@ -419,21 +407,11 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
         }
       if (ctx.dryRun) return true;
       // The index from the experiments' own allocations (the quarantine queue is kept, minus ports in use).
-      const used = new Uint8Array(65536);
+      const used = portBitmap(states.flatMap((s) => s.allocations.ports));
       const dedicated: Index["dedicated"] = {};
-      for (const s of states) {
-        for (const p of s.allocations.ports) used.fill(1, p.port, p.portEnd + 1);
-        for (const d of s.allocations.dedicated) dedicated[d.address] = s.experiment;
-      }
-      const ports: Index["ports"] = [];
-      for (let p = used.indexOf(1); p >= 0; ) {
-        let e = used.indexOf(0, p);
-        if (e < 0) e = 65536;
-        ports.push({ port: p, portEnd: e - 1 });
-        p = e >= 65536 ? -1 : used.indexOf(1, e);
-      }
+      for (const s of states) for (const d of s.allocations.dedicated) dedicated[d.address] = s.experiment;
       const released = index.released.filter((r) => used.subarray(r.port, r.portEnd + 1).every((u) => u === 0));
-      store.putIndex({ ...index, base, ports, dedicated, released });
+      store.putIndex({ ...index, base, ports: portRanges(used), dedicated, released });
       if (names > 0) ctx.out.push(`Wrote the DNS names of ${names} experiment(s) again.\n`);
       ctx.out.push(
         changed === 0

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import ipaddr from "ipaddr.js";
-import { isAddress } from "../access/address.js";
+import { canonicalAddress, isAddress } from "../access/address.js";
 import type { ElementSet } from "../backends/nftables/render.js";
 import type { Gateway } from "./nft.js";
 
@@ -68,7 +68,7 @@ function fieldHolds(field: string, value: string): boolean {
       return false;
     }
   }
-  if (isAddress(field) && isAddress(value)) return ipaddr.parse(field).toString() === ipaddr.parse(value).toString();
+  if (isAddress(field) && isAddress(value)) return canonicalAddress(field) === canonicalAddress(value);
   return false;
 }
 

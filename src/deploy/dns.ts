@@ -6,7 +6,8 @@
  */
 import { spawnSync } from "node:child_process";
 import { promises as dns } from "node:dns";
-import { canonicalAddress, type DnsRecord } from "../backends/dns/records.js";
+import { canonicalAddress } from "../access/address.js";
+import type { DnsRecord } from "../backends/dns/records.js";
 import type { RrsetChange } from "../backends/dns/zone.js";
 
 export interface DnsServer {
@@ -54,15 +55,13 @@ async function lookup(r: dns.Resolver, name: string, type: DnsRecord["type"]): P
   try {
     if (type === "CNAME") return (await r.resolveCname(name)).map((t) => `${t.toLowerCase()}.`);
     if (type === "A") return await r.resolve4(name);
-    return (await r.resolve6(name)).map(canonical6);
+    return (await r.resolve6(name)).map(canonicalAddress);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENODATA" || code === "ENOTFOUND") return [];
     return `the query for ${name} ${type} failed (${code})`;
   }
 }
-
-const canonical6 = canonicalAddress;
 
 /**
  * Checks by query that every changed RRset now holds exactly the wanted records; explains the silent CNAME
@@ -75,7 +74,7 @@ export async function verifyChanges(changes: RrsetChange[], server: DnsServer, t
   ]);
   const problems: string[] = [];
   for (const c of changes) {
-    const want = c.wanted.map((w) => (w.type === "AAAA" ? canonical6(w.target) : w.target)).sort();
+    const want = c.wanted.map((w) => (w.type === "AAAA" ? canonicalAddress(w.target) : w.target)).sort();
     // A name with a CNAME answers A and AAAA queries with the CNAME's target's addresses: look at CNAME first.
     const cname = await lookup(r, c.name, "CNAME");
     if (typeof cname === "string") {

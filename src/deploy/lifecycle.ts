@@ -70,7 +70,9 @@ export function report(ctx: DeployContext, code: DiagnosticCode, where: string, 
   ctx.bag.add(code, span(new SourceFile(where, ""), 0, 0), message, help);
 }
 
-const digest = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 32);
+/** The digest of the table's skeleton for this testbed, as the index keeps it (`Index.base`). */
+export const skeletonDigest = (t: TestbedConfig): string =>
+  createHash("sha256").update(skeletonText(t)).digest("hex").slice(0, 32);
 
 /** The static grants and the dynamic ones as one policy (a dynamic grant equal to a static one adds nothing). */
 export function combinedPolicy(d: Desired): AccessPolicy {
@@ -92,13 +94,13 @@ export function combinedPolicy(d: Desired): AccessPolicy {
 
 // ---- ports in use, as ranges over a bitmap ----
 
-function bitmap(ranges: { port: number; portEnd: number }[]): Uint8Array {
+export function portBitmap(ranges: { port: number; portEnd: number }[]): Uint8Array {
   const b = new Uint8Array(65536);
   for (const r of ranges) b.fill(1, r.port, r.portEnd + 1);
   return b;
 }
 
-function rangesOf(b: Uint8Array): { port: number; portEnd: number }[] {
+export function portRanges(b: Uint8Array): { port: number; portEnd: number }[] {
   const out: { port: number; portEnd: number }[] = [];
   let p = b.indexOf(1);
   while (p >= 0) {
@@ -115,14 +117,14 @@ const OTHERS = "(others)/(others)";
 /** The planner's view of the gateway from the index: this experiment's allocations and everyone else's. */
 export function allocationsFor(index: Index, exp: string, prev: ExperimentState | null): Allocations {
   const mine = prev?.allocations ?? { ports: [], dedicated: [] };
-  const used = bitmap(index.ports);
+  const used = portBitmap(index.ports);
   for (const p of mine.ports) used.fill(0, p.port, p.portEnd + 1);
   return {
     version: 1,
     experiments: {
       [exp]: mine,
       [OTHERS]: {
-        ports: rangesOf(used).map((r) => ({ key: "", ...r })),
+        ports: portRanges(used).map((r) => ({ key: "", ...r })),
         dedicated: Object.entries(index.dedicated)
           .filter(([, owner]) => owner !== exp)
           .map(([address]) => ({ node: "", address })),
@@ -132,19 +134,19 @@ export function allocationsFor(index: Index, exp: string, prev: ExperimentState 
   };
 }
 
-function nextIndex(
+export function nextIndex(
   index: Index,
   exp: string,
   prev: ExperimentState | null,
   next: ExperimentState | null,
   released: Index["released"],
 ): Index {
-  const used = bitmap(index.ports);
+  const used = portBitmap(index.ports);
   for (const p of prev?.allocations.ports ?? []) used.fill(0, p.port, p.portEnd + 1);
   for (const p of next?.allocations.ports ?? []) used.fill(1, p.port, p.portEnd + 1);
   const dedicated = Object.fromEntries(Object.entries(index.dedicated).filter(([, owner]) => owner !== exp));
   for (const d of next?.allocations.dedicated ?? []) dedicated[d.address] = exp;
-  return { ...index, ports: rangesOf(used), dedicated, released };
+  return { ...index, ports: portRanges(used), dedicated, released };
 }
 
 /** Plans a desired experiment against the index: its plan, its new allocations and the quarantine queue. */
@@ -223,7 +225,7 @@ function applyElements(
   to: ElementSet,
   what: string,
 ): { base: string } {
-  const base = digest(skeletonText(ctx.testbed));
+  const base = skeletonDigest(ctx.testbed);
   const whole = () => {
     // No table yet (first use, gateway rebooted) or a new skeleton (testbed changed): write it all, atomically.
     const others = store
@@ -375,7 +377,7 @@ export async function recover(ctx: DeployContext, store: StateStore): Promise<vo
   const exp = intent.experiment;
   const listing = listTable(ctx.gw);
   const want = intent.previous?.applied.elements ?? {};
-  if (listing !== null && intent.indexPrevious.base === digest(skeletonText(ctx.testbed))) {
+  if (listing !== null && intent.indexPrevious.base === skeletonDigest(ctx.testbed)) {
     const mine = elementsOf(listing.elements, exp);
     const delta = diffNormalized(mine, want);
     if (!isEmptyDelta(delta)) applyTransaction(ctx.gw, renderDelta(delta, `roll back ${intent.command} ${exp}`));
@@ -387,7 +389,7 @@ export async function recover(ctx: DeployContext, store: StateStore): Promise<vo
     applyTransaction(ctx.gw, renderTable(ctx.testbed, [...others, want]));
   }
   await pushRecords(ctx, exp, intent.next?.applied.records ?? [], intent.previous?.applied.records ?? [], false);
-  store.put(exp, intent.previous, { ...intent.indexPrevious, base: digest(skeletonText(ctx.testbed)) });
+  store.put(exp, intent.previous, { ...intent.indexPrevious, base: skeletonDigest(ctx.testbed) });
   store.dropIntent();
   report(
     ctx,

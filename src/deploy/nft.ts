@@ -3,8 +3,7 @@
  * `nft -c` before they are applied, and the table's elements read back (for status, reconcile and recovery).
  */
 import { spawnSync } from "node:child_process";
-import ipaddr from "ipaddr.js";
-import { isAddress } from "../access/address.js";
+import { canonicalAddress, isAddress } from "../access/address.js";
 import { type ElementSet, TABLE } from "../backends/nftables/render.js";
 
 export class NftError extends Error {}
@@ -134,9 +133,8 @@ export function normalizeKey(key: string): string {
           if (m) return m[1] === m[2] ? m[1]! : a;
           const [addr, len] = a.split("/");
           if (addr !== undefined && isAddress(addr)) {
-            const p = ipaddr.parse(addr);
-            const text = p.kind() === "ipv6" ? (p as ipaddr.IPv6).toRFC5952String() : p.toString();
-            const full = p.kind() === "ipv6" ? 128 : 32;
+            const text = canonicalAddress(addr);
+            const full = addr.includes(":") ? 128 : 32;
             return len === undefined || Number(len) === full ? text : `${text}/${len}`;
           }
           return a;

@@ -4,8 +4,9 @@
  * target; a node with its own public address (the legacy dedicated form, IPv6 openings) gets A/AAAA records
  * instead. Names are lowercase and absolute. Pure: checks report through a callback with the record's origin.
  */
-import ipaddr from "ipaddr.js";
+
 import * as z from "zod/mini";
+import { canonicalAddress } from "../../access/address.js";
 import { Origin } from "../../access/policy.js";
 import type { DiagnosticCode } from "../../diagnostics/codes.js";
 import "../../schema.js";
@@ -70,12 +71,6 @@ export function dnsSettings(testbed: TestbedConfig): DnsSettings {
   if (d.key !== undefined) settings.key = d.key;
   return settings;
 }
-
-/** An address as DNS answers print it: RFC 5952 for IPv6. */
-export const canonicalAddress = (a: string): string => {
-  const p = ipaddr.parse(a);
-  return p.kind() === "ipv6" ? (p as ipaddr.IPv6).toRFC5952String() : p.toString();
-};
 
 export const inZone = (name: string, zone: string): boolean => name === zone || name.endsWith(`.${zone}`);
 
