@@ -9,19 +9,9 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fwcOn, TESTBED_YAML } from "./deploy-helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
 
-const root = join(import.meta.dirname, "..", "..");
-const bin = join(root, "dist", "fwc.cjs");
-
-const TESTBED = `domain: testbed.example.net
-gateway:
-  name: gw.testbed.example.net
-  ipv4: 198.51.100.1
-  outside: eth0
-  inside: [eth1]
-ports: 20000-29999
-`;
 const E1 = `set ns [new Simulator]
 source tb_compat.tcl
 set web [$ns node]
@@ -34,14 +24,7 @@ describe.skipIf(!canRunKernelTests())("faults leave the gateway as it was", () =
   const lab = new Lab();
   const dir = mkdtempSync(join(tmpdir(), "fwc-faults-"));
   const state = join(dir, "state");
-  const fwc = (args: string[], env: Record<string, string> = {}) => {
-    const r = spawnSync(
-      bin,
-      [...args, "--state", state, "--testbed", join(dir, "testbed.yaml"), "--netns", lab.name("gw"), "--wait", "1"],
-      { encoding: "utf8", cwd: dir, timeout: 60_000, env: { ...process.env, ...env } },
-    );
-    return { code: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
-  };
+  const fwc = fwcOn(lab, dir, state, ["--wait", "1"]);
   // What the gateway passes: the granted redirect, and the port the next grant would get (nothing there yet).
   const traffic = () => [
     lab.send("inet", "tcp", "198.51.100.1", 20000),
@@ -56,7 +39,7 @@ describe.skipIf(!canRunKernelTests())("faults leave the gateway as it was", () =
   };
 
   beforeAll(async () => {
-    writeFileSync(join(dir, "testbed.yaml"), TESTBED);
+    writeFileSync(join(dir, "testbed.yaml"), TESTBED_YAML);
     writeFileSync(join(dir, "e1.ns"), E1);
     writeFileSync(join(dir, "e1.json"), JSON.stringify({ web: { ipv4: "10.1.1.3" }, db: { ipv4: "10.1.1.4" } }));
     // The state directory lives on a small file system of its own, to be filled up later.

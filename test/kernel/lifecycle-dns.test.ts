@@ -4,7 +4,6 @@
  * a DNS update the server does not apply (a conflicting CNAME) fails the command and rolls the gateway back;
  * a name changed behind fwc's back is found by status and written again by reconcile.
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,10 +12,9 @@ import { dnsSettings, infrastructureRecords } from "../../src/backends/dns/recor
 import { renderZone } from "../../src/backends/dns/zone.js";
 import type { TestbedConfig } from "../../src/testbed/config.js";
 import { canRunNamed, Named } from "../dns/named.js";
+import { fwcOn, TESTBED_YAML } from "./deploy-helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
 
-const root = join(import.meta.dirname, "..", "..");
-const bin = join(root, "dist", "fwc.cjs");
 const TB: TestbedConfig = {
   domain: "testbed.example.net",
   gateway: { name: "gw.testbed.example.net", ipv4: "198.51.100.1", outside: "eth0", inside: ["eth1"] },
@@ -36,14 +34,7 @@ describe.skipIf(!canRunKernelTests() || !canRunNamed())("DNS through the lifecyc
   const lab = new Lab();
   const dir = mkdtempSync(join(tmpdir(), "fwc-life-dns-"));
   let named: Named;
-  const fwc = (args: string[]) => {
-    const r = spawnSync(
-      bin,
-      [...args, "--state", join(dir, "state"), "--testbed", join(dir, "testbed.yaml"), "--netns", lab.name("gw")],
-      { encoding: "utf8", cwd: dir, timeout: 60_000 },
-    );
-    return { code: r.status, out: r.stdout, err: r.stderr };
-  };
+  const fwc = fwcOn(lab, dir, join(dir, "state"));
   const table = () => lab.exec("gw", ["nft", "list", "map", "inet", "fwc", "rdr4"]);
 
   beforeAll(async () => {
@@ -52,14 +43,7 @@ describe.skipIf(!canRunKernelTests() || !canRunNamed())("DNS through the lifecyc
     await named.start();
     writeFileSync(
       join(dir, "testbed.yaml"),
-      `domain: testbed.example.net
-gateway:
-  name: gw.testbed.example.net
-  ipv4: 198.51.100.1
-  outside: eth0
-  inside: [eth1]
-ports: 20000-29999
-dns:
+      `${TESTBED_YAML}dns:
   ttl: 60
   server: 127.0.0.1
   port: ${named.port}

@@ -9,19 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FWC, fwcOn, TESTBED_YAML } from "./deploy-helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
 
-const root = join(import.meta.dirname, "..", "..");
-const bin = join(root, "dist", "fwc.cjs");
-
-const TESTBED = `domain: testbed.example.net
-gateway:
-  name: gw.testbed.example.net
-  ipv4: 198.51.100.1
-  outside: eth0
-  inside: [eth1]
-ports: 20000-29999
-`;
 const head = "set ns [new Simulator]\nsource tb_compat.tcl\nset web [$ns node]\nset db [$ns node]\n";
 const E1 = `${head}tb-allow-external $web shared rdr "web/80" nat "192.154.6.21/25"\n$ns run\n`;
 // No tb-allow-external call at all: CXA keeps the dynamic grants, and the file's own grants are gone.
@@ -39,18 +29,7 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
   const lab = new Lab();
   const dir = mkdtempSync(join(tmpdir(), "fwc-life-"));
   const state = join(dir, "state");
-  const fwc = (args: string[]) => {
-    const r = spawnSync(
-      bin,
-      [...args, "--state", state, "--testbed", join(dir, "testbed.yaml"), "--netns", lab.name("gw")],
-      {
-        encoding: "utf8",
-        cwd: dir,
-        timeout: 60_000,
-      },
-    );
-    return { code: r.status, out: r.stdout, err: r.stderr };
-  };
+  const fwc = fwcOn(lab, dir, state);
   const ok = (args: string[]): Endpoints | null => {
     const r = fwc([...args, "--json"]);
     expect([r.code, r.err]).toEqual([0, ""]);
@@ -78,7 +57,7 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
   let s2: Awaited<ReturnType<Lab["session"]>>;
 
   beforeAll(async () => {
-    writeFileSync(join(dir, "testbed.yaml"), TESTBED);
+    writeFileSync(join(dir, "testbed.yaml"), TESTBED_YAML);
     writeFileSync(
       join(dir, "e1.json"),
       JSON.stringify({ web: { ipv4: "10.1.1.3", ipv6: "2620:0:e01::3" }, db: { ipv4: "10.1.1.4" } }),
@@ -190,7 +169,7 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
     const run = (args: string[]) =>
       new Promise<number | null>((resolve) => {
         const c = spawn(
-          bin,
+          FWC,
           [...args, "--state", state, "--testbed", join(dir, "testbed.yaml"), "--netns", lab.name("gw")],
           {
             stdio: "ignore",
@@ -210,7 +189,7 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
 
   it("g5kfw openings on standard input (--json), shown with --dry-run: nothing changes", () => {
     const r = spawnSync(
-      bin,
+      FWC,
       [
         "open",
         "--exp",

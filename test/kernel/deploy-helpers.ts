@@ -1,0 +1,38 @@
+/** What the deploy tests on a real gateway share: the fwc binary, the testbed, and running fwc on a gateway. */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import type { Lab } from "./lab.js";
+
+export const FWC = join(import.meta.dirname, "..", "..", "dist", "fwc.cjs");
+
+/** The testbed of the lifecycle tests: the gateway at 198.51.100.1, outside eth0, inside eth1. */
+export const TESTBED_YAML = `domain: testbed.example.net
+gateway:
+  name: gw.testbed.example.net
+  ipv4: 198.51.100.1
+  outside: eth0
+  inside: [eth1]
+ports: 20000-29999
+`;
+
+export interface FwcRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  err: string;
+}
+
+/**
+ * Runs the fwc binary on the lab's "gw" namespace with the state directory and the testbed file in `dir`;
+ * `extra` options come after the command's own, `env` adds to the environment.
+ */
+export function fwcOn(lab: Lab, dir: string, state: string, extra: string[] = []) {
+  return (args: string[], env: Record<string, string> = {}): FwcRun => {
+    const r = spawnSync(
+      FWC,
+      [...args, "--state", state, "--testbed", join(dir, "testbed.yaml"), "--netns", lab.name("gw"), ...extra],
+      { encoding: "utf8", cwd: dir, timeout: 60_000, env: { ...process.env, ...env } },
+    );
+    return { code: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
+  };
+}
