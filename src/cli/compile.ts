@@ -13,8 +13,6 @@ import { evaluateNs } from "../ns/index.js";
 import { readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
 
-const EXP = /^[A-Za-z0-9-]+\/[A-Za-z0-9-]+$/;
-
 export interface CompileOptions extends LimitOptions {
   emit?: "ir" | "endpoints" | "table" | "nft" | "nft-json" | "dns" | "zone" | "nsupdate";
   exp?: string;
@@ -68,12 +66,13 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
       let dnsExisting: { record: DnsRecord; owner: string }[] = [];
       let zoneState: { name: string; serial: number; digest: string } | undefined;
       if (opts.state !== undefined) {
-        const { StateStore, StateError } = await import("../deploy/state.js");
+        const { StateStore, StateError, isExperimentName } = await import("../deploy/state.js");
         const { allocationsFor } = await import("../deploy/lifecycle.js");
         const store = new StateStore(opts.state);
         try {
           const index = store.readIndex();
-          const prev = EXP.test(exp) ? store.readExperiment(exp) : null;
+          // A malformed --exp is the planner's to report (FWC703), not the state's.
+          const prev = isExperimentName(exp) ? store.readExperiment(exp) : null;
           allocations = allocationsFor(index, exp, prev);
           deployedRecords = prev?.applied.records ?? [];
           dnsExisting = store

@@ -8,7 +8,7 @@ import type { DynamicRequest } from "../access/dynamic.js";
 import type { AccessPolicy } from "../access/policy.js";
 import * as cmd from "../deploy/commands.js";
 import type { DeployContext } from "../deploy/lifecycle.js";
-import { StateStore } from "../deploy/state.js";
+import { isExperimentName, StateStore } from "../deploy/state.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderText, summaryLine } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
@@ -36,8 +36,6 @@ export interface DeployOptions extends LimitOptions {
 
 export type DeployCommand = "swapin" | "modify" | "open" | "close" | "swapout" | "status" | "reconcile";
 
-const EXP = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\/[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
-
 function usage(message: string): number {
   process.stderr.write(`fwc: ${message}\n`);
   return 2;
@@ -58,7 +56,7 @@ export async function deployAction(
     return usage(`${command} runs from the bundle with the NS front end`);
   const needsExp = command !== "status" && command !== "reconcile";
   if (needsExp && opts.exp === undefined) return usage(`${command} needs --exp PID/EID`);
-  if (opts.exp !== undefined && !EXP.test(opts.exp))
+  if (opts.exp !== undefined && !isExperimentName(opts.exp))
     return usage(`--exp "${opts.exp}" is not PID/EID made of two DNS labels (letters, digits, inner hyphens)`);
   if (command === "swapin" && opts.nodes === undefined) return usage("swapin needs --nodes FILE (the node addresses)");
   const targets = opts.rdr !== undefined || opts.nat !== undefined || opts.open6 !== undefined;

@@ -93,6 +93,12 @@ export const Intent = z.object({
 });
 export type Intent = z.infer<typeof Intent>;
 
+const LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+const EXPERIMENT = new RegExp(`^${LABEL}/${LABEL}$`);
+
+/** Whether `s` is PID/EID, each a DNS label (the names experiments are kept under). */
+export const isExperimentName = (s: string): boolean => EXPERIMENT.test(s);
+
 /** A state file that cannot be read as what it should be: the message says which file and why. */
 export class StateError extends Error {}
 
@@ -146,7 +152,9 @@ function readJson<T extends z.ZodMiniType>(path: string, schema: T): z.infer<T> 
 export class StateStore {
   constructor(readonly dir: string) {}
 
+  /** The experiment's file; its name is two DNS labels, so it can never point outside the directory. */
   private expPath(exp: string): string {
+    if (!isExperimentName(exp)) throw new StateError(`"${exp}" is not PID/EID made of two DNS labels`);
     const [pid, eid] = exp.toLowerCase().split("/");
     return join(this.dir, "experiments", pid!, `${eid}.json`);
   }
