@@ -73,7 +73,7 @@ function populate(dir: string, n: number): void {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function main(): void {
-  const lab = new Lab();
+  const lab = new Lab("bdeploy");
   const rows: { n: number; ms: number; inProcess?: number }[] = [];
   try {
     lab.addNamespace("gw");

@@ -92,7 +92,7 @@ function timeLoad(lab: Lab, ns: string, file: string, table: string): number {
 }
 
 async function main(): Promise<void> {
-  const lab = new Lab();
+  const lab = new Lab("bnft");
   try {
     lab.addNamespace("load");
     const rows: string[] = [];

@@ -21,7 +21,7 @@ $ns run
 `;
 
 describe.skipIf(!canRunKernelTests())("faults leave the gateway as it was", () => {
-  const lab = new Lab();
+  const lab = new Lab("faults");
   const dir = mkdtempSync(join(tmpdir(), "fwc-faults-"));
   const state = join(dir, "state");
   const fwc = fwcOn(lab, dir, state, ["--wait", "1"]);

@@ -61,7 +61,7 @@ const port = (p: Plan, node: string, proto: string, internal: number) =>
 describe.skipIf(!canRunKernelTests()).each(["nft", "nft-json"])(
   "the ruleset (--emit %s) on a real kernel",
   (format) => {
-    const lab = new Lab();
+    const lab = new Lab("gateway");
     let exp1: Plan;
     let exp2: Plan;
 

@@ -32,7 +32,7 @@ $ns run
 `;
 
 describe.skipIf(!canRunKernelTests())("IPv6 grants on a real kernel", () => {
-  const lab = new Lab();
+  const lab = new Lab("ipv6");
 
   beforeAll(async () => {
     const nodes = { web: { ipv4: "10.1.1.3", ipv6: "2620:0:e01::3" }, db: { ipv4: "10.1.1.4", ipv6: "2620:0:e01::4" } };

@@ -23,10 +23,21 @@ export const canRunKernelTests = (): boolean => {
   }
 };
 
+let labs = 0;
+
 export class Lab {
-  readonly prefix = `fwc${process.pid}`;
+  /** Namespaces are named `fwc-<tag>-<pid>-<ns>`: each test file passes its own tag, so files never collide. */
+  readonly prefix: string;
+  /** Temporary veth names in the root namespace (at most 15 characters), unique per lab and process. */
+  private readonly vethTag: string;
   private readonly namespaces: string[] = [];
   private readonly children: ChildProcess[] = [];
+
+  constructor(tag: string) {
+    if (!/^[a-z0-9]{1,8}$/.test(tag)) throw new Error(`lab tag "${tag}": 1-8 lowercase letters or digits`);
+    this.prefix = `fwc-${tag}-${process.pid}`;
+    this.vethTag = `v${(process.pid % 100000).toString(36)}${(labs++).toString(36)}`;
+  }
 
   name(ns: string): string {
     return `${this.prefix}-${ns}`;
@@ -53,8 +64,9 @@ export class Lab {
 
   /** A veth pair between two namespaces, with addresses (CIDR) on each end. */
   link(a: string, ifA: string, addrA: string[], b: string, ifB: string, addrB: string[]): void {
-    const tmpA = `${this.prefix.slice(-6)}a${this.namespaces.indexOf(a)}${this.namespaces.indexOf(b)}`;
-    const tmpB = `${this.prefix.slice(-6)}b${this.namespaces.indexOf(a)}${this.namespaces.indexOf(b)}`;
+    const pair = `${this.namespaces.indexOf(a).toString(36)}${this.namespaces.indexOf(b).toString(36)}`;
+    const tmpA = `${this.vethTag}a${pair}`;
+    const tmpB = `${this.vethTag}b${pair}`;
     this.sh(["ip", "link", "add", tmpA, "type", "veth", "peer", "name", tmpB]);
     this.sh(["ip", "link", "set", tmpA, "netns", this.name(a)]);
     this.sh(["ip", "link", "set", tmpB, "netns", this.name(b)]);

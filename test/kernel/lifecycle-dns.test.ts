@@ -31,7 +31,7 @@ $ns run
 const name = (n: string) => `${n}.e1.proj.testbed.example.net.`;
 
 describe.skipIf(!canRunKernelTests() || !canRunNamed())("DNS through the lifecycle", () => {
-  const lab = new Lab();
+  const lab = new Lab("lifedns");
   const dir = mkdtempSync(join(tmpdir(), "fwc-life-dns-"));
   let named: Named;
   const fwc = fwcOn(lab, dir, join(dir, "state"));

@@ -26,7 +26,7 @@ interface Endpoints {
 }
 
 describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
-  const lab = new Lab();
+  const lab = new Lab("life");
   const dir = mkdtempSync(join(tmpdir(), "fwc-life-"));
   const state = join(dir, "state");
   const fwc = fwcOn(lab, dir, state);

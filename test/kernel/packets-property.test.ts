@@ -50,7 +50,7 @@ const natArb: fc.Arbitrary<Nat> = fc.record({
 });
 
 describe.skipIf(!canRunKernelTests())("packets sampled from generated policies", () => {
-  const lab = new Lab();
+  const lab = new Lab("packets");
   const file = join(tmpdir(), `${lab.prefix}-packets.nft`);
 
   beforeAll(() => {

@@ -68,7 +68,7 @@ const open6 = fc.oneof(
 );
 
 describe.skipIf(!canRunKernelTests())("generated rulesets load into the real nft", () => {
-  const lab = new Lab();
+  const lab = new Lab("ruleprop");
   beforeAll(() => lab.addNamespace("nft"));
   afterAll(() => lab.destroy());
 
