@@ -56,7 +56,7 @@ export type Target = NatTarget | RdrTarget | Open6Target;
 export type TargetKey = Target["kind"];
 
 export interface TargetProblem {
-  code: "FWC510" | "FWC511" | "FWC512" | "FWC513" | "FWC514" | "FWC524";
+  code: "FWC510" | "FWC511" | "FWC512" | "FWC513" | "FWC514" | "FWC524" | "FWC526";
   message: string;
   help: string;
   /** Offset of the offending part inside the target text. */
@@ -159,6 +159,15 @@ function parseIPv4(f: Field): string {
 /** An address or CIDR of either family, as the comma form writes it; returned as a normalised CIDR. */
 export function parseHost(f: Field): { cidr: string; family: 4 | 6 } {
   if (f.text === "any") return { cidr: "0.0.0.0/0", family: 4 };
+  const zone = f.text.indexOf("%");
+  if (zone >= 0)
+    bad(
+      "FWC511",
+      `"${f.text}" has a zone id (${f.text.slice(zone).split("/")[0]}): it names an interface of one host, not an address on the Internet`,
+      "write the address without %zone; link-local addresses cannot be reached through the gateway",
+      f.at + zone,
+      f.text.length - zone,
+    );
   try {
     if (f.text.includes("/")) {
       const [addr, len] = ipaddr.parseCIDR(f.text);
@@ -184,8 +193,19 @@ export function parseHost(f: Field): { cidr: string; family: 4 | 6 } {
   );
 }
 
-function parseSource(f: Field): string {
+/** A `from=CIDR` field: the sources of a redirect are IPv4 (the gateway's IPv4 address), of an open6 IPv6. */
+function parseSource(f: Field, family: 4 | 6): string {
   const h = parseHost({ text: f.text.slice(5), at: f.at + 5 });
+  if (h.family !== family)
+    bad(
+      "FWC526",
+      `from=${f.text.slice(5)} is an IPv${h.family} source, but ${family === 4 ? "a redirect is reached over IPv4" : "an open6 grant is reached over IPv6"}`,
+      family === 4
+        ? "give IPv4 sources to rdr targets; IPv6 sources belong to open6 targets"
+        : "give IPv6 sources to open6 targets; IPv4 sources belong to rdr targets",
+      f.at + 5,
+      f.text.length - 5,
+    );
   return h.cidr;
 }
 
@@ -329,7 +349,7 @@ function parseComma(key: TargetKey, text: string): Target {
   let identity = false;
   let protoSeen = false;
   for (const x of f.slice(i + 1)) {
-    if (x.text.startsWith("from=")) sources.push(parseSource(x));
+    if (x.text.startsWith("from=")) sources.push(parseSource(x, key === "rdr" ? 4 : 6));
     else if (x.text === "identity" && key === "rdr") identity = true;
     else if (!protoSeen && !all) {
       proto = parseProto(x, ["tcp", "udp", "tcp+udp"]);

@@ -87,7 +87,7 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
       }
       if (testbed !== null && nodes !== null && bag.errorCount === 0) {
         const planned = planAccess(
-          { policy: checked, experiment: exp, testbed, nodes, allocations, file, dnsExisting },
+          { policy: checked, experiment: exp, testbed, nodes, allocations, file, dnsExisting, nodesFile: nodesFile! },
           bag,
         );
         if (planned !== null) {

@@ -5,15 +5,18 @@
  * everything; DNS follows.
  */
 import * as z from "zod/mini";
+import { canonicalAddress, isAddress } from "../access/address.js";
 import { type DynamicRequest, resolveDynamic } from "../access/dynamic.js";
 import type { AccessPolicy } from "../access/policy.js";
 import { endpointsJson, endpointsTable } from "../backends/endpoints/endpoints.js";
 import { experimentElements, isEmptyDelta, ownerOf, renderDelta, renderTable } from "../backends/nftables/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
+import { releasedBy } from "../plan/allocations.js";
 import type { Plan } from "../plan/plan.js";
 import "../schema.js";
-import type { NodeAddresses } from "../testbed/config.js";
+import { DEFAULT_EXPERIMENT_LIMITS, type NodeAddresses } from "../testbed/config.js";
 import {
+  addressIndex,
   commitChange,
   type DeployContext,
   type Desired,
@@ -24,6 +27,7 @@ import {
   planDesired,
   portBitmap,
   portRanges,
+  readIndex,
   report,
   rewriteRecords,
   skeletonDigest,
@@ -71,10 +75,22 @@ async function change(
   file: SourceFile,
   opts: Shown,
 ): Promise<boolean> {
-  const index = store.readIndex();
+  const index = readIndex(store);
   const planned = planDesired(ctx, exp, d, prev, index, file);
   if (planned === null) return false;
   const next = stateOf(ctx, exp, d, planned);
+  const limit = { ...DEFAULT_EXPERIMENT_LIMITS, ...ctx.testbed.limits }.elements;
+  const count = Object.values(next.applied.elements).reduce((n, es) => n + es.length, 0);
+  if (count > limit) {
+    report(
+      ctx,
+      "FWC710",
+      exp,
+      `${exp} would hold ${count} nftables elements on the gateway; the limit per experiment is ${limit}`,
+      "grant fewer ports, hosts or nodes (a range is one element per port, an outbound grant one per node), or ask the operators to raise limits.elements",
+    );
+    return false;
+  }
   const r = await commitChange(ctx, store, command, exp, prev, next, index, planned.released);
   if (r === false) return false;
   show(ctx, planned.plan, opts);
@@ -238,9 +254,9 @@ export async function swapout(ctx: DeployContext, exp: string): Promise<boolean>
     (await withState(ctx, async (store) => {
       const prev = need(ctx, store, exp);
       if (prev === null) return false;
-      const index = store.readIndex();
+      const index = readIndex(store);
       // Its ports go to the quarantine queue, oldest release first.
-      const released = [...index.released, ...prev.allocations.ports.map(({ port, portEnd }) => ({ port, portEnd }))];
+      const released = [...index.released, ...releasedBy(exp, prev.allocations.ports)];
       const r = await commitChange(ctx, store, "swapout", exp, prev, null, index, released);
       return r !== false;
     })) ?? false
@@ -411,7 +427,8 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
       const dedicated: Index["dedicated"] = {};
       for (const s of states) for (const d of s.allocations.dedicated) dedicated[d.address] = s.experiment;
       const released = index.released.filter((r) => used.subarray(r.port, r.portEnd + 1).every((u) => u === 0));
-      store.putIndex({ ...index, base, ports: portRanges(used), dedicated, released });
+      const addresses = addressIndex(states);
+      store.putIndex({ ...index, base, ports: portRanges(used), dedicated, addresses, released });
       if (names > 0) ctx.out.push(`Wrote the DNS names of ${names} experiment(s) again.\n`);
       ctx.out.push(
         changed === 0
@@ -425,13 +442,55 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
   );
 }
 
+/** Space-separated words of a g5kfw field, or its list form. */
+const words = (x: string | string[] | undefined): string[] =>
+  x === undefined ? [] : (Array.isArray(x) ? x : x.split(/\s+/)).filter((w) => w !== "");
+
+/**
+ * A g5kfw field given as a string of words or a list: every word is checked as a value of its kind, so no text
+ * of the request can add a field (`,from=...`) or a target to the grants it becomes.
+ */
+const g5kWords = (what: string, ok: (w: string) => boolean) =>
+  z.union([z.string(), z.array(z.string())]).check(
+    z.refine((x) => {
+      const ws = words(x);
+      return ws.length > 0 && ws.every(ok);
+    }, what),
+  );
+
+const NODE_NAME = /^[A-Za-z][-A-Za-z0-9]*$/;
+const isV6 = (w: string) => w.includes(":") && isAddress(w);
+const isV6Net = (w: string) => {
+  const [a, len, more] = w.split("/");
+  return more === undefined && isV6(a!) && (len === undefined || (/^[0-9]{1,3}$/.test(len) && Number(len) <= 128));
+};
+const PORT_WORD = /^[0-9]{1,5}(\.\.[0-9]{1,5})?$/;
+
 /** g5kfw's opening JSON (FACTS §4) as an open6 request: addresses are node names or the nodes' IPv6 addresses. */
 export const G5kOpening = z.array(
-  z.object({
-    addr: z.union([z.string(), z.array(z.string())]),
+  z.strictObject({
+    addr: g5kWords("must be node names or the nodes' IPv6 addresses (/128), separated by spaces", (w) =>
+      NODE_NAME.test(w) ? true : isV6Net(w) && (!w.includes("/") || w.endsWith("/128")),
+    ),
     proto: z._default(z.enum(["tcp+udp", "tcp", "udp", "all"]), "tcp+udp"),
-    port: z.optional(z.union([z.int(), z.string(), z.array(z.union([z.int(), z.string()]))])),
-    src_addr: z.optional(z.union([z.string(), z.array(z.string())])),
+    port: z.optional(
+      z.union([
+        z.int().check(z.minimum(1), z.maximum(65535)),
+        g5kWords("must be ports (22) or ranges (8000..8100), separated by spaces", (w) => PORT_WORD.test(w)),
+        z.array(
+          z.union([
+            z.int().check(z.minimum(1), z.maximum(65535)),
+            z.string().check(z.regex(PORT_WORD, "must be a port (22) or a range (8000..8100)")),
+          ]),
+        ),
+      ]),
+    ),
+    src_addr: z.optional(
+      g5kWords(
+        "must be IPv6 addresses or networks (2001:db8::/32), separated by spaces: an IPv6 opening admits IPv6 sources only",
+        isV6Net,
+      ),
+    ),
   }),
 );
 
@@ -439,10 +498,8 @@ export function g5kRequest(
   openings: z.infer<typeof G5kOpening>,
   nodes: NodeAddresses,
 ): { request: DynamicRequest } | { problem: string } {
-  const words = (x: string | string[] | undefined) =>
-    x === undefined ? [] : (Array.isArray(x) ? x : x.split(/\s+/)).filter((w) => w !== "");
   const byAddress = new Map(
-    Object.entries(nodes).flatMap(([n, a]) => (a.ipv6 ? [[a.ipv6.toLowerCase(), n] as const] : [])),
+    Object.entries(nodes).flatMap(([n, a]) => (a.ipv6 ? [[canonicalAddress(a.ipv6), n] as const] : [])),
   );
   const targets: string[] = [];
   for (const [i, o] of openings.entries()) {
@@ -451,7 +508,11 @@ export function g5kRequest(
     const ports = o.proto === "all" ? ["all"] : words(Array.isArray(o.port) ? o.port.map(String) : String(o.port));
     const from = words(o.src_addr).map((s) => `,from=${s.includes("/") ? s : `${s}/${s.includes(":") ? 128 : 32}`}`);
     for (const a of words(o.addr)) {
-      const node = nodes[a] !== undefined ? a : byAddress.get(a.replace(/\/128$/, "").toLowerCase());
+      const node = Object.hasOwn(nodes, a)
+        ? a
+        : isV6Net(a)
+          ? byAddress.get(canonicalAddress(a.replace(/\/128$/, "")))
+          : undefined;
       if (node === undefined)
         return { problem: `opening ${i}: "${a}" is not a node of the experiment or its IPv6 address` };
       for (const p of ports) targets.push(`${node},${p}${o.proto === "all" ? "" : `,${o.proto}`}${from.join("")}`);

@@ -30,7 +30,7 @@ import type { DiagnosticCode } from "../diagnostics/codes.js";
 import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import type { Allocations } from "../plan/allocations.js";
-import { type Plan, planAccess } from "../plan/plan.js";
+import { nodeAddresses, type Plan, planAccess } from "../plan/plan.js";
 import type { NodeAddresses, TestbedConfig } from "../testbed/config.js";
 import { cutRevokedFlows } from "./conntrack.js";
 import { pushDns, verifyChanges } from "./dns.js";
@@ -146,7 +146,25 @@ export function nextIndex(
   for (const p of next?.allocations.ports ?? []) used.fill(1, p.port, p.portEnd + 1);
   const dedicated = Object.fromEntries(Object.entries(index.dedicated).filter(([, owner]) => owner !== exp));
   for (const d of next?.allocations.dedicated ?? []) dedicated[d.address] = exp;
-  return { ...index, ports: portRanges(used), dedicated, released };
+  const addresses = Object.fromEntries(Object.entries(index.addresses ?? {}).filter(([, owner]) => owner !== exp));
+  for (const a of next === null ? [] : addressesOf(next)) addresses[a.address] = exp;
+  return { ...index, ports: portRanges(used), dedicated, addresses, released };
+}
+
+/** The node addresses an experiment holds on the gateway. */
+export const addressesOf = (s: ExperimentState) => nodeAddresses(s.policy.nodes, s.nodes);
+
+/** Which experiment holds each node address, from the experiments' own records (index rebuild). */
+export function addressIndex(states: ExperimentState[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of states) for (const a of addressesOf(s)) out[a.address] ??= s.experiment;
+  return out;
+}
+
+/** The index, with the address claims rebuilt when a state directory of an older fwc lacks them. */
+export function readIndex(store: StateStore): Index {
+  const index = store.readIndex();
+  return index.addresses !== undefined ? index : { ...index, addresses: addressIndex(store.listExperiments()) };
 }
 
 /** Plans a desired experiment against the index: its plan, its new allocations and the quarantine queue. */
@@ -158,6 +176,21 @@ export function planDesired(
   index: Index,
   file: SourceFile,
 ): { plan: Plan; allocations: ExperimentState["allocations"]; released: Index["released"] } | null {
+  // An address belongs to one experiment: a second claim would let the two share (and remove) each other's rules.
+  let claimed = false;
+  for (const a of nodeAddresses(d.policy.nodes, d.nodes)) {
+    const holder = index.addresses?.[a.address];
+    if (holder === undefined || holder === exp) continue;
+    claimed = true;
+    report(
+      ctx,
+      "FWC711",
+      exp,
+      `${exp}: node ${a.node}'s address ${a.address} is held by experiment ${holder}`,
+      `check the node addresses given to ${exp}; the address is free again after fwc swapout --exp ${holder}`,
+    );
+  }
+  if (claimed) return null;
   const r = planAccess(
     {
       policy: combinedPolicy(d),
@@ -166,6 +199,7 @@ export function planDesired(
       nodes: d.nodes,
       allocations: allocationsFor(index, exp, prev),
       file,
+      nodesFile: new SourceFile(`${exp} node addresses`, ""),
     },
     ctx.bag,
   );

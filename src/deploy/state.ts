@@ -31,7 +31,7 @@ import { dirname, join } from "node:path";
 import * as z from "zod/mini";
 import { AccessPolicy, InboundGrant, Open6Grant, OutboundGrant } from "../access/policy.js";
 import { DnsRecord } from "../backends/dns/records.js";
-import { PortAllocation } from "../plan/allocations.js";
+import { PortAllocation, ReleasedPorts } from "../plan/allocations.js";
 import "../schema.js";
 import { NodeAddresses } from "../testbed/config.js";
 
@@ -73,13 +73,25 @@ export const Index = z.object({
   ports: z.array(Range),
   /** Dedicated addresses in use, and by whom. */
   dedicated: z.record(z.string(), z.string()),
-  /** Released ports, oldest first (quarantine). */
-  released: z.array(Range),
+  /**
+   * Node addresses (one spelling) and the experiment holding each: an address belongs to one experiment only.
+   * Absent in state directories of fwc before it: rebuilt from the experiments on first use.
+   */
+  addresses: z.optional(z.record(z.string(), z.string())),
+  /** Released ports, oldest first (quarantine), with when and by whom. */
+  released: z.array(ReleasedPorts),
   zone: z.optional(z.object({ name: z.string(), serial: z.int(), digest: z.string() })),
 });
 export type Index = z.infer<typeof Index>;
 
-export const emptyIndex = (): Index => ({ version: 1, base: null, ports: [], dedicated: {}, released: [] });
+export const emptyIndex = (): Index => ({
+  version: 1,
+  base: null,
+  ports: [],
+  dedicated: {},
+  addresses: {},
+  released: [],
+});
 
 export const Intent = z.object({
   version: z.literal(1),

@@ -174,6 +174,10 @@ export const CODES = {
     "protocol all with ports",
     "`all` opens every protocol and takes no port; give ports with tcp, udp or tcp+udp instead.",
   ),
+  FWC526: e(
+    "source of the wrong address family",
+    "A redirect is reached through the gateway's IPv4 address, so its `from=` sources are IPv4 networks; an open6 grant is reached over IPv6, so its sources are IPv6 networks. A source of the other family would never match, and the grant would silently admit nobody.",
+  ),
 
   // 6xx: testbed configuration and node addresses
   FWC600: e("unreadable configuration", "The YAML or JSON file cannot be parsed."),
@@ -220,6 +224,14 @@ export const CODES = {
   ),
   FWC707: e("CNAME at the zone apex", "The zone's own name carries SOA and NS records, so it cannot be a CNAME."),
   FWC708: e("DNS name outside the zone", "The record's name is not inside `dns.zone`, so the zone cannot publish it."),
+  FWC710: e(
+    "per-experiment limit exceeded",
+    "The experiment would hold more external ports, nftables elements or dedicated addresses than `limits` in the testbed configuration allows; one tenant cannot take the gateway's pool from the others.",
+  ),
+  FWC711: e(
+    "address claimed twice",
+    "A node address belongs to at most one node of one experiment, and never to the gateway, the testbed's infrastructure or the dedicated pool: the gateway tells tenants apart by address. The message names the holder.",
+  ),
 
   // 8xx: deploying to a gateway (state, nft, conntrack, DNS)
   FWC800: e("experiment not swapped in", "The state has no such experiment: swap it in first (`fwc swapin`)."),

@@ -6,12 +6,22 @@
  * - Stable: a target that keeps its key keeps its external port across recompiles.
  * - Quarantine: a port an experiment gave up is not handed to another experiment at once; it is reused only
  *   when no never-used port is left, oldest release first.
- * - Ranges get contiguous ranges; identity targets get exactly their own ports, or a clear error.
+ * - Ranges get contiguous ranges; identity targets get exactly their own ports, or a clear error. The pool is
+ *   the only source of gateway ports: identity ports lie inside it, are not in use, and were not released by
+ *   another experiment less than the quarantine time ago (a client of the old experiment would reach the new one).
  */
 import * as z from "zod/mini";
 import "../schema.js";
 
 export const PortAllocation = z.object({ key: z.string(), port: z.int(), portEnd: z.int() });
+/** Ports an experiment gave up: when (ISO time) and who, so that identity requests respect the quarantine. */
+export const ReleasedPorts = z.object({
+  port: z.int(),
+  portEnd: z.int(),
+  at: z.optional(z.string()),
+  by: z.optional(z.string()),
+});
+export type ReleasedPorts = z.infer<typeof ReleasedPorts>;
 export const Allocations = z.object({
   version: z.literal(1),
   /** Per experiment ("pid/eid"): its external ports and dedicated addresses. */
@@ -23,7 +33,7 @@ export const Allocations = z.object({
     }),
   ),
   /** Released ports, oldest first: reused only when the pool has no never-used port left. */
-  released: z.array(z.object({ port: z.int(), portEnd: z.int() })),
+  released: z.array(ReleasedPorts),
 });
 export type Allocations = z.infer<typeof Allocations>;
 export type PortAllocation = z.infer<typeof PortAllocation>;
@@ -45,13 +55,26 @@ export type AllocationResult =
 const overlaps = (a: { port: number; portEnd: number }, b: { port: number; portEnd: number }) =>
   a.port <= b.portEnd && b.port <= a.portEnd;
 
+export interface AllocationOptions {
+  /** The time of the allocation (ms since the epoch); released ports are stamped with it. */
+  now?: number;
+  /** How long ports released by one experiment stay away from another's identity requests (seconds). */
+  quarantineSeconds?: number;
+}
+
+export const DEFAULT_QUARANTINE_SECONDS = 3600;
+
 /** Allocates the ports of experiment `exp`, replacing its earlier set; other experiments are untouched. */
 export function allocatePorts(
   all: Allocations,
   exp: string,
   pool: { from: number; to: number },
   requests: PortRequest[],
+  options: AllocationOptions = {},
 ): AllocationResult {
+  const now = options.now ?? Date.now();
+  const quarantineMs = (options.quarantineSeconds ?? DEFAULT_QUARANTINE_SECONDS) * 1000;
+  const stamp = { at: new Date(now).toISOString(), by: exp };
   const previous = new Map((all.experiments[exp]?.ports ?? []).map((p) => [p.key, p]));
   const others: PortAllocation[] = Object.entries(all.experiments)
     .filter(([name]) => name !== exp)
@@ -73,6 +96,23 @@ export function allocatePorts(
   for (const r of sorted) {
     if (r.exact !== undefined) {
       const want = { key: r.key, port: r.exact, portEnd: r.exact + r.size - 1 };
+      if (want.port < pool.from || want.portEnd > pool.to)
+        return {
+          ok: false,
+          key: r.key,
+          message: `ports ${want.port}..${want.portEnd} cannot be kept untranslated: the gateway hands out only ports of its pool ${pool.from}-${pool.to} (its other ports are its own services)`,
+          help: `drop \`identity\` to let fwc choose external ports, or have the node use ports inside ${pool.from}..${pool.to}`,
+        };
+      const recent = all.released.find(
+        (x) => overlaps(x, want) && x.by !== exp && x.at !== undefined && now - Date.parse(x.at) < quarantineMs,
+      );
+      if (recent !== undefined)
+        return {
+          ok: false,
+          key: r.key,
+          message: `ports ${want.port}..${want.portEnd} cannot be kept untranslated: ${recent.port}..${recent.portEnd} ${recent.portEnd === recent.port ? "was" : "were"} released by another experiment at ${recent.at} and ${recent.portEnd === recent.port ? "is" : "are"} quarantined until ${new Date(Date.parse(recent.at!) + quarantineMs).toISOString()}`,
+          help: "a client of the old experiment could still connect to them; use another port range, or wait",
+        };
       if (!free(want)) {
         const clash = taken.find((t) => overlaps(t, want))!;
         return {
@@ -92,9 +132,9 @@ export function allocatePorts(
   // 2. The rest: the lowest free never-used ports, then released ports (oldest release first). Bitmaps over the
   //    65,536 ports keep this linear in the pool size however many targets there are.
   // Ports this experiment gives up now are quarantined like any released port.
-  const givenUp = [...previous.values()]
+  const givenUp: ReleasedPorts[] = [...previous.values()]
     .filter((p) => result.get(p.key) !== p)
-    .map(({ port, portEnd }) => ({ port, portEnd }));
+    .map(({ port, portEnd }) => ({ port, portEnd, ...stamp }));
   const queue = [...all.released, ...givenUp];
   const quarantined = new Uint8Array(65536);
   for (const x of queue) quarantined.fill(1, x.port, x.portEnd + 1);
@@ -156,15 +196,18 @@ export function allocatePorts(
   return { ok: true, ports: result, allocations: next };
 }
 
+/** The ports an experiment gives up, stamped for the quarantine queue. */
+export const releasedBy = (
+  exp: string,
+  ports: { port: number; portEnd: number }[],
+  now = Date.now(),
+): ReleasedPorts[] => ports.map(({ port, portEnd }) => ({ port, portEnd, at: new Date(now).toISOString(), by: exp }));
+
 /** Removes an experiment (swap-out): its ports go to the quarantine queue. */
-export function releaseExperiment(all: Allocations, exp: string): Allocations {
+export function releaseExperiment(all: Allocations, exp: string, now = Date.now()): Allocations {
   const e = all.experiments[exp];
   if (e === undefined) return all;
   const experiments = { ...all.experiments };
   delete experiments[exp];
-  return {
-    version: 1,
-    experiments,
-    released: [...all.released, ...e.ports.map(({ port, portEnd }) => ({ port, portEnd }))],
-  };
+  return { version: 1, experiments, released: [...all.released, ...releasedBy(exp, e.ports, now)] };
 }

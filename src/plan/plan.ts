@@ -3,6 +3,7 @@
  * endpoints (addresses and ports on both sides), and the new allocations. Pure; problems are diagnostics.
  */
 import ipaddr from "ipaddr.js";
+import { canonicalAddress } from "../access/address.js";
 import type { AccessPolicy, Origin } from "../access/policy.js";
 import {
   absolute,
@@ -14,7 +15,7 @@ import {
 } from "../backends/dns/records.js";
 import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
-import type { NodeAddresses, TestbedConfig } from "../testbed/config.js";
+import { DEFAULT_EXPERIMENT_LIMITS, type NodeAddresses, type TestbedConfig } from "../testbed/config.js";
 import { type Allocations, allocatePorts, type PortRequest } from "./allocations.js";
 
 export type L4 = "tcp" | "udp";
@@ -53,8 +54,11 @@ export interface Open6Endpoint {
 export interface Plan {
   experiment: string;
   gateway: { name: string; ipv4: string; ipv6?: string };
-  /** Every node of the experiment with its addresses: the sources outbound grants apply to. */
-  nodes: { node: string; ipv4?: string; ipv6?: string }[];
+  /**
+   * Every node of the experiment with its addresses (the sources outbound grants apply to) and, where the node
+   * addresses give them, its MAC and the gateway's bridge port it sits behind (anti-spoofing).
+   */
+  nodes: { node: string; ipv4?: string; ipv6?: string; mac?: string; port?: string }[];
   inbound: InboundEndpoint[];
   outbound: OutboundEndpoint[];
   open6: Open6Endpoint[];
@@ -76,6 +80,62 @@ export interface PlanInput {
   file: SourceFile;
   /** Records other experiments have in the zone (from the DNS state), checked for collisions. */
   dnsExisting?: { record: DnsRecord; owner: string }[];
+  /** Where problems with node addresses are reported (the node addresses file); default: `file`. */
+  nodesFile?: SourceFile;
+  /** The time of planning (ms since the epoch), for the port quarantine. */
+  now?: number;
+}
+
+/** The addresses an experiment's nodes claim on the gateway, in one spelling. */
+export function nodeAddresses(
+  names: string[],
+  nodes: NodeAddresses,
+): { node: string; family: 4 | 6; address: string }[] {
+  const out: { node: string; family: 4 | 6; address: string }[] = [];
+  for (const node of names) {
+    const a = Object.hasOwn(nodes, node) ? nodes[node] : undefined;
+    if (a?.ipv4 !== undefined) out.push({ node, family: 4, address: canonicalAddress(a.ipv4) });
+    if (a?.ipv6 !== undefined) out.push({ node, family: 6, address: canonicalAddress(a.ipv6) });
+  }
+  return out;
+}
+
+const inCidr = (address: string, cidr: string): boolean => {
+  const [net, len] = cidr.includes("/") ? ipaddr.parseCIDR(cidr) : [ipaddr.parse(cidr), cidr.includes(":") ? 128 : 32];
+  const a = ipaddr.parse(address);
+  return a.kind() === net.kind() && a.match(net, len);
+};
+
+/**
+ * Addresses a node may not have: one held by another node of the experiment, the gateway's own, the testbed's
+ * servers (exempt from default deny: a node there would pass everything) and the dedicated public pool.
+ */
+function checkNodeAddresses(input: PlanInput, report: (message: string, help: string) => void): void {
+  const { testbed } = input;
+  const seen = new Map<string, string>();
+  for (const { node, family, address } of nodeAddresses(input.policy.nodes, input.nodes)) {
+    const other = seen.get(address);
+    if (other !== undefined)
+      report(
+        `nodes ${other} and ${node} both have the address ${address}`,
+        "each node needs addresses of its own: the gateway tells experiments and nodes apart by address",
+      );
+    seen.set(address, node);
+    const gw = family === 4 ? testbed.gateway.ipv4 : testbed.gateway.ipv6;
+    if (gw !== undefined && canonicalAddress(gw) === address)
+      report(`node ${node}'s address ${address} is the gateway's own address`, "fix the node addresses file");
+    const infra = (testbed.gateway.infrastructure ?? []).find((c) => inCidr(address, c));
+    if (infra !== undefined)
+      report(
+        `node ${node}'s address ${address} lies in the testbed's infrastructure ${infra} (gateway.infrastructure)`,
+        "infrastructure passes the gateway unfiltered: an experiment node must never have such an address",
+      );
+    if (family === 4 && testbed.dedicated !== undefined && inCidr(address, testbed.dedicated))
+      report(
+        `node ${node}'s address ${address} lies in the dedicated public pool ${testbed.dedicated}`,
+        "the dedicated pool holds the gateway's public addresses; fix the node addresses file",
+      );
+  }
 }
 
 export function planAccess(input: PlanInput, bag: DiagnosticBag): { plan: Plan; allocations: Allocations } | null {
@@ -122,14 +182,34 @@ export function planAccess(input: PlanInput, bag: DiagnosticBag): { plan: Plan; 
     return a;
   };
 
+  const nodesFile = input.nodesFile ?? file;
+  checkNodeAddresses(input, (message, help) => bag.add("FWC711", span(nodesFile, 0, 0), message, help));
+  if (bag.errorCount > errorsBefore) return null;
+  const limits = { ...DEFAULT_EXPERIMENT_LIMITS, ...testbed.limits };
+
   // Inbound: one allocation per target; tcp+udp targets get the same external ports for both protocols.
   const requests: PortRequest[] = [];
   const keyOf = (g: AccessPolicy["inbound"][number]) => `${g.proto} ${g.node} ${g.port}-${g.portEnd}`;
+  let wanted = 0;
   for (const g of policy.inbound) {
     const size = g.portEnd - g.port + 1;
+    wanted += size;
+    // Checked before allocating: a grant of 65,535 ports is refused at once, not after it took the pool.
+    if (wanted > limits.ports) {
+      bag.add(
+        "FWC710",
+        at(g.origin),
+        `the experiment would hold ${wanted}${wanted === size ? "" : " or more"} external ports; the limit per experiment is ${limits.ports}`,
+        "grant fewer or smaller redirects, or ask the operators to raise limits.ports in the testbed configuration",
+      );
+      return null;
+    }
     requests.push(g.identity ? { key: keyOf(g), size, exact: g.port } : { key: keyOf(g), size });
   }
-  const alloc = allocatePorts(input.allocations, input.experiment, testbed.ports, requests);
+  const alloc = allocatePorts(input.allocations, input.experiment, testbed.ports, requests, {
+    ...(input.now !== undefined ? { now: input.now } : {}),
+    ...(testbed.quarantine !== undefined ? { quarantineSeconds: testbed.quarantine } : {}),
+  });
   if (!alloc.ok) {
     const g = policy.inbound.find((x) => keyOf(x) === alloc.key)!;
     bag.add("FWC701", at(g.origin), alloc.message, alloc.help);
@@ -209,6 +289,15 @@ export function planAccess(input: PlanInput, bag: DiagnosticBag): { plan: Plan; 
   for (const d of policy.dedicated) {
     const addr = v4(d.node, d.origin, "a dedicated external address");
     if (addr === null) continue;
+    if (given.length >= limits.dedicated) {
+      bag.add(
+        "FWC710",
+        at(d.origin),
+        `the experiment would hold more than ${limits.dedicated} dedicated addresses, the limit per experiment`,
+        "use `tb-allow-external $node shared ...` (the shared gateway), or ask the operators to raise limits.dedicated",
+      );
+      break;
+    }
     let pub = prevDedicated.get(d.node);
     if (pub === undefined || usedElsewhere.has(pub)) pub = nextAddress(testbed.dedicated, usedElsewhere, given);
     if (pub === undefined) {

@@ -23,7 +23,12 @@ const Ipv4 = z
   .check(z.refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s), "must be an IPv4 address such as 198.51.100.1"));
 const Ipv6 = z
   .string()
-  .check(z.refine((s) => ipaddr.IPv6.isValid(s) && !s.includes("/"), "must be an IPv6 address such as 2001:db8::1"));
+  .check(
+    z.refine(
+      (s) => isAddress(s) && s.includes(":"),
+      "must be an IPv6 address such as 2001:db8::1 (no prefix length, no %zone)",
+    ),
+  );
 const Ipv4Cidr = z.string().check(
   z.refine((s) => {
     try {
@@ -35,6 +40,31 @@ const Ipv4Cidr = z.string().check(
   }, "must be an IPv4 network in CIDR form such as 198.51.100.128/25"),
 );
 const Iface = z.string().check(z.regex(IFACE, "must be a network interface name (at most 15 characters)"));
+/** An IPv4 or IPv6 network (or one address), as the operator names the testbed's own servers. */
+const AnyCidr = z.string().check(
+  z.refine((s) => {
+    const [a, len, more] = s.split("/");
+    if (more !== undefined || a === undefined || !isAddress(a)) return false;
+    return len === undefined || (/^[0-9]{1,3}$/.test(len) && Number(len) <= (a.includes(":") ? 128 : 32));
+  }, "must be an IPv4 or IPv6 address or network such as 10.0.0.0/24 or 2001:db8:1::/64 (no %zone)"),
+);
+const Mac = z
+  .string()
+  .check(z.regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, "must be a MAC address such as 02:00:00:00:01:03"));
+/** A per-experiment limit: a whole number from 0 (nothing allowed) up. */
+const Limit = z.int({ error: "must be a whole number" }).check(z.minimum(0, "must be 0 or more"));
+
+/** What one experiment may hold on the gateway (docs/gateway.md); each has a default. */
+const Limits = z.strictObject({
+  /** External ports of the pool (a range counts each port). */
+  ports: z.optional(Limit),
+  /** nftables elements (grants expand: a range is one element per port, an outbound grant one per node). */
+  elements: z.optional(Limit),
+  /** Dedicated public addresses (the legacy form). */
+  dedicated: z.optional(Limit),
+});
+
+export const DEFAULT_EXPERIMENT_LIMITS = { ports: 1024, elements: 20000, dedicated: 16 } as const;
 
 const PortPool = z
   .pipe(
@@ -96,9 +126,18 @@ export const TestbedConfig = z.strictObject({
     ipv6: z.optional(Ipv6),
     outside: Iface,
     inside: z.array(Iface).check(z.minLength(1, "must list at least one interface toward the experiment nodes")),
+    /**
+     * The testbed's own servers behind the inside interfaces: exempt from default deny (what passes for them is
+     * the operator's policy, not fwc's), and never a node's address.
+     */
+    infrastructure: z.optional(z.array(AnyCidr)),
   }),
   /** External ports for shared redirects. */
   ports: PortPool,
+  /** Seconds a port released by one experiment stays away from another experiment's identity range. */
+  quarantine: z.optional(Limit),
+  /** What one experiment may hold (defaults: DEFAULT_EXPERIMENT_LIMITS). */
+  limits: z.optional(Limits),
   /** Public addresses for the legacy (non-shared) form. */
   dedicated: z.optional(Ipv4Cidr),
   dns: z.optional(DnsConfig),
@@ -106,15 +145,30 @@ export const TestbedConfig = z.strictObject({
 
 export const NodeAddresses = z.record(
   z.string().check(z.regex(/^[-0-9A-Za-z]+$/, "node names contain only letters, digits and -")),
-  z.strictObject({ ipv4: z.optional(Ipv4), ipv6: z.optional(Ipv6) }),
+  z
+    .strictObject({
+      ipv4: z.optional(Ipv4),
+      ipv6: z.optional(Ipv6),
+      /** The node's MAC address: with `port`, the gateway binds it to the node's addresses (anti-spoofing). */
+      mac: z.optional(Mac),
+      /** The gateway's bridge port the node sits behind: only the node's addresses may come from it. */
+      port: z.optional(Iface),
+    })
+    .check(
+      z.refine(
+        (n) => n.mac === undefined || n.port !== undefined,
+        "mac needs port: the gateway's bridge port the node sits behind",
+      ),
+    ),
 );
 
 export type TestbedConfig = z.infer<typeof TestbedConfig>;
 export type NodeAddresses = z.infer<typeof NodeAddresses>;
 
 const CONFIG_KEYS: Record<string, string[]> = {
-  "": ["domain", "gateway", "ports", "dedicated", "dns"],
-  gateway: ["name", "ipv4", "ipv6", "outside", "inside"],
+  "": ["domain", "gateway", "ports", "quarantine", "limits", "dedicated", "dns"],
+  gateway: ["name", "ipv4", "ipv6", "outside", "inside", "infrastructure"],
+  limits: ["ports", "elements", "dedicated"],
   "dns.nameservers.*": ["name", "ipv4", "ipv6"],
   dns: ["zone", "ttl", "nameservers", "contact", "refresh", "retry", "expire", "minimum", "server", "port", "key"],
 };

@@ -200,6 +200,27 @@ describe("dynamic grants", () => {
       problem: 'opening 0: "2001:db8::99" is not a node of the experiment or its IPv6 address',
     });
   });
+
+  it("g5kfw fields are values: a comma, a second field or an IPv4 source is refused, never passed on", () => {
+    const accepted = (o: object) => G5kOpening.safeParse([o]).success;
+    // `from=::/0` smuggled into src_addr used to open the port to everyone.
+    expect(accepted({ addr: "web", port: 22, src_addr: "2620:1::/32,from=::/0" })).toBe(false);
+    expect(accepted({ addr: "web", port: 22, src_addr: ["2620:1::/32", "::/0,tcp"] })).toBe(false);
+    // An IPv4 source on an IPv6 opening used to be dropped silently, leaving the port open to everyone.
+    expect(accepted({ addr: "web", port: 22, src_addr: "192.0.2.0/24" })).toBe(false);
+    expect(accepted({ addr: "web,all", port: 22 })).toBe(false);
+    expect(accepted({ addr: "web", port: "22,tcp,from=::/0" })).toBe(false);
+    expect(accepted({ addr: "web", port: ["22", "23 24"] })).toBe(false);
+    expect(accepted({ addr: "fe80::1%eth0", port: 22 })).toBe(false);
+    expect(accepted({ addr: "web", port: 22, extra: 1 })).toBe(false);
+    expect(accepted({ addr: "web", port: 70000 })).toBe(false);
+    expect(accepted({ addr: "", port: 22 })).toBe(false);
+    expect(accepted({ addr: "web", port: 22, src_addr: "2620:1::/32 2001:db8::1" })).toBe(true);
+    // A node named like an Object property is not a node.
+    expect(g5kRequest(G5kOpening.parse([{ addr: "constructor", port: 22 }]), { web: {} })).toEqual({
+      problem: 'opening 0: "constructor" is not a node of the experiment or its IPv6 address',
+    });
+  });
 });
 
 describe("the state directory", () => {

@@ -65,11 +65,43 @@ describe("allocatePorts", () => {
   });
 
   it("identity targets get exactly their ports, or an error naming the clash", () => {
-    const r = alloc(emptyAllocations(), "p/e1", [req("g", 101, 50000)]);
+    const wide = { from: 20000, to: 60000 };
+    const r = alloc(emptyAllocations(), "p/e1", [req("g", 101, 50000)], wide);
     expect(r.ports).toEqual({ g: "50000..50100" });
-    const clash = allocatePorts(r.all, "p/e2", POOL, [req("h", 1, 50050)]);
+    const clash = allocatePorts(r.all, "p/e2", wide, [req("h", 1, 50050)]);
     expect(clash.ok).toBe(false);
     if (!clash.ok) expect(clash.message).toContain("50000..50100 is already in use");
+  });
+
+  it("identity ports lie in the pool: the gateway's own ports are not the pool's to give", () => {
+    for (const [port, size] of [
+      [22, 1],
+      [19999, 2],
+      [20009, 2],
+      [1, 65535],
+    ] as const) {
+      const r = allocatePorts(emptyAllocations(), "p/e1", POOL, [req("x", size, port)]);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.message).toContain("only ports of its pool 20000-20009");
+    }
+  });
+
+  it("identity ports released by another experiment stay quarantined; the experiment that released them may retake them", () => {
+    const t0 = Date.parse("2026-11-27T12:00:00Z");
+    let all = alloc(emptyAllocations(), "p/b", [req("b", 5, 20000)]).all;
+    all = releaseExperiment(all, "p/b", t0);
+    const soon = allocatePorts(all, "p/a", POOL, [req("a", 5, 20000)], { now: t0 + 60_000 });
+    expect(soon.ok).toBe(false);
+    if (!soon.ok)
+      expect(soon.message).toBe(
+        "ports 20000..20004 cannot be kept untranslated: 20000..20004 were released by another experiment at 2026-11-27T12:00:00.000Z and are quarantined until 2026-11-27T13:00:00.000Z",
+      );
+    expect(allocatePorts(all, "p/b", POOL, [req("b", 5, 20000)], { now: t0 + 60_000 }).ok).toBe(true);
+    const later = allocatePorts(all, "p/a", POOL, [req("a", 5, 20000)], { now: t0 + 3_600_000 });
+    expect(later.ok && later.allocations.released).toEqual([]);
+    expect(allocatePorts(all, "p/a", POOL, [req("a", 5, 20000)], { now: t0 + 60_000, quarantineSeconds: 30 }).ok).toBe(
+      true,
+    );
   });
 
   it("never gives two experiments overlapping ports, and is stable for unchanged requests", () => {

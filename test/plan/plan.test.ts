@@ -88,11 +88,52 @@ describe("planAccess", () => {
   });
 
   it("tcp+udp targets share one external port; identity ranges keep their ports", () => {
-    const { r, diags } = plan('tb-allow-external $web shared rdr "web,53,tcp+udp web,50000..50010,tcp,identity"');
+    const { r, diags } = plan('tb-allow-external $web shared rdr "web,53,tcp+udp web,25000..25010,tcp,identity"');
     expect(diags).toEqual([]);
     expect(
       r!.plan.inbound.map((e) => `${e.proto} ${e.external.port}..${e.external.portEnd} -> ${e.port}..${e.portEnd}`),
-    ).toEqual(["tcp 20000..20000 -> 53..53", "udp 20000..20000 -> 53..53", "tcp 50000..50010 -> 50000..50010"]);
+    ).toEqual(["tcp 20000..20000 -> 53..53", "udp 20000..20000 -> 53..53", "tcp 25000..25010 -> 25000..25010"]);
+  });
+
+  it("identity ports come from the pool only: the gateway's own ports (22, 53) are never handed out", () => {
+    const own = plan('tb-allow-external $web shared rdr "web,22,tcp,identity web,53,tcp+udp,identity"');
+    expect(own.r).toBeNull();
+    expect(own.diags.map((d) => [d[0], d[1], d[2]])).toEqual([["FWC701", 6, 36]]);
+    expect(own.diags[0]![3]).toContain("only ports of its pool 20000-29999");
+    // 131,070 redirects used to be compiled; the limit refuses it before any port is looked at.
+    const t = Date.now();
+    const all = plan('tb-allow-external $web shared rdr "web,1..65535,tcp+udp,identity"');
+    expect(Date.now() - t).toBeLessThan(2000);
+    expect(all.diags.map((d) => d[0])).toEqual(["FWC710"]);
+  });
+
+  it("per-experiment limits: ports and dedicated addresses, reported at the grant that crosses them", () => {
+    const many = plan('tb-allow-external $web shared rdr "web,1..1000 web,2000..2100"');
+    expect(many.diags.map((d) => [d[0], d[1], d[2]])).toEqual([["FWC710", 6, 48]]);
+    expect(many.diags[0]![3]).toContain("1101 or more external ports; the limit per experiment is 1024");
+    const tight = { ...TESTBED, limits: { ports: 2, dedicated: 1 } };
+    expect(plan('tb-allow-external $web shared rdr "web/80 web/81"', { testbed: tight }).diags).toEqual([]);
+    expect(plan('tb-allow-external $web shared rdr "web/80 web/81 web/82"', { testbed: tight }).diags[0]![0]).toBe(
+      "FWC710",
+    );
+    expect(plan("tb-allow-external $web\ntb-allow-external $node", { testbed: tight }).diags[0]![0]).toBe("FWC710");
+  });
+
+  it("a node address is one node's, and never the gateway's, the infrastructure's or the dedicated pool's", () => {
+    const codes = (nodes: NodeAddresses, testbed = TESTBED) =>
+      plan('tb-allow-external $web shared rdr "web/80"', { nodes, testbed }).diags.map((d) => [d[0], d[3]]);
+    expect(codes({ ...NODES, node: { ipv4: "10.1.1.3" } })).toEqual([
+      ["FWC711", "nodes node and web both have the address 10.1.1.3"],
+    ]);
+    expect(codes({ ...NODES, node: { ipv4: "198.51.100.1" } })[0]![1]).toContain("the gateway's own address");
+    expect(codes({ ...NODES, node: { ipv4: "198.51.100.129" } })[0]![1]).toContain("dedicated public pool");
+    const infra = { ...TESTBED, gateway: { ...TESTBED.gateway, infrastructure: ["10.1.1.0/28", "2620:0:e00::/120"] } };
+    expect(codes(NODES, infra).map((d) => d[1])).toEqual([
+      "node node's address 10.1.1.2 lies in the testbed's infrastructure 10.1.1.0/28 (gateway.infrastructure)",
+      "node web's address 10.1.1.3 lies in the testbed's infrastructure 10.1.1.0/28 (gateway.infrastructure)",
+      "node web's address 2620:0:e00::3 lies in the testbed's infrastructure 2620:0:e00::/120 (gateway.infrastructure)",
+      "node othernode's address 10.1.1.4 lies in the testbed's infrastructure 10.1.1.0/28 (gateway.infrastructure)",
+    ]);
   });
 
   it("stays stable across recompiles and leaves other experiments' ports alone", () => {

@@ -33,10 +33,27 @@ describe("testbed configuration", () => {
         ipv6: "2001:db8:100::1",
         outside: "eth0",
         inside: ["eth1"],
+        infrastructure: ["10.0.0.0/24"],
       },
       ports: { from: 20000, to: 29999 },
+      quarantine: 3600,
+      limits: { ports: 1024, elements: 20000, dedicated: 16 },
       dedicated: "198.51.100.128/25",
     });
+  });
+
+  it("infrastructure networks, limits and the quarantine are values of their kind", () => {
+    const bad = (from: string, to: string) => load(GOOD.replace(from, to)).diags.map((d) => [d.code, d.message]);
+    expect(bad("[10.0.0.0/24]", "[10.0.0.0/33]")).toEqual([
+      [
+        "FWC601",
+        "gateway.infrastructure.0: must be an IPv4 or IPv6 address or network such as 10.0.0.0/24 or 2001:db8:1::/64 (no %zone)",
+      ],
+    ]);
+    expect(bad("[10.0.0.0/24]", "[fe80::1%eth1]")[0]![0]).toBe("FWC601");
+    expect(bad("  ports: 1024 ", "  ports: -1 ")).toEqual([["FWC601", "limits.ports: must be 0 or more"]]);
+    expect(bad("  elements: 20000", "  element: 20000")[0]![0]).toBe("FWC602");
+    expect(bad("quarantine: 3600", "quarantine: 1h")[0]![0]).toBe("FWC601");
   });
 
   it("an invalid value names the key and points at the value", () => {
@@ -80,6 +97,20 @@ describe("node addresses", () => {
     const { value, diags } = load(readFileSync(join(root, "examples", "web-lab.nodes.json"), "utf8"), "nodes");
     expect(diags).toEqual([]);
     expect(value).toMatchObject({ web: { ipv4: "10.1.1.4", ipv6: "2001:db8:1::4" } });
+  });
+
+  it("a MAC and a bridge port bind a node; a zone id or a MAC without its port is refused", () => {
+    const ok = load('{ "web": { "ipv4": "10.1.1.3", "mac": "02:00:00:00:01:03", "port": "p-web" } }', "nodes");
+    expect(ok.diags).toEqual([]);
+    const msgs = (t: string) => load(t, "nodes").diags.map((d) => [d.code, d.message]);
+    expect(msgs('{ "web": { "ipv6": "fe80::1%eth0" } }')).toEqual([
+      ["FWC601", "web.ipv6: must be an IPv6 address such as 2001:db8::1 (no prefix length, no %zone)"],
+    ]);
+    expect(msgs('{ "web": { "ipv4": "10.1.1.3", "mac": "02:00:00:00:01:03" } }')).toEqual([
+      ["FWC601", "web: mac needs port: the gateway's bridge port the node sits behind"],
+    ]);
+    expect(msgs('{ "web": { "mac": "02:00:00:00:01", "port": "p-web" } }')[0]![0]).toBe("FWC601");
+    expect(msgs('{ "web": { "port": "p web" } }')[0]![0]).toBe("FWC601");
   });
 
   it("a bad address points at it inside the JSON", () => {
