@@ -26,29 +26,49 @@ function conntrack(gw: Gateway, args: string[]): { ok: boolean; out: string; err
   return { ok: r.status === 0, out: r.stdout ?? "", err: r.stderr ?? "", missing };
 }
 
-/** Parses `conntrack -L` lines: the first src/dst/sport/dport are the original direction, the second the reply. */
+/** Protocols whose conntrack entries carry ports. */
+const PORTED = new Set(["tcp", "udp", "udplite", "sctp", "dccp"]);
+
+/**
+ * Parses `conntrack -L` lines of every protocol: the first src/dst (and ports, or ICMP type/code/id) are the
+ * original direction, the second the reply. ICMP flows matter: an `all` grant admits a ping, and its entry keeps
+ * answering after the grant is gone unless it is deleted too.
+ */
 export function parseFlows(text: string): Flow[] {
   const flows: Flow[] = [];
   for (const line of text.split("\n")) {
     const words = line.trim().split(/\s+/);
-    const proto = words[0];
-    if (proto !== "tcp" && proto !== "udp") continue;
+    const name = words[0];
+    const num = words[1];
+    if (name === undefined || num === undefined || !/^[0-9]+$/.test(num)) continue;
+    const proto = name === "unknown" ? num : name;
     const dirs: Record<string, string>[] = [{}, {}];
     let d = 0;
     for (const w of words) {
-      const m = /^(src|dst|sport|dport)=(.+)$/.exec(w);
+      const m = /^(src|dst|sport|dport|type|code|id)=(.+)$/.exec(w);
       if (!m) continue;
-      if (dirs[d]![m[1]!] !== undefined) d = 1;
+      if (dirs[d]![m[1]!] !== undefined) d++;
       if (d > 1) break;
       dirs[d]![m[1]!] = m[2]!;
     }
     const [o, r] = dirs as [Record<string, string>, Record<string, string>];
     if (o.src === undefined || o.dst === undefined || r.src === undefined || r.dst === undefined) continue;
+    const spec = ["-p", proto, "--orig-src", o.src, "--orig-dst", o.dst];
+    if (PORTED.has(proto)) {
+      if (o.sport === undefined || o.dport === undefined) continue;
+      spec.push("--sport", o.sport, "--dport", o.dport);
+    } else if ((proto === "icmp" || proto === "icmpv6") && o.type !== undefined) {
+      const k = proto === "icmp" ? "icmp" : "icmpv6";
+      spec.push(`--${k}-type`, o.type, `--${k}-code`, o.code ?? "0");
+      if (o.id !== undefined) spec.push(`--${k}-id`, o.id);
+    }
+    const ports = (x: Record<string, string>) =>
+      PORTED.has(proto) ? { sport: Number(x.sport), dport: Number(x.dport) } : {};
     flows.push({
       proto,
-      orig: { src: o.src, dst: o.dst, sport: Number(o.sport), dport: Number(o.dport) },
-      reply: { src: r.src, dst: r.dst, sport: Number(r.sport), dport: Number(r.dport) },
-      spec: ["-p", proto, "--orig-src", o.src, "--orig-dst", o.dst, "--sport", o.sport!, "--dport", o.dport!],
+      orig: { src: o.src, dst: o.dst, ...ports(o) },
+      reply: { src: r.src, dst: r.dst, ...ports(r) },
+      spec,
     });
   }
   return flows;
@@ -90,6 +110,12 @@ export function admits(elements: ElementSet, f: Flow): boolean {
   const { orig: o, reply: r, proto } = f;
   const dport = String(o.dport);
   const translated = o.dst !== r.src || o.dport !== r.sport;
+  if (o.dport === undefined) {
+    // No ports (ICMP, GRE, ...): only grants of every protocol admit it.
+    const v6 = o.src.includes(":");
+    if (lookup(elements, v6 ? "out6all" : "out4all", [o.src, o.dst]) !== null) return true;
+    return v6 && lookup(elements, "open6all", [o.dst]) !== null;
+  }
   if (translated) {
     // Inbound through the gateway: DNAT sent it to reply.src:reply.sport.
     const to = [r.src, String(r.sport)];
@@ -110,27 +136,64 @@ export function admits(elements: ElementSet, f: Flow): boolean {
   return false;
 }
 
-/**
- * Deletes the tracked flows that `before` admitted and `after` does not. Returns how many were cut, or a problem
- * (conntrack missing or failing) for a warning: the ruleset change itself stands.
- */
-export function cutRevokedFlows(gw: Gateway, before: ElementSet, after: ElementSet): { cut: number; problem?: string } {
+/** Every tracked flow (IPv4 and IPv6), or a problem for a warning (conntrack missing or failing). */
+function listFlows(gw: Gateway): { flows: Flow[] } | { problem: string } {
   let flows: Flow[] = [];
   for (const family of ["ipv4", "ipv6"]) {
     const r = conntrack(gw, ["-L", "-f", family]);
     if (r.missing)
       return {
-        cut: 0,
         problem: "conntrack is not installed: open connections of revoked grants stay open (apt-get install conntrack)",
       };
-    if (!r.ok) return { cut: 0, problem: `conntrack -L failed: ${r.err.trim().split("\n")[0]}` };
+    if (!r.ok) return { problem: `conntrack -L failed: ${r.err.trim().split("\n")[0]}` };
     flows = flows.concat(parseFlows(r.out));
   }
-  let cut = 0;
-  for (const f of flows) {
-    if (!admits(before, f) || admits(after, f)) continue;
+  return { flows };
+}
+
+/** Deletes the flows `cut` selects; returns how many were cut, or a problem for a warning. */
+function cutFlows(gw: Gateway, cut: (f: Flow) => boolean): { cut: number; problem?: string } {
+  const listed = listFlows(gw);
+  if ("problem" in listed) return { cut: 0, problem: listed.problem };
+  let n = 0;
+  for (const f of listed.flows) {
+    if (!cut(f)) continue;
     const d = conntrack(gw, ["-D", "-f", f.orig.src.includes(":") ? "ipv6" : "ipv4", ...f.spec]);
-    if (d.ok) cut++;
+    if (d.ok) n++;
   }
-  return { cut };
+  return { cut: n };
+}
+
+/**
+ * Deletes the tracked flows that `before` admitted and `after` does not. Returns how many were cut, or a problem
+ * (conntrack missing or failing) for a warning: the ruleset change itself stands.
+ */
+export function cutRevokedFlows(gw: Gateway, before: ElementSet, after: ElementSet): { cut: number; problem?: string } {
+  return cutFlows(gw, (f) => admits(before, f) && !admits(after, f));
+}
+
+/**
+ * Deletes the tracked flows the blocklist's elements (`block4`, `block6`, `block4p`, `block6p`) match: their
+ * packets are dropped already; deleting the entries keeps a flow from resuming when the block is lifted.
+ */
+export function cutBlockedFlows(gw: Gateway, blocks: ElementSet): { cut: number; problem?: string } {
+  return cutFlows(gw, (f) => blocked(blocks, f));
+}
+
+/** Whether a flow has a blocked network at either end (for port blocks: on the connection's service port). */
+export function blocked(blocks: ElementSet, f: Flow): boolean {
+  const { orig: o, reply: r, proto } = f;
+  const v6 = o.src.includes(":");
+  // The far ends of the flow: who opened it, who answered (before and after NAT).
+  const ends = [o.src, o.dst, r.src, r.dst];
+  if (ends.some((a) => lookup(blocks, v6 ? "block6" : "block4", [a]) !== null)) return true;
+  if (o.dport === undefined) return false;
+  const set = v6 ? "block6p" : "block4p";
+  const service = String(r.sport);
+  return (
+    lookup(blocks, set, [o.src, proto, String(o.dport)]) !== null ||
+    lookup(blocks, set, [o.src, proto, service]) !== null ||
+    lookup(blocks, set, [o.dst, proto, String(o.dport)]) !== null ||
+    lookup(blocks, set, [r.src, proto, service]) !== null
+  );
 }

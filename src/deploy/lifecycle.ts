@@ -186,7 +186,7 @@ export function planDesired(
       ctx,
       "FWC711",
       exp,
-      `${exp}: node ${a.node}'s address ${a.address} is held by experiment ${holder}`,
+      `${exp}: node ${a.node}'s ${a.what} ${a.address.replace(/^(port|mac) /, "")} is held by experiment ${holder}`,
       `check the node addresses given to ${exp}; the address is free again after fwc swapout --exp ${holder}`,
     );
   }

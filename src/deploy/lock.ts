@@ -2,7 +2,7 @@
  * One fwc at a time per state directory: `DIR/lock` holds the owner's pid. A lock whose process is gone (killed
  * mid-apply) is taken over; a live owner is waited for, up to a limit, and then named in the error.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
 export class LockError extends Error {}
@@ -24,19 +24,29 @@ export function acquireLock(dir: string, waitMs: number): () => void {
   const path = join(dir, "lock");
   const deadline = Date.now() + waitMs;
   for (;;) {
+    // The lock appears with its owner already in it: written to a file of our own, then linked into place
+    // (link fails if the lock exists). A lock created empty and written afterwards could be read as garbage.
+    const mine = `${process.pid} ${new Date().toISOString()}\n`;
+    const tmp = `${path}.${process.pid}`;
     try {
-      const fd = openSync(path, "wx", 0o644);
+      const fd = openSync(tmp, "w", 0o644);
       try {
-        writeSync(fd, `${process.pid} ${new Date().toISOString()}\n`);
-      } catch (e) {
-        // A full disk: leave no empty lock behind.
+        writeSync(fd, mine);
+      } finally {
         closeSync(fd);
-        rmSync(path, { force: true });
-        throw e;
       }
-      closeSync(fd);
-      return () => rmSync(path, { force: true });
+      linkSync(tmp, path);
+      rmSync(tmp, { force: true });
+      // Released only while it is still ours.
+      return () => {
+        try {
+          if (readFileSync(path, "utf8") === mine) rmSync(path, { force: true });
+        } catch {
+          // already gone
+        }
+      };
     } catch (e) {
+      rmSync(tmp, { force: true });
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     }
     let owner = "";

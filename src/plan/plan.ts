@@ -86,16 +86,22 @@ export interface PlanInput {
   now?: number;
 }
 
-/** The addresses an experiment's nodes claim on the gateway, in one spelling. */
+/**
+ * What an experiment's nodes claim on the gateway, each in one spelling: their addresses, and the bridge ports
+ * and MACs the anti-spoofing binds to them. `address` is the claim as the index keys it (an address, or
+ * `port NAME`, `mac MAC`); `family` is 4 or 6 for addresses.
+ */
 export function nodeAddresses(
   names: string[],
   nodes: NodeAddresses,
-): { node: string; family: 4 | 6; address: string }[] {
-  const out: { node: string; family: 4 | 6; address: string }[] = [];
+): { node: string; family?: 4 | 6; what: string; address: string }[] {
+  const out: { node: string; family?: 4 | 6; what: string; address: string }[] = [];
   for (const node of names) {
     const a = Object.hasOwn(nodes, node) ? nodes[node] : undefined;
-    if (a?.ipv4 !== undefined) out.push({ node, family: 4, address: canonicalAddress(a.ipv4) });
-    if (a?.ipv6 !== undefined) out.push({ node, family: 6, address: canonicalAddress(a.ipv6) });
+    if (a?.ipv4 !== undefined) out.push({ node, family: 4, what: "address", address: canonicalAddress(a.ipv4) });
+    if (a?.ipv6 !== undefined) out.push({ node, family: 6, what: "address", address: canonicalAddress(a.ipv6) });
+    if (a?.port !== undefined) out.push({ node, what: "bridge port", address: `port ${a.port}` });
+    if (a?.mac !== undefined) out.push({ node, what: "MAC", address: `mac ${a.mac.toLowerCase()}` });
   }
   return out;
 }
@@ -113,14 +119,15 @@ const inCidr = (address: string, cidr: string): boolean => {
 function checkNodeAddresses(input: PlanInput, report: (message: string, help: string) => void): void {
   const { testbed } = input;
   const seen = new Map<string, string>();
-  for (const { node, family, address } of nodeAddresses(input.policy.nodes, input.nodes)) {
+  for (const { node, family, what, address } of nodeAddresses(input.policy.nodes, input.nodes)) {
     const other = seen.get(address);
     if (other !== undefined)
       report(
-        `nodes ${other} and ${node} both have the address ${address}`,
+        `nodes ${other} and ${node} both have the ${what} ${address.replace(/^(port|mac) /, "")}`,
         "each node needs addresses of its own: the gateway tells experiments and nodes apart by address",
       );
     seen.set(address, node);
+    if (family === undefined) continue;
     const gw = family === 4 ? testbed.gateway.ipv4 : testbed.gateway.ipv6;
     if (gw !== undefined && canonicalAddress(gw) === address)
       report(`node ${node}'s address ${address} is the gateway's own address`, "fix the node addresses file");

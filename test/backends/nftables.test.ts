@@ -27,7 +27,13 @@ const elements = (ruleset: string, set: string) => {
 describe("renderNftables", () => {
   it("replaces only its own table, in one transaction", () => {
     const r = render('tb-allow-external $a shared rdr "22"');
-    expect(r.split("\n").slice(2, 5)).toEqual(["table inet fwc {}", "delete table inet fwc", "table inet fwc {"]);
+    expect(r.split("\n").slice(2, 7)).toEqual([
+      "table inet fwc {}",
+      "delete table inet fwc",
+      "table bridge fwc {}",
+      "delete table bridge fwc",
+      "table inet fwc {",
+    ]);
     expect(r).not.toMatch(/flush ruleset/);
   });
 
@@ -54,9 +60,11 @@ describe("renderNftJson", () => {
   >[];
 
   it("replaces only its own table, in one transaction", () => {
-    expect(doc.slice(1, 4)).toEqual([
+    expect(doc.slice(1, 6)).toEqual([
       { add: { table: { family: "inet", name: "fwc" } } },
       { delete: { table: { family: "inet", name: "fwc" } } },
+      { add: { table: { family: "bridge", name: "fwc" } } },
+      { delete: { table: { family: "bridge", name: "fwc" } } },
       { add: { table: { family: "inet", name: "fwc" } } },
     ]);
     expect(doc.every((c) => c.metainfo !== undefined || c.add !== undefined || c.delete?.table !== undefined)).toBe(

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { resolveDynamic } from "../../src/access/dynamic.js";
 import { diffElements, type ElementSet, renderDelta } from "../../src/backends/nftables/render.js";
 import { G5kOpening, g5kRequest } from "../../src/deploy/commands.js";
-import { admits, parseFlows } from "../../src/deploy/conntrack.js";
+import { admits, blocked, parseFlows } from "../../src/deploy/conntrack.js";
 import { acquireLock, LockError } from "../../src/deploy/lock.js";
 import { normalizeKey, parseListing } from "../../src/deploy/nft.js";
 import { writeFileAtomic } from "../../src/deploy/state.js";
@@ -110,6 +110,7 @@ describe("revoked flows", () => {
     "tcp      6 431999 ESTABLISHED src=10.1.1.2 dst=1.2.3.4 sport=50000 dport=85 src=1.2.3.4 dst=198.51.100.1 sport=85 dport=50000 [ASSURED] mark=0 use=1",
     "udp      17 29 src=10.9.9.9 dst=10.9.9.1 sport=1 dport=2 src=10.9.9.1 dst=10.9.9.9 sport=2 dport=1 mark=0 use=1",
     "icmp     1 29 src=1.1.1.1 dst=2.2.2.2 type=8 code=0 id=1 src=2.2.2.2 dst=1.1.1.1 type=0 code=0 id=1 mark=0 use=1",
+    "unknown  47 599 src=10.1.1.2 dst=192.0.2.9 src=192.0.2.9 dst=198.51.100.1 mark=0 use=1",
   ].join("\n");
   const flows = parseFlows(lines);
   const granted: ElementSet = {
@@ -117,7 +118,7 @@ describe("revoked flows", () => {
     out4: [{ key: "10.1.1.2 . 1.2.3.0/24 . tcp . 80-90", comment: "p/e 5:1" }],
   };
 
-  it("parses both directions of TCP and UDP entries, skips ICMP", () => {
+  it("parses both directions of entries of every protocol, ICMP with type, code and id", () => {
     expect(
       flows.map(
         (f) => `${f.proto} ${f.orig.src}:${f.orig.sport}>${f.orig.dst}:${f.orig.dport} ${f.reply.src}:${f.reply.sport}`,
@@ -126,6 +127,12 @@ describe("revoked flows", () => {
       "tcp 192.0.2.7:40000>198.51.100.1:20000 10.1.1.2:22",
       "tcp 10.1.1.2:50000>1.2.3.4:85 1.2.3.4:85",
       "udp 10.9.9.9:1>10.9.9.1:2 10.9.9.1:2",
+      "icmp 1.1.1.1:undefined>2.2.2.2:undefined 2.2.2.2:undefined",
+      "47 10.1.1.2:undefined>192.0.2.9:undefined 192.0.2.9:undefined",
+    ]);
+    expect(flows[3]!.spec).toEqual([
+      ...["-p", "icmp", "--orig-src", "1.1.1.1", "--orig-dst", "2.2.2.2"],
+      ...["--icmp-type", "8", "--icmp-code", "0", "--icmp-id", "1"],
     ]);
     expect(flows[0]!.spec).toEqual([
       "-p",
@@ -142,13 +149,26 @@ describe("revoked flows", () => {
   });
 
   it("a flow is admitted by the grant that let it through, and by no other", () => {
-    expect(flows.map((f) => admits(granted, f))).toEqual([true, true, false]);
+    expect(flows.map((f) => admits(granted, f))).toEqual([true, true, false, false, false]);
     // The redirect now goes elsewhere, the outbound range no longer holds port 85: both are revoked.
     const after: ElementSet = {
       rdr4: [{ key: "198.51.100.1 . tcp . 20000 : 10.1.1.3 . 22", comment: "p/e 4:1" }],
       out4: [{ key: "10.1.1.2 . 1.2.3.0/24 . tcp . 80-84", comment: "p/e 5:1" }],
     };
-    expect(flows.map((f) => admits(after, f))).toEqual([false, false, false]);
+    expect(flows.map((f) => admits(after, f))).toEqual([false, false, false, false, false]);
+    // A grant of every protocol admits the flows without ports too (a ping, GRE): close must cut them.
+    const all: ElementSet = { out4all: [{ key: "10.1.1.2 . 192.0.2.0/24", comment: "p/e 6:1" }] };
+    expect(flows.map((f) => admits(all, f))).toEqual([false, false, false, false, true]);
+  });
+
+  it("a blocked network's flows, either end, and a blocked service port in both directions", () => {
+    const whole: ElementSet = { block4: [{ key: "192.0.2.0/24", comment: "block" }] };
+    expect(flows.map((f) => blocked(whole, f))).toEqual([true, false, false, false, true]);
+    const ssh: ElementSet = { block4p: [{ key: "192.0.2.0/24 . tcp . 22", comment: "block" }] };
+    // The inbound flow reaches web:22 through the gateway's port 20000: its service port is 22.
+    expect(flows.map((f) => blocked(ssh, f))).toEqual([true, false, false, false, false]);
+    const http: ElementSet = { block4p: [{ key: "1.2.3.0/24 . tcp . 85", comment: "block" }] };
+    expect(flows.map((f) => blocked(http, f))).toEqual([false, true, false, false, false]);
   });
 });
 

@@ -1,9 +1,11 @@
 /**
- * The gateway's nftables ruleset for a set of experiment plans. One table, `inet fwc`, replaced atomically by
- * one `nft -f` transaction (`table` + `delete table` + the new table: nothing else on the gateway is touched,
- * never `flush ruleset`). Per-packet cost does not grow with the number of grants: every grant is an element
- * of a concatenated set or map, each commented with its experiment and source position, so one experiment's
- * elements can be changed without rewriting the rest.
+ * The gateway's nftables ruleset for a set of experiment plans (docs/gateway.md). Two tables, both fwc's own:
+ * `inet fwc` (NAT, the blocklist, anti-spoofing, grants and default deny for everything forwarded to or from an
+ * inside interface) and `bridge fwc` (MAC, address and bridge port bound together for nodes whose addresses name
+ * them). They are replaced atomically by one `nft -f` transaction (`table` + `delete table` + the new table, per
+ * table: nothing else on the gateway is touched, never `flush ruleset`). Per-packet cost does not grow with the
+ * number of grants: every grant is an element of a concatenated set or map, each commented with its experiment
+ * and source position, so one experiment's elements can be changed without rewriting the rest.
  */
 
 import ipaddr from "ipaddr.js";
@@ -38,6 +40,10 @@ function set(name: string, type: string, elements: Element[], flags: string[] = 
 function map(name: string, type: string, elements: Element[], flags: string[] = []): string {
   return set(name, type, elements, flags).replace(`\tset ${name} {`, `\tmap ${name} {`);
 }
+
+/** The tables fwc owns: `inet fwc` and `bridge fwc`. */
+export type Family = "inet" | "bridge";
+export const FAMILIES: Family[] = ["inet", "bridge"];
 
 /** One element of an interval set: a network and a port range, plus the fixed parts of its key. */
 interface Box {
@@ -116,17 +122,17 @@ export const isEmptyDelta = (d: { remove: ElementSet; add: ElementSet }) =>
  * again), then additions. Nothing but the listed elements is touched.
  */
 export function renderDelta(d: { remove: ElementSet; add: ElementSet }, what: string): string {
-  const lines = [`# fwc: ${comment(what)}. One transaction: only these elements of table inet ${TABLE} change.`];
-  for (const { name } of SETS) {
+  const lines = [`# fwc: ${comment(what)}. One transaction: only these elements of fwc's tables change.`];
+  for (const { family, name } of SETS) {
     const r = d.remove[name];
     if (r && r.length > 0)
       lines.push(
-        `delete element inet ${TABLE} ${name} { ${[...new Set(r.map((e) => e.key.split(" : ")[0]!))].join(", ")} }`,
+        `delete element ${family} ${TABLE} ${name} { ${[...new Set(r.map((e) => e.key.split(" : ")[0]!))].join(", ")} }`,
       );
   }
-  for (const { name } of SETS) {
+  for (const { family, name } of SETS) {
     const x = d.add[name];
-    if (x && x.length > 0) lines.push(`add element inet ${TABLE} ${name} { ${x.map(elementText).join(", ")} }`);
+    if (x && x.length > 0) lines.push(`add element ${family} ${TABLE} ${name} { ${x.map(elementText).join(", ")} }`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -148,6 +154,7 @@ export interface RenderOptions {
 }
 
 export interface SetDef {
+  family: Family;
   kind: "set" | "map";
   name: string;
   /** nft's type, `a . b` for concatenations and `key : value` for maps. */
@@ -156,43 +163,128 @@ export interface SetDef {
   interval?: boolean;
 }
 
-export interface Ruleset {
-  header: string;
+export interface Table {
+  family: Family;
   defs: SetDef[];
   chains: Chain[];
 }
 
-/** The sets and maps of the table, in order: name, kind, nft type, whether it holds intervals. */
-const SETS: { kind: "set" | "map"; name: string; type: string; interval?: boolean }[] = [
-  { kind: "set", name: "nodes4", type: "ipv4_addr" },
-  { kind: "set", name: "nodes6", type: "ipv6_addr" },
-  { kind: "map", name: "rdr4", type: "ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service" },
+export interface Ruleset {
+  header: string;
+  tables: Table[];
+}
+
+type SetSpec = { family: Family; kind: "set" | "map"; name: string; type: string; interval?: boolean };
+
+/** The sets and maps of fwc's tables, in order: table, kind, name, nft type, whether it holds intervals. */
+export const SETS: SetSpec[] = [
+  { family: "inet", kind: "set", name: "nodes4", type: "ipv4_addr" },
+  { family: "inet", kind: "set", name: "nodes6", type: "ipv6_addr" },
+  { family: "inet", kind: "set", name: "infra4", type: "ipv4_addr", interval: true },
+  { family: "inet", kind: "set", name: "infra6", type: "ipv6_addr", interval: true },
+  { family: "inet", kind: "set", name: "block4", type: "ipv4_addr", interval: true },
+  { family: "inet", kind: "set", name: "block6", type: "ipv6_addr", interval: true },
+  { family: "inet", kind: "set", name: "block4p", type: "ipv4_addr . inet_proto . inet_service", interval: true },
+  { family: "inet", kind: "set", name: "block6p", type: "ipv6_addr . inet_proto . inet_service", interval: true },
   {
+    family: "inet",
+    kind: "map",
+    name: "rdr4",
+    type: "ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service",
+  },
+  {
+    family: "inet",
     kind: "map",
     name: "rdr4src",
     type: "ipv4_addr . ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service",
     interval: true,
   },
-  { kind: "set", name: "pub4", type: "ipv4_addr" },
-  { kind: "set", name: "out4", type: "ipv4_addr . ipv4_addr . inet_proto . inet_service", interval: true },
-  { kind: "set", name: "out4all", type: "ipv4_addr . ipv4_addr", interval: true },
-  { kind: "set", name: "out6", type: "ipv6_addr . ipv6_addr . inet_proto . inet_service", interval: true },
-  { kind: "set", name: "out6all", type: "ipv6_addr . ipv6_addr", interval: true },
-  { kind: "map", name: "snat4", type: "ipv4_addr : ipv4_addr" },
-  { kind: "map", name: "ded4", type: "ipv4_addr : ipv4_addr" },
-  { kind: "set", name: "ded4nodes", type: "ipv4_addr" },
-  { kind: "set", name: "open6", type: "ipv6_addr . inet_proto . inet_service", interval: true },
-  { kind: "set", name: "open6src", type: "ipv6_addr . ipv6_addr . inet_proto . inet_service", interval: true },
-  { kind: "set", name: "open6all", type: "ipv6_addr" },
-  { kind: "set", name: "open6nodes", type: "ipv6_addr" },
+  { family: "inet", kind: "set", name: "pub4", type: "ipv4_addr" },
+  {
+    family: "inet",
+    kind: "set",
+    name: "out4",
+    type: "ipv4_addr . ipv4_addr . inet_proto . inet_service",
+    interval: true,
+  },
+  { family: "inet", kind: "set", name: "out4all", type: "ipv4_addr . ipv4_addr", interval: true },
+  {
+    family: "inet",
+    kind: "set",
+    name: "out6",
+    type: "ipv6_addr . ipv6_addr . inet_proto . inet_service",
+    interval: true,
+  },
+  { family: "inet", kind: "set", name: "out6all", type: "ipv6_addr . ipv6_addr", interval: true },
+  { family: "inet", kind: "map", name: "snat4", type: "ipv4_addr : ipv4_addr" },
+  { family: "inet", kind: "map", name: "ded4", type: "ipv4_addr : ipv4_addr" },
+  { family: "inet", kind: "set", name: "ded4nodes", type: "ipv4_addr" },
+  { family: "inet", kind: "set", name: "open6", type: "ipv6_addr . inet_proto . inet_service", interval: true },
+  {
+    family: "inet",
+    kind: "set",
+    name: "open6src",
+    type: "ipv6_addr . ipv6_addr . inet_proto . inet_service",
+    interval: true,
+  },
+  { family: "inet", kind: "set", name: "open6all", type: "ipv6_addr" },
+  { family: "inet", kind: "set", name: "open6nodes", type: "ipv6_addr" },
+  // Anti-spoofing on the inside bridge, for nodes whose addresses name their bridge port (and MAC).
+  { family: "bridge", kind: "set", name: "bports", type: "ifname" },
+  { family: "bridge", kind: "set", name: "bmacports", type: "ifname" },
+  { family: "bridge", kind: "set", name: "bmac", type: "ifname . ether_addr" },
+  { family: "bridge", kind: "set", name: "b4", type: "ifname . ipv4_addr" },
+  { family: "bridge", kind: "set", name: "b6", type: "ifname . ipv6_addr" },
+  { family: "bridge", kind: "set", name: "b4addr", type: "ipv4_addr" },
+  { family: "bridge", kind: "set", name: "b6addr", type: "ipv6_addr" },
 ];
 
 /** Elements by set name. Every experiment's elements are its own: no key is shared with another experiment. */
 export type ElementSet = Record<string, Element[]>;
 
-/** The gateway's own elements (its shared address), part of the table whatever experiments there are. */
+/**
+ * The gateway's own elements (its shared address, the testbed's infrastructure), part of the table whatever
+ * experiments there are.
+ */
 export function baseElements(testbed: TestbedConfig): ElementSet {
-  return { pub4: [{ key: testbed.gateway.ipv4, comment: "gateway" }] };
+  const infra = testbed.gateway.infrastructure ?? [];
+  return {
+    pub4: [{ key: testbed.gateway.ipv4, comment: "gateway" }],
+    infra4: networks(infra.filter((c) => !c.includes(":"))).map((key) => ({ key, comment: "infrastructure" })),
+    infra6: networks(infra.filter((c) => c.includes(":"))).map((key) => ({ key, comment: "infrastructure" })),
+  };
+}
+
+/**
+ * Networks as interval elements: each in its canonical form (network address), those inside another dropped
+ * (interval sets refuse overlaps; the union is the same). Linear: a network is looked up by each of its prefixes.
+ */
+export function networks(cidrs: string[]): string[] {
+  const parsed = cidrs.map((c) => {
+    const [a, len] = c.includes("/") ? ipaddr.parseCIDR(c) : [ipaddr.parse(c), c.includes(":") ? 128 : 32];
+    return { a, len };
+  });
+  parsed.sort((x, y) => x.len - y.len);
+  const kept = new Set<string>();
+  const out: string[] = [];
+  const net = (a: ipaddr.IPv4 | ipaddr.IPv6, len: number) => {
+    const bytes = a.toByteArray();
+    for (let i = 0; i < bytes.length; i++) {
+      const bits = Math.max(0, Math.min(8, len - i * 8));
+      bytes[i]! &= (0xff << (8 - bits)) & 0xff;
+    }
+    return `${ipaddr.fromByteArray(bytes).toString()}/${len}`;
+  };
+  for (const { a, len } of parsed) {
+    let inside = false;
+    for (let l = 0; l <= len && !inside; l++) inside = kept.has(net(a, l));
+    if (inside) continue;
+    const key = net(a, len);
+    kept.add(key);
+    const full = a.kind() === "ipv4" ? 32 : 128;
+    out.push(len === full ? key.split("/")[0]! : key);
+  }
+  return out;
 }
 
 /** One experiment's elements: what it adds to the table, and what removing it takes away. */
@@ -216,7 +308,34 @@ export function experimentElements(testbed: TestbedConfig, p: Plan): ElementSet 
   const open6nodes: Element[] = [];
   const exp = p.experiment;
   const dedicatedBy = new Map(p.dedicated.map((d) => [d.node, d]));
+  const bridge: Record<"bports" | "bmacports" | "bmac" | "b4" | "b6" | "b4addr" | "b6addr", Element[]> = {
+    bports: [],
+    bmacports: [],
+    bmac: [],
+    b4: [],
+    b6: [],
+    b4addr: [],
+    b6addr: [],
+  };
   for (const n of p.nodes) {
+    if (n.port !== undefined) {
+      // The node's bridge port carries only its addresses (and MAC); its addresses come only from its port.
+      const c = comment(`${exp} ${n.node}`);
+      const port = `"${n.port}"`;
+      bridge.bports.push({ key: port, comment: c });
+      if (n.mac !== undefined) {
+        bridge.bmacports.push({ key: port, comment: c });
+        bridge.bmac.push({ key: `${port} . ${n.mac.toLowerCase()}`, comment: c });
+      }
+      if (n.ipv4 !== undefined) {
+        bridge.b4.push({ key: `${port} . ${n.ipv4}`, comment: c });
+        bridge.b4addr.push({ key: n.ipv4, comment: c });
+      }
+      if (n.ipv6 !== undefined) {
+        bridge.b6.push({ key: `${port} . ${n.ipv6}`, comment: c });
+        bridge.b6addr.push({ key: n.ipv6, comment: c });
+      }
+    }
     if (n.ipv4 !== undefined) {
       nodes4.push({ key: n.ipv4, comment: comment(`${exp} ${n.node}`) });
       const d = dedicatedBy.get(n.node);
@@ -323,6 +442,7 @@ export function experimentElements(testbed: TestbedConfig, p: Plan): ElementSet 
     open6src: disjoint(open6src),
     open6all,
     open6nodes,
+    ...bridge,
   };
   // One element per key, the first one's comment: nft refuses the same key twice in a transaction.
   for (const [name, elements] of Object.entries(sets))
@@ -352,26 +472,38 @@ export function rulesetOf(
     elements: parts.flatMap((x) => x[d.name] ?? []),
   }));
   const split = options.splitDnat === true;
+  const of = (f: Family) => defs.filter((d) => d.family === f);
   return {
     header: `Generated by fwc for ${what}`,
-    defs: split ? defs.flatMap(splitData) : defs,
-    chains: chains(testbed.gateway.outside, split),
+    tables: [
+      { family: "inet", defs: split ? of("inet").flatMap(splitData) : of("inet"), chains: chains(testbed, split) },
+      { family: "bridge", defs: of("bridge"), chains: bridgeChains() },
+    ],
   };
 }
 
 // ---- the rules: a small expression model written both as nft text and as nft JSON ----
 
 type Expr =
-  | { payload: [proto: "ip" | "ip6" | "th", field: "saddr" | "daddr" | "dport"] }
+  | {
+      payload:
+        | [proto: "ip" | "ip6", field: "saddr" | "daddr"]
+        | [proto: "th", field: "sport" | "dport"]
+        | [proto: "ether", field: "saddr"]
+        | [proto: "arp", field: "saddr ip" | "saddr ether"];
+    }
   | { meta: "iifname" | "oifname" | "l4proto" }
-  | { ct: "state" | "status" | "original ip daddr" }
+  | { ct: "state" | "status" | "direction" | "original ip daddr" }
   | { concat: Expr[] };
 
-/** A value matched against an expression: a literal, an anonymous set, a named set or map (`@name`). */
+/**
+ * A value matched against an expression: a literal (`str` is written quoted), an anonymous set (its items as
+ * nft writes them: `tcp`, `"eth1"`, `fe80::/10`), flags, a named set or map (`@name`).
+ */
 type Value = { str: string } | { sym: string } | { anon: string[] } | { flags: string[] } | { ref: string };
 
 type Stmt =
-  | { match: [Expr, Value] }
+  | { match: [Expr, Value]; not?: true }
   | { nat: "dnat" | "snat"; addr: [Expr, string]; port?: [Expr, string] }
   | { verdict: "accept" | "drop" };
 
@@ -389,27 +521,46 @@ interface Chain {
   rules: Rule[];
 }
 
-const PRIORITY = { dstnat: -100, srcnat: 100, filter: 0 } as const;
+/** Chain priorities by name, as numbers per table family (for nft JSON). */
+const PRIORITY: Record<Family, Record<Chain["priority"], number>> = {
+  inet: { dstnat: -100, srcnat: 100, filter: 0 },
+  bridge: { dstnat: -300, srcnat: 300, filter: -200 },
+};
 
 const ip = (f: "saddr" | "daddr"): Expr => ({ payload: ["ip", f] });
 const ip6 = (f: "saddr" | "daddr"): Expr => ({ payload: ["ip6", f] });
 const dport: Expr = { payload: ["th", "dport"] };
+const sport: Expr = { payload: ["th", "sport"] };
 const l4proto: Expr = { meta: "l4proto" };
+const iif: Expr = { meta: "iifname" };
 const cat = (...e: Expr[]): Expr => ({ concat: e });
 const is = (e: Expr, v: Value): Stmt => ({ match: [e, v] });
+const isNot = (e: Expr, v: Value): Stmt => ({ match: [e, v], not: true });
 const at = (name: string): Value => ({ ref: name });
 const tcpudp = is(l4proto, { anon: ["tcp", "udp"] });
 const accept: Stmt = { verdict: "accept" };
 const drop: Stmt = { verdict: "drop" };
 
 /**
- * The rules are fixed; only the outside interface varies. `split` writes each DNAT map with concatenated data
+ * The rules are fixed; only the interfaces vary. `split` writes each DNAT map with concatenated data
  * (address . port) as two maps of the same key, one for the address and one for the port: nft 1.0.6's JSON
  * parser cannot read the concatenated form.
  */
-function chains(iface: string, split: boolean): Chain[] {
-  const inside = is({ meta: "iifname" }, { str: iface });
-  const outside = is({ meta: "oifname" }, { str: iface });
+function chains(testbed: TestbedConfig, split: boolean): Chain[] {
+  const iface = testbed.gateway.outside;
+  const fromOutside = is({ meta: "iifname" }, { str: iface });
+  const toOutside = is({ meta: "oifname" }, { str: iface });
+  const fromInside = is({ meta: "iifname" }, { anon: testbed.gateway.inside.map((i) => `"${i}"`) });
+  const toInside = is({ meta: "oifname" }, { anon: testbed.gateway.inside.map((i) => `"${i}"`) });
+  const dir = (d: "original" | "reply") => is({ ct: "direction" }, { sym: d });
+  // A port block is about the service port: the destination port of the connection's first packet, whichever
+  // side the blocked network is on, so its replies (source port) are matched too.
+  const portBlocks = (f: typeof ip, set: string): Rule[] => [
+    { stmts: [dir("original"), is(cat(f("saddr"), l4proto, dport), at(set)), drop] },
+    { stmts: [dir("original"), is(cat(f("daddr"), l4proto, dport), at(set)), drop] },
+    { stmts: [dir("reply"), is(cat(f("saddr"), l4proto, sport), at(set)), drop] },
+    { stmts: [dir("reply"), is(cat(f("daddr"), l4proto, sport), at(set)), drop] },
+  ];
   const dnat = (key: Expr, map: string): Stmt =>
     split ? { nat: "dnat", addr: [key, map], port: [key, `${map}port`] } : { nat: "dnat", addr: [key, map] };
   return [
@@ -419,9 +570,9 @@ function chains(iface: string, split: boolean): Chain[] {
       hook: "prerouting",
       priority: "dstnat",
       rules: [
-        { stmts: [inside, tcpudp, dnat(cat(ip("saddr"), ip("daddr"), l4proto, dport), "rdr4src")] },
-        { stmts: [inside, dnat(cat(ip("daddr"), l4proto, dport), "rdr4")] },
-        { stmts: [inside, tcpudp, { nat: "dnat", addr: [ip("daddr"), "ded4"] }] },
+        { stmts: [fromOutside, tcpudp, dnat(cat(ip("saddr"), ip("daddr"), l4proto, dport), "rdr4src")] },
+        { stmts: [fromOutside, dnat(cat(ip("daddr"), l4proto, dport), "rdr4")] },
+        { stmts: [fromOutside, tcpudp, { nat: "dnat", addr: [ip("daddr"), "ded4"] }] },
       ],
     },
     {
@@ -429,7 +580,7 @@ function chains(iface: string, split: boolean): Chain[] {
       type: "nat",
       hook: "postrouting",
       priority: "srcnat",
-      rules: [{ stmts: [outside, { nat: "snat", addr: [ip("saddr"), "snat4"] }] }],
+      rules: [{ stmts: [toOutside, { nat: "snat", addr: [ip("saddr"), "snat4"] }] }],
     },
     {
       name: "forward",
@@ -437,32 +588,94 @@ function chains(iface: string, split: boolean): Chain[] {
       hook: "forward",
       priority: "filter",
       rules: [
+        {
+          note: "The operator's blocklist: both directions, before any grant, established flows included.",
+          stmts: [is(ip("saddr"), at("block4")), drop],
+        },
+        { stmts: [is(ip("daddr"), at("block4")), drop] },
+        { stmts: [is(ip6("saddr"), at("block6")), drop] },
+        { stmts: [is(ip6("daddr"), at("block6")), drop] },
+        ...portBlocks(ip, "block4p"),
+        ...portBlocks(ip6, "block6p"),
+        {
+          note: "Anti-spoofing: from the inside, only nodes of swapped-in experiments and the infrastructure.",
+          stmts: [fromInside, isNot(ip("saddr"), at("nodes4")), isNot(ip("saddr"), at("infra4")), drop],
+        },
+        { stmts: [fromInside, isNot(ip6("saddr"), at("nodes6")), isNot(ip6("saddr"), at("infra6")), drop] },
+        { stmts: [fromOutside, is(ip("saddr"), at("nodes4")), drop] },
+        { stmts: [fromOutside, is(ip6("saddr"), at("nodes6")), drop] },
         { stmts: [is({ ct: "state" }, { flags: ["established", "related"] }), accept] },
+        {
+          note: "The testbed's own servers are the operator's: exempt from default deny.",
+          stmts: [is(ip("saddr"), at("infra4")), accept],
+        },
+        { stmts: [is(ip("daddr"), at("infra4")), accept] },
+        { stmts: [is(ip6("saddr"), at("infra6")), accept] },
+        { stmts: [is(ip6("daddr"), at("infra6")), accept] },
         {
           note: "The gateway translates only granted connections (the maps above): what it translated is granted.",
           stmts: [
-            inside,
+            fromOutside,
             is({ ct: "status" }, { flags: ["dnat"] }),
             is({ ct: "original ip daddr" }, at("pub4")),
             accept,
           ],
         },
-        { stmts: [outside, is(cat(ip("saddr"), ip("daddr"), l4proto, dport), at("out4")), accept] },
-        { stmts: [outside, is(cat(ip("saddr"), ip("daddr")), at("out4all")), accept] },
-        { stmts: [outside, is(ip("saddr"), at("ded4nodes")), tcpudp, accept] },
-        { stmts: [outside, is(cat(ip6("saddr"), ip6("daddr"), l4proto, dport), at("out6")), accept] },
-        { stmts: [outside, is(cat(ip6("saddr"), ip6("daddr")), at("out6all")), accept] },
-        { stmts: [inside, is(cat(ip6("daddr"), l4proto, dport), at("open6")), accept] },
-        { stmts: [inside, is(cat(ip6("saddr"), ip6("daddr"), l4proto, dport), at("open6src")), accept] },
-        { stmts: [inside, is(ip6("daddr"), at("open6all")), accept] },
-        { stmts: [inside, is(ip6("daddr"), at("open6nodes")), is(l4proto, { sym: "ipv6-icmp" }), accept] },
+        { stmts: [toOutside, is(cat(ip("saddr"), ip("daddr"), l4proto, dport), at("out4")), accept] },
+        { stmts: [toOutside, is(cat(ip("saddr"), ip("daddr")), at("out4all")), accept] },
+        { stmts: [toOutside, is(ip("saddr"), at("ded4nodes")), tcpudp, accept] },
+        { stmts: [toOutside, is(cat(ip6("saddr"), ip6("daddr"), l4proto, dport), at("out6")), accept] },
+        { stmts: [toOutside, is(cat(ip6("saddr"), ip6("daddr")), at("out6all")), accept] },
+        { stmts: [fromOutside, is(cat(ip6("daddr"), l4proto, dport), at("open6")), accept] },
+        { stmts: [fromOutside, is(cat(ip6("saddr"), ip6("daddr"), l4proto, dport), at("open6src")), accept] },
+        { stmts: [fromOutside, is(ip6("daddr"), at("open6all")), accept] },
+        { stmts: [fromOutside, is(ip6("daddr"), at("open6nodes")), is(l4proto, { sym: "ipv6-icmp" }), accept] },
         {
-          note: "Anything else to or from an experiment node is dropped; other traffic is not fwc's to judge.",
-          stmts: [is(ip("daddr"), at("nodes4")), drop],
+          note: "Default deny: nothing else passes to or from an inside interface, or to or from a node.",
+          stmts: [fromInside, drop],
         },
+        { stmts: [toInside, drop] },
+        { stmts: [is(ip("daddr"), at("nodes4")), drop] },
         { stmts: [is(ip("saddr"), at("nodes4")), drop] },
         { stmts: [is(ip6("daddr"), at("nodes6")), drop] },
         { stmts: [is(ip6("saddr"), at("nodes6")), drop] },
+      ],
+    },
+  ];
+}
+
+/**
+ * Anti-spoofing on the inside bridge. A bound port (a node's `port`) carries only its node's MAC (when given)
+ * and addresses, besides the unspecified and link-local sources that DHCP and neighbour discovery use; a bound
+ * address comes only from its port. IPv4 is checked in both IP and ARP frames.
+ */
+function bridgeChains(): Chain[] {
+  const arpIp: Expr = { payload: ["arp", "saddr ip"] };
+  const arpMac: Expr = { payload: ["arp", "saddr ether"] };
+  const bound = is(iif, at("bports"));
+  const withMac = is(iif, at("bmacports"));
+  return [
+    {
+      name: "prerouting",
+      type: "filter",
+      hook: "prerouting",
+      priority: "filter",
+      rules: [
+        { stmts: [withMac, isNot(cat(iif, { payload: ["ether", "saddr"] }), at("bmac")), drop] },
+        { stmts: [withMac, isNot(cat(iif, arpMac), at("bmac")), drop] },
+        { stmts: [bound, isNot(ip("saddr"), { sym: "0.0.0.0" }), isNot(cat(iif, ip("saddr")), at("b4")), drop] },
+        { stmts: [bound, isNot(arpIp, { sym: "0.0.0.0" }), isNot(cat(iif, arpIp), at("b4")), drop] },
+        {
+          stmts: [
+            bound,
+            isNot(ip6("saddr"), { anon: ["::", "fe80::/10"] }),
+            isNot(cat(iif, ip6("saddr")), at("b6")),
+            drop,
+          ],
+        },
+        { stmts: [is(ip("saddr"), at("b4addr")), isNot(cat(iif, ip("saddr")), at("b4")), drop] },
+        { stmts: [is(arpIp, at("b4addr")), isNot(cat(iif, arpIp), at("b4")), drop] },
+        { stmts: [is(ip6("saddr"), at("b6addr")), isNot(cat(iif, ip6("saddr")), at("b6")), drop] },
       ],
     },
   ];
@@ -473,7 +686,7 @@ function chains(iface: string, split: boolean): Chain[] {
 function exprText(e: Expr): string {
   if ("payload" in e) return `${e.payload[0]} ${e.payload[1]}`;
   if ("meta" in e) return e.meta === "l4proto" ? "meta l4proto" : e.meta;
-  if ("ct" in e) return e.ct === "original ip daddr" ? "ct original ip daddr" : `ct ${e.ct}`;
+  if ("ct" in e) return `ct ${e.ct}`;
   return e.concat.map(exprText).join(" . ");
 }
 
@@ -486,7 +699,7 @@ function valueText(v: Value): string {
 }
 
 function stmtText(s: Stmt): string {
-  if ("match" in s) return `${exprText(s.match[0])} ${valueText(s.match[1])}`;
+  if ("match" in s) return `${exprText(s.match[0])} ${s.not ? "!= " : ""}${valueText(s.match[1])}`;
   if ("verdict" in s) return s.verdict;
   const lookup = ([k, m]: [Expr, string]) => `${exprText(k)} map @${m}`;
   return `${s.nat} ip to ${lookup(s.addr)}${s.port ? ` : ${lookup(s.port)}` : ""}`;
@@ -508,7 +721,7 @@ function splitData(d: SetDef): SetDef[] {
   ];
 }
 
-/** The ruleset as an `nft -f` file: one transaction that replaces table inet fwc only. */
+/** The ruleset as an `nft -f` file: one transaction that replaces fwc's tables only. */
 export function renderNftables(input: RenderInput, options: RenderOptions = {}): string {
   return rulesetText(buildRuleset(input, options));
 }
@@ -527,21 +740,24 @@ function rulesetText(r: Ruleset): string {
   const lines = [
     "#!/usr/sbin/nft -f",
     // Kept short: nft's scanner is slow on long comment lines (a list of 1,000 experiments cost 50 ms).
-    `# ${r.header}. One transaction: it replaces table inet ${TABLE} only.`,
-    `table inet ${TABLE} {}`,
-    `delete table inet ${TABLE}`,
-    `table inet ${TABLE} {`,
-    ...r.defs.map((d) => (d.kind === "map" ? map : set)(d.name, d.type, d.elements, d.interval ? ["interval"] : [])),
+    `# ${r.header}. One transaction: it replaces fwc's tables (${r.tables.map((t) => `${t.family} ${TABLE}`).join(", ")}) only.`,
   ];
-  for (const c of r.chains) {
-    lines.push("", `\tchain ${c.name} {`, `\t\ttype ${c.type} hook ${c.hook} priority ${c.priority}; policy accept;`);
-    for (const rule of c.rules) {
-      if (rule.note !== undefined) lines.push(`\t\t# ${rule.note}`);
-      lines.push(`\t\t${rule.stmts.map(stmtText).join(" ")}`);
+  for (const t of r.tables) lines.push(`table ${t.family} ${TABLE} {}`, `delete table ${t.family} ${TABLE}`);
+  for (const t of r.tables) {
+    lines.push(
+      `table ${t.family} ${TABLE} {`,
+      ...t.defs.map((d) => (d.kind === "map" ? map : set)(d.name, d.type, d.elements, d.interval ? ["interval"] : [])),
+    );
+    for (const c of t.chains) {
+      lines.push("", `\tchain ${c.name} {`, `\t\ttype ${c.type} hook ${c.hook} priority ${c.priority}; policy accept;`);
+      for (const rule of c.rules) {
+        if (rule.note !== undefined) lines.push(`\t\t# ${rule.note}`);
+        lines.push(`\t\t${rule.stmts.map(stmtText).join(" ")}`);
+      }
+      lines.push("\t}");
     }
-    lines.push("\t}");
+    lines.push("}");
   }
-  lines.push("}");
   return `${lines.join("\n")}\n`;
 }
 
@@ -557,6 +773,9 @@ function exprJson(e: Expr): Json {
   return { concat: e.concat.map(exprJson) };
 }
 
+/** An item of an anonymous set as nft JSON: a quoted string, a prefix, or a word. */
+const anonJson = (a: string): Json => (a.startsWith('"') ? a.slice(1, -1) : atomJson(a));
+
 function stmtJson(s: Stmt): Json {
   if ("verdict" in s) return { [s.verdict]: null };
   if ("match" in s) {
@@ -564,10 +783,10 @@ function stmtJson(s: Stmt): Json {
     let right: Json;
     if ("str" in v) right = v.str;
     else if ("sym" in v) right = v.sym;
-    else if ("anon" in v) right = { set: v.anon };
+    else if ("anon" in v) right = { set: v.anon.map(anonJson) };
     else if ("flags" in v) right = v.flags.length === 1 ? v.flags[0]! : v.flags;
     else right = `@${v.ref}`;
-    return { match: { op: "flags" in v ? "in" : "==", left: exprJson(left), right } };
+    return { match: { op: s.not ? "!=" : "flags" in v ? "in" : "==", left: exprJson(left), right } };
   }
   const lookup = ([k, m]: [Expr, string]): Json => ({ map: { key: exprJson(k), data: `@${m}` } });
   const nat: { [k: string]: Json } = { family: "ip", addr: lookup(s.addr) };
@@ -577,6 +796,7 @@ function stmtJson(s: Stmt): Json {
 
 /** One part of an element key or value, as nft JSON writes it. */
 function atomJson(a: string): Json {
+  if (a.startsWith('"')) return a.slice(1, -1);
   if (/^[0-9]+$/.test(a)) return Number(a);
   const range = /^([0-9]+)-([0-9]+)$/.exec(a);
   if (range) return { range: [Number(range[1]), Number(range[2])] };
@@ -594,7 +814,7 @@ function defJson(d: SetDef): Json {
   const [key, data] = d.type.split(" : ");
   const types = key!.split(" . ");
   const body: { [k: string]: Json } = {
-    family: "inet",
+    family: d.family,
     table: TABLE,
     name: d.name,
     type: types.length === 1 ? types[0]! : types,
@@ -617,30 +837,32 @@ function defJson(d: SetDef): Json {
  */
 export function renderNftJson(input: RenderInput): string {
   const r = buildRuleset(input, { splitDnat: true });
-  const table = { family: "inet", name: TABLE };
-  const cmds: Json[] = [
-    { metainfo: { json_schema_version: 1 } },
-    { add: { table } },
-    { delete: { table } },
-    { add: { table } },
-    ...r.defs.map(defJson),
-  ];
-  for (const c of r.chains) {
-    cmds.push({
-      add: {
-        chain: {
-          family: "inet",
-          table: TABLE,
-          name: c.name,
-          type: c.type,
-          hook: c.hook,
-          prio: PRIORITY[c.priority],
-          policy: "accept",
+  const cmds: Json[] = [{ metainfo: { json_schema_version: 1 } }];
+  for (const t of r.tables) {
+    const table = { family: t.family, name: TABLE };
+    cmds.push({ add: { table } }, { delete: { table } });
+  }
+  for (const t of r.tables) {
+    cmds.push({ add: { table: { family: t.family, name: TABLE } } }, ...t.defs.map(defJson));
+    for (const c of t.chains) {
+      cmds.push({
+        add: {
+          chain: {
+            family: t.family,
+            table: TABLE,
+            name: c.name,
+            type: c.type,
+            hook: c.hook,
+            prio: PRIORITY[t.family][c.priority],
+            policy: "accept",
+          },
         },
-      },
-    });
-    for (const rule of c.rules)
-      cmds.push({ add: { rule: { family: "inet", table: TABLE, chain: c.name, expr: rule.stmts.map(stmtJson) } } });
+      });
+      for (const rule of c.rules)
+        cmds.push({
+          add: { rule: { family: t.family, table: TABLE, chain: c.name, expr: rule.stmts.map(stmtJson) } },
+        });
+    }
   }
   return `${JSON.stringify({ nftables: cmds })}\n`;
 }
