@@ -6,9 +6,11 @@
 import { join } from "node:path";
 import type { DynamicRequest } from "../access/dynamic.js";
 import type { AccessPolicy } from "../access/policy.js";
+import { type BlockRequest, parseBlock } from "../deploy/blocks.js";
 import * as cmd from "../deploy/commands.js";
 import type { DeployContext } from "../deploy/lifecycle.js";
 import { isExperimentName, StateStore } from "../deploy/state.js";
+import type { DiagnosticCode } from "../diagnostics/codes.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderText, summaryLine } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
@@ -32,9 +34,22 @@ export interface DeployOptions extends LimitOptions {
   node?: string;
   all?: boolean;
   color?: string;
+  reason?: string;
+  proto?: string;
+  port?: string;
 }
 
-export type DeployCommand = "swapin" | "modify" | "open" | "close" | "swapout" | "status" | "reconcile";
+export type DeployCommand =
+  | "swapin"
+  | "modify"
+  | "open"
+  | "close"
+  | "swapout"
+  | "status"
+  | "reconcile"
+  | "block"
+  | "unblock"
+  | "blocks";
 
 function usage(message: string): number {
   process.stderr.write(`fwc: ${message}\n`);
@@ -48,13 +63,18 @@ export interface NsSupport {
 
 export async function deployAction(
   command: DeployCommand,
-  file: string | undefined,
+  file: string | string[] | undefined,
   opts: DeployOptions,
   ns?: NsSupport,
 ): Promise<number> {
   if ((command === "swapin" || command === "modify") && ns === undefined)
     return usage(`${command} runs from the bundle with the NS front end`);
-  const needsExp = command !== "status" && command !== "reconcile";
+  const cidrs = Array.isArray(file) ? file : [];
+  const needsExp = !["status", "reconcile", "block", "unblock", "blocks"].includes(command);
+  if ((command === "block" || command === "unblock") && cidrs.length === 0)
+    return usage(`${command} needs one or more networks (CIDR)`);
+  if (opts.reason !== undefined && (opts.reason.length > 500 || /[\u0000-\u001f\u007f]/.test(opts.reason)))
+    return usage("--reason is one line of at most 500 characters, without control characters");
   if (needsExp && opts.exp === undefined) return usage(`${command} needs --exp PID/EID`);
   if (opts.exp !== undefined && !isExperimentName(opts.exp))
     return usage(`--exp "${opts.exp}" is not PID/EID made of two DNS labels (letters, digits, inner hyphens)`);
@@ -94,8 +114,8 @@ export async function deployAction(
       return f === null ? null : loadNodeAddresses(f, bag);
     };
     const nsFile = () => {
-      files.add(file!);
-      return readSource(file!, bag);
+      files.add(file as string);
+      return readSource(file as string, bag);
     };
     const request = (): DynamicRequest => ({
       ...(opts.rdr !== undefined ? { rdr: opts.rdr } : {}),
@@ -158,6 +178,26 @@ export async function deployAction(
       case "reconcile":
         ok = await cmd.reconcile(ctx);
         break;
+      case "blocks":
+        ok = await cmd.listBlocks(ctx, shown);
+        break;
+      case "block":
+      case "unblock": {
+        const requests: BlockRequest[] = [];
+        for (const c of cidrs) {
+          const r = parseBlock(c, opts.proto, opts.port);
+          if (r.ok) requests.push(r.block);
+          else {
+            // Each argument is its own small source: the report points into it.
+            const text = r.arg === "cidr" ? c : r.arg === "proto" ? opts.proto! : opts.port!;
+            const where = new SourceFile(r.arg === "cidr" ? `network ${requests.length + 1}` : `--${r.arg}`, text);
+            bag.add(r.code as DiagnosticCode, span(where, r.at, r.at + r.length), r.message, r.help);
+          }
+        }
+        if (bag.errorCount === 0)
+          ok = await cmd.changeBlocks(ctx, command, requests, opts.reason ?? "", cmd.cliUser(), shown);
+        break;
+      }
     }
   }
   process.stdout.write(out.join(""));

@@ -204,6 +204,30 @@ export function buildProgram(exit: (code: number) => void): Command {
       program.command("reconcile").description("put the gateway back in step with the state (after drift or a crash)"),
     ),
   ).action(deploy("reconcile"));
+  const blockAction = (name: "block" | "unblock") => async (cidrs: string[], opts: Record<string, unknown>) =>
+    exit(await (await loadDeploy()).deployAction(name, cidrs, opts));
+  colorOption(
+    deployOptions(
+      program
+        .command("block")
+        .description("the operator's blocklist: drop traffic from and to these networks, before any grant")
+        .argument("<cidr...>", "IPv4 or IPv6 networks (203.0.113.0/24, 2001:db8::/32) or addresses")
+        .option("--reason <text>", "why (kept with the entry, shown by fwc blocks and fwc status)")
+        .option("--proto <proto>", "block only tcp, udp or tcp+udp (default: every protocol)")
+        .option("--port <port>", "block only this service port or range (8000..8100); default tcp+udp"),
+    ),
+  ).action(blockAction("block"));
+  colorOption(
+    deployOptions(
+      program
+        .command("unblock")
+        .description("remove networks from the blocklist (with the --proto and --port they were blocked with)")
+        .argument("<cidr...>", "networks as they were blocked")
+        .option("--proto <proto>", "the protocol of the entry")
+        .option("--port <port>", "the port or range of the entry"),
+    ),
+  ).action(blockAction("unblock"));
+  colorOption(deployOptions(program.command("blocks").description("list the blocklist"))).action(deploy("blocks"));
 
   return program;
 }

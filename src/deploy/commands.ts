@@ -4,25 +4,27 @@
  * any tb-allow-external call replaces the dynamic grants; one whose file has none keeps them; swapout removes
  * everything; DNS follows.
  */
+import { userInfo } from "node:os";
 import * as z from "zod/mini";
 import { canonicalAddress, isAddress } from "../access/address.js";
 import { type DynamicRequest, resolveDynamic } from "../access/dynamic.js";
 import type { AccessPolicy } from "../access/policy.js";
 import { endpointsJson, endpointsTable } from "../backends/endpoints/endpoints.js";
-import { experimentElements, isEmptyDelta, ownerOf, renderDelta, renderTable } from "../backends/nftables/render.js";
+import { diffElements, experimentElements, isEmptyDelta, renderDelta } from "../backends/nftables/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import { releasedBy } from "../plan/allocations.js";
 import type { Plan } from "../plan/plan.js";
 import "../schema.js";
 import { DEFAULT_EXPERIMENT_LIMITS, type NodeAddresses } from "../testbed/config.js";
+import { type BlockRequest, blockElements, blockKey, blockText } from "./blocks.js";
+import { cutBlockedFlows } from "./conntrack.js";
 import {
   addressIndex,
+  applyElements,
   commitChange,
   type DeployContext,
   type Desired,
-  diffNormalized,
   dnsDrift,
-  elementsOf,
   emptyDynamic,
   planDesired,
   portBitmap,
@@ -31,10 +33,11 @@ import {
   report,
   rewriteRecords,
   skeletonDigest,
+  stateParts,
   withState,
 } from "./lifecycle.js";
-import { applyTransaction, listTable, normalizeKey } from "./nft.js";
-import type { ExperimentState, Index, StateStore } from "./state.js";
+import type { BlockEntry, Blocks, ExperimentState, Index, StateStore } from "./state.js";
+import { canonicalSkeleton, desiredElements, listTables, syncTables, tableDrift } from "./table.js";
 
 export interface Shown {
   json: boolean;
@@ -266,20 +269,13 @@ export async function swapout(ctx: DeployContext, exp: string): Promise<boolean>
 // ---- status and reconcile ----
 
 export interface Drift {
+  /** The experiment, or "the blocklist" or "the gateway", whose elements differ. */
   experiment: string;
   missing: string[];
   extra: string[];
 }
 
-const lines = (s: Record<string, { key: string; comment: string }[]>) =>
-  Object.entries(s).flatMap(([n, es]) => es.map((e) => `${n} ${normalizeKey(e.key)} "${e.comment}"`));
-
-/** The experiment's elements the gateway lacks, and those it has that the state does not. */
-function driftOf(kernel: Record<string, { key: string; comment: string }[]>, state: ExperimentState): Drift {
-  const d = diffNormalized(elementsOf(kernel, state.experiment), state.applied.elements);
-  return { experiment: state.experiment, missing: lines(d.add), extra: lines(d.remove) };
-}
-
+/** Endpoints of each experiment, the blocklist, and every difference between the gateway and the state. */
 export async function status(ctx: DeployContext, exp: string | undefined, opts: Shown): Promise<boolean> {
   return (
     (await withState(
@@ -288,35 +284,37 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
         const intent = store.readIntent();
         const states = exp === undefined ? store.listExperiments() : [need(ctx, store, exp)].filter((s) => s !== null);
         if (exp !== undefined && states.length === 0) return false;
-        const listing = listTable(ctx.gw);
-        const kernel = listing?.elements ?? {};
-        const drift = states.map((s) => driftOf(kernel, s)).filter((d) => d.missing.length + d.extra.length > 0);
-        const known = new Set(store.listExperiments().map((s) => s.experiment));
-        const strays =
-          exp === undefined
-            ? Object.entries(kernel).flatMap(([n, es]) =>
-                es
-                  .filter((e) => {
-                    const o = ownerOf(e.comment);
-                    return o !== null && !known.has(o);
-                  })
-                  .map((e) => `${n} ${normalizeKey(e.key)} "${e.comment}"`),
-              )
-            : [];
-        const index = store.readIndex();
+        const blocks = store.readBlocks().entries;
+        const listing = listTables(ctx.gw);
+        const canonical = canonicalSkeleton(ctx.testbed);
+        if ("problem" in canonical)
+          report(ctx, "FWC814", ctx.gw.netns ?? "gateway", canonical.problem, "run fwc status as root on the gateway");
+        const found = tableDrift(
+          listing,
+          desiredElements(ctx.testbed, stateParts(store)),
+          "problem" in canonical ? null : canonical,
+        );
+        const byOwner = new Map<string, Drift>();
+        const strays: string[] = [];
+        const rules: string[] = [];
+        for (const d of found) {
+          if (d.kind === "table" || d.kind === "rules") rules.push(d.what);
+          else if (d.owner === null) strays.push(d.what);
+          else {
+            const x = byOwner.get(d.owner) ?? { experiment: d.owner, missing: [], extra: [] };
+            (d.kind === "missing" ? x.missing : x.extra).push(d.what);
+            byOwner.set(d.owner, x);
+          }
+        }
+        const drift = [...byOwner.values()].filter((d) => exp === undefined || d.experiment === exp);
+        const index = readIndex(store);
         const plans: Plan[] = [];
         for (const s of states) {
           const p = planDesired(ctx, s.experiment, desiredOf(s), s, index, new SourceFile(s.file, ""));
           if (p !== null) plans.push(p.plan);
         }
-        if (listing === null && states.length > 0)
-          report(
-            ctx,
-            "FWC810",
-            ctx.gw.netns ?? "gateway",
-            `the gateway has no table inet fwc`,
-            "fwc reconcile writes it from the state",
-          );
+        for (const r of rules)
+          report(ctx, "FWC810", ctx.gw.netns ?? "gateway", r, "fwc reconcile writes fwc's tables again from the state");
         for (const d of drift)
           report(
             ctx,
@@ -325,12 +323,12 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
             `${d.experiment}: the gateway lacks ${d.missing.length} and has ${d.extra.length} unexpected element(s)${d.missing[0] ? `, e.g. missing ${d.missing[0]}` : `, e.g. ${d.extra[0]}`}`,
             "fwc reconcile puts the gateway back in step with the state",
           );
-        if (strays.length > 0)
+        if (exp === undefined && strays.length > 0)
           report(
             ctx,
             "FWC810",
             ctx.gw.netns ?? "gateway",
-            `the gateway has ${strays.length} element(s) of experiments the state does not know, e.g. ${strays[0]}`,
+            `fwc's tables hold ${strays.length} element(s) the state does not, e.g. ${strays[0]}`,
             "fwc reconcile removes them",
           );
         for (const st of states)
@@ -344,14 +342,17 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
             `an unfinished \`${intent.command}\` of ${intent.experiment} (started ${intent.started}) is pending`,
             "the next command or fwc reconcile rolls it back",
           );
+        const tablesThere = listing.tables.inet !== null && listing.tables.bridge !== null;
         if (opts.json)
           ctx.out.push(
             `${JSON.stringify(
               {
                 experiments: plans.map((p) => endpointsJson(p)),
+                blocks,
                 drift,
-                strays,
-                table: listing !== null,
+                strays: exp === undefined ? strays : [],
+                rules,
+                table: tablesThere,
                 interrupted:
                   intent === null
                     ? null
@@ -363,9 +364,11 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
           );
         else {
           for (const p of plans) ctx.out.push(endpointsTable(p));
-          if (exp === undefined) ctx.out.push(`${states.length} experiment(s) on the gateway\n`);
-          if (drift.length === 0 && strays.length === 0 && intent === null && (listing !== null || states.length === 0))
-            ctx.out.push("The gateway is in step with the state.\n");
+          if (exp === undefined) {
+            ctx.out.push(`${states.length} experiment(s) on the gateway\n`);
+            ctx.out.push(blocksTable(blocks));
+          }
+          if (ctx.bag.errorCount === 0) ctx.out.push("The gateway is in step with the state.\n");
         }
         return true;
       },
@@ -374,38 +377,18 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
   );
 }
 
-/** Puts the gateway in step with the state: finishes interrupted changes, rewrites drifted elements, the index. */
+/** Puts the gateway in step with the state: finishes interrupted changes, rewrites the tables' drift, the index. */
 export async function reconcile(ctx: DeployContext): Promise<boolean> {
   return (
     (await withState(ctx, async (store) => {
       const states = store.listExperiments();
       const index = store.readIndex();
       const base = skeletonDigest(ctx.testbed);
-      const listing = listTable(ctx.gw);
-      const want = states.map((s) => s.applied.elements);
-      let changed = 0;
-      if (listing === null || index.base !== base) {
-        if (!ctx.dryRun) applyTransaction(ctx.gw, renderTable(ctx.testbed, want));
-        else ctx.out.push(renderTable(ctx.testbed, want));
-        changed = -1;
-      } else {
-        // Every experiment's elements, and the elements of no known experiment, in one transaction.
-        const wanted: Record<string, { key: string; comment: string }[]> = {};
-        for (const s of want) for (const [n, es] of Object.entries(s)) wanted[n] = [...(wanted[n] ?? []), ...es];
-        const listed: Record<string, { key: string; comment: string }[]> = {};
-        for (const [n, es] of Object.entries(listing.elements)) {
-          // Elements of experiments the state does not know are removed too.
-          const ours = es.filter((e) => ownerOf(e.comment) !== null);
-          if (ours.length > 0) listed[n] = ours;
-        }
-        const delta = diffNormalized(listed, wanted);
-        if (!isEmptyDelta(delta)) {
-          changed = Object.values(delta.remove).flat().length + Object.values(delta.add).flat().length;
-          const text = renderDelta(delta, "reconcile");
-          if (ctx.dryRun) ctx.out.push(text);
-          else applyTransaction(ctx.gw, text);
-        }
-      }
+      const synced = syncTables(ctx.gw, ctx.testbed, desiredElements(ctx.testbed, stateParts(store)), {
+        whole: index.base !== base,
+        dryRun: ctx.dryRun,
+      });
+      if (ctx.dryRun && synced.text !== "") ctx.out.push(synced.text);
       // DNS: every experiment's names, written again where the server's answers differ.
       let names = 0;
       for (const st of states)
@@ -431,14 +414,139 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
       store.putIndex({ ...index, base, ports: portRanges(used), dedicated, addresses, released });
       if (names > 0) ctx.out.push(`Wrote the DNS names of ${names} experiment(s) again.\n`);
       ctx.out.push(
-        changed === 0
+        synced.changed === 0
           ? `The gateway was in step with the state (${states.length} experiment(s)).\n`
-          : changed < 0
-            ? `Wrote the whole table from the state (${states.length} experiment(s)).\n`
-            : `Changed ${changed} element(s) to match the state (${states.length} experiment(s)).\n`,
+          : synced.changed === "whole"
+            ? `Wrote fwc's tables whole from the state (${states.length} experiment(s)).\n`
+            : `Changed ${synced.changed} element(s) to match the state (${states.length} experiment(s)).\n`,
       );
       return true;
     })) ?? false
+  );
+}
+
+// ---- the operator's blocklist ----
+
+/** Who runs this command, for the blocklist and the audit: `cli:<unix user>` (the sudo caller when there is one). */
+export function cliUser(): string {
+  let name = process.env.SUDO_USER;
+  if (name === undefined || name === "")
+    try {
+      name = userInfo().username;
+    } catch {
+      name = `uid ${process.getuid?.() ?? "?"}`;
+    }
+  return `cli:${name}`;
+}
+
+export function blocksTable(entries: BlockEntry[]): string {
+  if (entries.length === 0) return "Blocked networks: none\n";
+  const lines = [`Blocked networks (${entries.length}): dropped both ways before any grant`];
+  for (const e of entries) lines.push(`  ${blockText(e).padEnd(30)} ${e.reason || "(no reason)"}  (${e.by}, ${e.at})`);
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Adds networks to the blocklist (or removes them): the state, then the gateway (an element delta of the block
+ * sets, in one transaction under the intent), then the open flows of newly blocked networks are cut.
+ */
+export async function changeBlocks(
+  ctx: DeployContext,
+  command: "block" | "unblock",
+  requests: BlockRequest[],
+  reason: string,
+  who: string,
+  opts: Shown,
+): Promise<boolean> {
+  return (
+    (await withState(ctx, async (store) => {
+      const previous = store.readBlocks();
+      const have = new Map(previous.entries.map((e) => [blockKey(e), e]));
+      const at = new Date().toISOString();
+      let entries = previous.entries;
+      if (command === "block") {
+        const added: BlockEntry[] = [];
+        for (const r of requests) {
+          const old = have.get(blockKey(r));
+          if (old !== undefined) {
+            report(
+              ctx,
+              "FWC813",
+              "fwc block",
+              `${blockText(r)} is blocked already (since ${old.at}, by ${old.by}${old.reason ? `: ${old.reason}` : ""})`,
+            );
+            continue;
+          }
+          have.set(blockKey(r), { ...r, reason, by: who, at });
+          added.push({ ...r, reason, by: who, at });
+        }
+        entries = [...entries, ...added];
+      } else {
+        const gone = new Set<string>();
+        for (const r of requests) {
+          if (!have.has(blockKey(r)))
+            report(ctx, "FWC812", "fwc unblock", `${blockText(r)} is not on the blocklist`, "fwc blocks lists it");
+          gone.add(blockKey(r));
+        }
+        if (ctx.bag.errorCount > 0) return false;
+        entries = entries.filter((e) => !gone.has(blockKey(e)));
+      }
+      const next: Blocks = { version: 1, entries };
+      const from = blockElements(previous.entries);
+      const to = blockElements(entries);
+      const index = readIndex(store);
+      const what = `${command} ${requests.map(blockText).join(" ")}`;
+      if (ctx.dryRun) {
+        const delta = diffElements(from, to);
+        ctx.out.push(isEmptyDelta(delta) ? "# fwc: no change to the gateway's tables\n" : renderDelta(delta, what));
+        return true;
+      }
+      if (entries.length !== previous.entries.length) {
+        store.writeIntent({
+          version: 1,
+          command,
+          experiment: "(blocklist)",
+          previous: null,
+          next: null,
+          indexPrevious: index,
+          indexNext: index,
+          blocks: { previous, next },
+          started: at,
+        });
+        let applied: { base: string };
+        try {
+          applied = applyElements(ctx, index, from, to, what, () => stateParts(store, { blocks: entries }));
+        } catch (e) {
+          // nft refused: nothing changed on the gateway, so nothing is left to roll back.
+          store.dropIntent();
+          throw e;
+        }
+        store.putBlocks(next);
+        store.putIndex({ ...index, base: applied.base });
+        store.dropIntent();
+        if (command === "block") {
+          const cut = cutBlockedFlows(ctx.gw, to);
+          if (cut.problem !== undefined) report(ctx, "FWC809", ctx.gw.netns ?? "gateway", cut.problem);
+        }
+      }
+      ctx.out.push(opts.json ? `${JSON.stringify({ blocks: entries }, null, 2)}\n` : blocksTable(entries));
+      return true;
+    })) ?? false
+  );
+}
+
+/** The blocklist as it stands (read only). */
+export async function listBlocks(ctx: DeployContext, opts: Shown): Promise<boolean> {
+  return (
+    (await withState(
+      ctx,
+      async (store) => {
+        const entries = store.readBlocks().entries;
+        ctx.out.push(opts.json ? `${JSON.stringify({ blocks: entries }, null, 2)}\n` : blocksTable(entries));
+        return true;
+      },
+      { recover: false },
+    )) ?? false
   );
 }
 

@@ -21,7 +21,6 @@ import {
   diffElements,
   type ElementSet,
   isEmptyDelta,
-  ownerOf,
   renderDelta,
   renderTable,
   skeletonText,
@@ -32,11 +31,13 @@ import { SourceFile, span } from "../diagnostics/source.js";
 import type { Allocations } from "../plan/allocations.js";
 import { nodeAddresses, type Plan, planAccess } from "../plan/plan.js";
 import type { NodeAddresses, TestbedConfig } from "../testbed/config.js";
+import { blockElements } from "./blocks.js";
 import { cutRevokedFlows } from "./conntrack.js";
 import { pushDns, verifyChanges } from "./dns.js";
 import { acquireLock, LockError } from "./lock.js";
-import { applyTransaction, type Gateway, listTable, NftError, normalizeKey, tableExists } from "./nft.js";
-import { type ExperimentState, type Index, type Intent, StateError, StateStore } from "./state.js";
+import { applyTransaction, type Gateway, NftError, tableExists } from "./nft.js";
+import { type BlockEntry, type ExperimentState, type Index, type Intent, StateError, StateStore } from "./state.js";
+import { desiredElements, syncTables } from "./table.js";
 
 export interface DeployContext {
   stateDir: string;
@@ -249,27 +250,49 @@ export async function rewriteRecords(ctx: DeployContext, exp: string, records: D
   return (await pushDns(script, changes, dns.server)).problems;
 }
 
-/** Puts the gateway's table for `exp` from `from` to `to`: an element delta, or the whole table when needed. */
-function applyElements(
-  ctx: DeployContext,
+/**
+ * What the state puts on the gateway, by owner: the blocklist's elements and each experiment's, with `override`
+ * standing in for one experiment's (or the blocklist's) elements that are being changed.
+ */
+export function stateParts(
   store: StateStore,
+  override: { exp?: string; elements?: ElementSet; blocks?: BlockEntry[] } = {},
+): { owner: string; elements: ElementSet }[] {
+  const blocks = override.blocks ?? store.readBlocks().entries;
+  const parts = [{ owner: "the blocklist", elements: blockElements(blocks) }];
+  for (const s of store.listExperiments())
+    if (s.experiment !== override.exp) parts.push({ owner: s.experiment, elements: s.applied.elements });
+  if (override.exp !== undefined && override.elements !== undefined)
+    parts.push({ owner: override.exp, elements: override.elements });
+  return parts;
+}
+
+/**
+ * Puts the gateway's tables from `from` to `to` (one owner's elements: an experiment's, the blocklist's): an
+ * element delta, or the whole tables (from the state, with `whole` standing in for the changed owner) when the
+ * gateway has none or their skeleton changed.
+ */
+export function applyElements(
+  ctx: DeployContext,
   index: Index,
-  exp: string,
   from: ElementSet,
   to: ElementSet,
   what: string,
+  whole: () => { owner: string; elements: ElementSet }[],
 ): { base: string } {
   const base = skeletonDigest(ctx.testbed);
-  const whole = () => {
+  const writeWhole = () => {
     // No table yet (first use, gateway rebooted) or a new skeleton (testbed changed): write it all, atomically.
-    const others = store
-      .listExperiments()
-      .filter((s) => s.experiment !== exp)
-      .map((s) => s.applied.elements);
-    applyTransaction(ctx.gw, renderTable(ctx.testbed, [...others, to]));
+    applyTransaction(
+      ctx.gw,
+      renderTable(
+        ctx.testbed,
+        whole().map((p) => p.elements),
+      ),
+    );
     return { base };
   };
-  if (index.base !== base) return whole();
+  if (index.base !== base) return writeWhole();
   const delta = diffElements(from, to);
   if (isEmptyDelta(delta)) return { base };
   // A fault for the tests (FWC_FAILPOINT=invalid-ruleset): a transaction nft must refuse as a whole.
@@ -277,8 +300,8 @@ function applyElements(
   try {
     applyTransaction(ctx.gw, renderDelta(delta, what) + bad);
   } catch (e) {
-    // The table is gone (the gateway rebooted, someone deleted it): the delta cannot apply, the whole table can.
-    if (e instanceof NftError && !tableExists(ctx.gw)) return whole();
+    // A table is gone (the gateway rebooted, someone deleted it): the delta cannot apply, the whole tables can.
+    if (e instanceof NftError && !tableExists(ctx.gw)) return writeWhole();
     throw e;
   }
   return { base };
@@ -340,8 +363,9 @@ export async function commitChange(
   }
   fail(ctx.failpoint, "after-intent");
   let applied: { base: string };
+  const whole = () => stateParts(store, { exp, elements: to });
   try {
-    applied = applyElements(ctx, store, index, exp, from, to, what);
+    applied = applyElements(ctx, index, from, to, what, whole);
   } catch (e) {
     store.dropIntent();
     if (e instanceof NftError) {
@@ -357,7 +381,10 @@ export async function commitChange(
     throw e;
   }
   fail(ctx.failpoint, "after-nft");
-  const undoGateway = () => applyElements(ctx, store, { ...index, base: applied.base }, exp, to, from, `undo ${what}`);
+  const undoGateway = () =>
+    applyElements(ctx, { ...index, base: applied.base }, to, from, `undo ${what}`, () =>
+      stateParts(store, { exp, elements: from }),
+    );
   const dnsProblems = await pushRecords(ctx, exp, prev?.applied.records ?? [], next?.applied.records ?? [], true);
   if (dnsProblems.length > 0) {
     undoGateway();
@@ -404,26 +431,21 @@ export async function commitChange(
   return next;
 }
 
-/** Rolls back a change an earlier fwc did not finish: the gateway, DNS and the state go back to before it. */
+/**
+ * Rolls back a change an earlier fwc did not finish: the state goes back to before it (the experiment's file and
+ * the index, or the blocklist), then the tables are made exactly what the state says, then DNS.
+ */
 export async function recover(ctx: DeployContext, store: StateStore): Promise<void> {
   const intent = store.readIntent();
   if (intent === null) return;
   const exp = intent.experiment;
-  const listing = listTable(ctx.gw);
-  const want = intent.previous?.applied.elements ?? {};
-  if (listing !== null && intent.indexPrevious.base === skeletonDigest(ctx.testbed)) {
-    const mine = elementsOf(listing.elements, exp);
-    const delta = diffNormalized(mine, want);
-    if (!isEmptyDelta(delta)) applyTransaction(ctx.gw, renderDelta(delta, `roll back ${intent.command} ${exp}`));
-  } else {
-    const others = store
-      .listExperiments()
-      .filter((s) => s.experiment !== exp)
-      .map((s) => s.applied.elements);
-    applyTransaction(ctx.gw, renderTable(ctx.testbed, [...others, want]));
-  }
-  await pushRecords(ctx, exp, intent.next?.applied.records ?? [], intent.previous?.applied.records ?? [], false);
-  store.put(exp, intent.previous, { ...intent.indexPrevious, base: skeletonDigest(ctx.testbed) });
+  if (intent.blocks !== undefined) store.putBlocks(intent.blocks.previous);
+  else store.put(exp, intent.previous, { ...intent.indexPrevious, base: skeletonDigest(ctx.testbed) });
+  syncTables(ctx.gw, ctx.testbed, desiredElements(ctx.testbed, stateParts(store)), {
+    whole: intent.indexPrevious.base !== skeletonDigest(ctx.testbed),
+  });
+  if (intent.blocks !== undefined) store.putIndex({ ...intent.indexPrevious, base: skeletonDigest(ctx.testbed) });
+  else await pushRecords(ctx, exp, intent.next?.applied.records ?? [], intent.previous?.applied.records ?? [], false);
   store.dropIntent();
   report(
     ctx,
@@ -432,32 +454,6 @@ export async function recover(ctx: DeployContext, store: StateStore): Promise<vo
     `rolled back the unfinished \`${intent.command}\` of ${exp} started ${intent.started}`,
     "run that command again if it is still wanted",
   );
-}
-
-/** The elements of the listing that belong to `exp` (by their comment). */
-export function elementsOf(all: ElementSet, exp: string): ElementSet {
-  const out: ElementSet = {};
-  for (const [name, es] of Object.entries(all)) {
-    const mine = es.filter((e) => ownerOf(e.comment) === exp);
-    if (mine.length > 0) out[name] = mine;
-  }
-  return out;
-}
-
-const normalized = (s: ElementSet): ElementSet =>
-  Object.fromEntries(Object.entries(s).map(([n, es]) => [n, es.map((e) => ({ ...e, key: normalizeKey(e.key) }))]));
-
-/** The delta from what nft lists to what fwc wants, comparing keys in one spelling. */
-export function diffNormalized(listed: ElementSet, want: ElementSet): ReturnType<typeof diffElements> {
-  const d = diffElements(normalized(listed), normalized(want));
-  // Additions are written as fwc writes them.
-  const byKey = new Map(
-    Object.values(want)
-      .flat()
-      .map((e) => [`${normalizeKey(e.key)}\u0000${e.comment}`, e]),
-  );
-  for (const [n, es] of Object.entries(d.add)) d.add[n] = es.map((e) => byKey.get(`${e.key}\u0000${e.comment}`) ?? e);
-  return d;
 }
 
 /** Runs `body` holding the lock, after rolling back any unfinished change; state and nft problems become reports. */

@@ -1,10 +1,10 @@
 /**
  * Talking to the gateway's nftables: `nft` (inside `ip netns exec NAME` with --netns), transactions checked with
- * `nft -c` before they are applied, and the table's elements read back (for status, reconcile and recovery).
+ * `nft -c` before they are applied, and listings parsed back (table.ts: status, reconcile and recovery).
  */
 import { spawnSync } from "node:child_process";
 import { canonicalAddress, isAddress } from "../access/address.js";
-import { type ElementSet, TABLE } from "../backends/nftables/render.js";
+import { type ElementSet, FAMILIES, TABLE } from "../backends/nftables/render.js";
 
 export class NftError extends Error {}
 
@@ -12,7 +12,7 @@ export interface Gateway {
   netns?: string;
 }
 
-function run(gw: Gateway, args: string[], input?: string): { ok: boolean; out: string; err: string } {
+export function run(gw: Gateway, args: string[], input?: string): { ok: boolean; out: string; err: string } {
   const cmd = gw.netns === undefined ? ["nft", ...args] : ["ip", "netns", "exec", gw.netns, "nft", ...args];
   const r = spawnSync(cmd[0]!, cmd.slice(1), { input, encoding: "utf8", maxBuffer: 1 << 30, timeout: 120_000 });
   if (r.error !== undefined) {
@@ -41,23 +41,11 @@ export function applyTransaction(gw: Gateway, text: string): void {
 
 const firstLines = (s: string) => s.split("\n").slice(0, 4).join(" / ");
 
+/** Whether both of fwc's tables exist (a gateway rebooted, or a table deleted by hand, has lost them). */
 export function tableExists(gw: Gateway): boolean {
-  const r = run(gw, ["list", "tables", "inet"]);
+  const r = run(gw, ["list", "tables"]);
   if (!r.ok) throw new NftError(`nft list tables failed: ${firstLines(r.err)}`);
-  return new RegExp(`^table inet ${TABLE}$`, "m").test(r.out);
-}
-
-/**
- * The table's elements as nft lists them, or null when there is no table. The text listing, not `nft -j`:
- * nft 1.0.6's JSON prints a port inside a concatenation as an address (`0.0.78.64`).
- */
-export function listTable(gw: Gateway): { elements: ElementSet; text: string } | null {
-  const r = run(gw, ["list", "table", "inet", TABLE]);
-  if (!r.ok) {
-    if (/No such file or directory/.test(r.err)) return null;
-    throw new NftError(`nft list table failed: ${firstLines(r.err)}`);
-  }
-  return { elements: parseListing(r.out), text: r.out };
+  return FAMILIES.every((f) => new RegExp(`^table ${f} ${TABLE}$`, "m").test(r.out));
 }
 
 /** The elements of every set and map in `nft list table` output. */

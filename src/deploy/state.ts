@@ -8,6 +8,7 @@
  *   DIR/intent.json                 present only while a command changes the gateway: the experiment's state
  *                                   and the index before and after. A command that did not finish is rolled
  *                                   back from it by the next one (or `fwc reconcile`).
+ *   DIR/blocks.json                 the operator's blocklist: networks, protocols and ports, reason, who, when
  *   DIR/lock                        the pid of the fwc that holds the directory
  *
  * Every file is written to a temporary name, flushed to disk and renamed, so a reader sees the old or the new
@@ -93,14 +94,36 @@ export const emptyIndex = (): Index => ({
   released: [],
 });
 
+/** One entry of the operator's blocklist (`fwc block`): a network, optionally one protocol and port range. */
+export const BlockEntry = z.object({
+  /** The network in canonical form (network address / length). */
+  cidr: z.string(),
+  /** Absent: every protocol. */
+  proto: z.optional(z.enum(["tcp", "udp", "tcp+udp"])),
+  /** With proto: the service port range; absent: every port of the protocol. */
+  port: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
+  portEnd: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
+  reason: z.string(),
+  /** Who added it: `cli:<unix user>` or the service user's name. */
+  by: z.string(),
+  at: z.string(),
+});
+export type BlockEntry = z.infer<typeof BlockEntry>;
+
+export const Blocks = z.object({ version: z.literal(1), entries: z.array(BlockEntry) });
+export type Blocks = z.infer<typeof Blocks>;
+
 export const Intent = z.object({
   version: z.literal(1),
   command: z.string(),
+  /** The experiment changed, or "(blocklist)" for block and unblock. */
   experiment: z.string(),
   previous: z.nullable(ExperimentState),
   next: z.nullable(ExperimentState),
   indexPrevious: Index,
   indexNext: Index,
+  /** For block and unblock: the blocklist before and after. */
+  blocks: z.optional(z.object({ previous: Blocks, next: Blocks })),
   started: z.string(),
 });
 export type Intent = z.infer<typeof Intent>;
@@ -195,6 +218,15 @@ export class StateStore {
           if (s !== null) out.push(s);
         }
     return out;
+  }
+
+  /** The operator's blocklist (`DIR/blocks.json`); empty when there is none. */
+  readBlocks(): Blocks {
+    return readJson(join(this.dir, "blocks.json"), Blocks) ?? { version: 1, entries: [] };
+  }
+
+  putBlocks(blocks: Blocks): void {
+    writeFileAtomic(join(this.dir, "blocks.json"), JSON.stringify(blocks));
   }
 
   readIntent(): Intent | null {

@@ -267,7 +267,17 @@ export const CODES = {
   ),
   FWC810: e(
     "gateway differs from the state",
-    "The gateway's table holds elements the state does not, or lacks some it does (drift); `fwc reconcile` repairs it.",
+    "fwc's tables differ from what the state says (drift): a table, chain, rule or set definition, an element the state does not have (with or without a comment), or one it lacks; or a DNS name. `fwc reconcile` repairs it.",
+  ),
+
+  FWC812: e("not blocked", "`fwc unblock` names a network (with its protocol and ports) that is not on the blocklist."),
+  FWC813: w(
+    "blocked already",
+    "The network (with this protocol and ports) is on the blocklist already; nothing changed.",
+  ),
+  FWC814: w(
+    "rules not compared",
+    "fwc compares the gateway's chains and rules with its own by loading them into a scratch network namespace (`unshare --net`), which failed (not root?); only elements were compared.",
   ),
 
   // 9xx: fwc itself

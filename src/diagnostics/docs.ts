@@ -8,7 +8,8 @@ const GROUPS: [string, string][] = [
   ["FWC4", "Emulab naming"],
   ["FWC5", "External access (tb-allow-external)"],
   ["FWC6", "Testbed configuration and node addresses"],
-  ["FWC7", "Planning: addresses, ports and names"],
+  ["FWC7", "Planning: addresses, ports, names and per-experiment limits"],
+  ["FWC8", "Deploying to a gateway: state, nftables, conntrack, DNS, the blocklist"],
   ["FWC9", "fwc itself"],
 ];
 

@@ -23,9 +23,6 @@ function comment(s: string): string {
 const where = (exp: string, o: { source?: string; line: number; column: number }) =>
   comment(`${exp} ${o.source === "dynamic" ? "open " : ""}${o.line}:${o.column}`);
 
-/** The experiment an element belongs to: its comment's first word (`"proj/exp1 6:97"`), or null (the gateway's). */
-export const ownerOf = (c: string): string | null => /^[^ ]+\/[^ ]+/.exec(c)?.[0] ?? null;
-
 function set(name: string, type: string, elements: Element[], flags: string[] = []): string {
   const lines = [`\tset ${name} {`, `\t\ttype ${type}`];
   if (flags.length > 0) lines.push(`\t\tflags ${flags.join(",")}`);
@@ -46,7 +43,7 @@ export type Family = "inet" | "bridge";
 export const FAMILIES: Family[] = ["inet", "bridge"];
 
 /** One element of an interval set: a network and a port range, plus the fixed parts of its key. */
-interface Box {
+export interface Box {
   group: string;
   cidr: string;
   lo: number;
@@ -66,7 +63,7 @@ const contains = (outer: string, inner: string): boolean => {
  * the same group whose network contains its network already covers (networks nest or are disjoint), and
  * nothing is lost. Wider networks come first.
  */
-function disjoint(boxes: Box[]): Element[] {
+export function disjoint(boxes: Box[]): Element[] {
   const out: Element[] = [];
   const kept: Box[] = [];
   const order = [...boxes].sort((a, b) => Number(a.cidr.split("/")[1]) - Number(b.cidr.split("/")[1]));
@@ -726,9 +723,12 @@ export function renderNftables(input: RenderInput, options: RenderOptions = {}):
   return rulesetText(buildRuleset(input, options));
 }
 
-/** The whole table from the base's and each experiment's elements, replacing what is there (deploy's full sync). */
-export function renderTable(testbed: TestbedConfig, parts: ElementSet[]): string {
-  return rulesetText(rulesetOf(testbed, [baseElements(testbed), ...parts]));
+/**
+ * The whole tables from the base's and each experiment's elements, replacing what is there (deploy's full sync).
+ * `withBase: false` when `parts` hold the base's elements already.
+ */
+export function renderTable(testbed: TestbedConfig, parts: ElementSet[], opts: { withBase?: boolean } = {}): string {
+  return rulesetText(rulesetOf(testbed, opts.withBase === false ? parts : [baseElements(testbed), ...parts]));
 }
 
 /** The table's fixed part (sets, chains, rules, the gateway's own elements): a digest tells whether it changed. */
