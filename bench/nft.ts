@@ -1,16 +1,20 @@
 /**
  * bench/nft: the gateway ruleset at scale. For 1 experiment x 10,000 redirects and 1,000 experiments x 10
- * redirects: compile time (NS file to ruleset), ruleset size, `nft -f` load time beside a hand-written file
- * with one plain DNAT map of the same entries (measured in the same run), and new TCP connections per second
- * through the gateway with the full ruleset and with a single grant.
- * Targets (issue 4): load within 1.3x of the hand-written file; connection rate at least 0.9x the single-grant
- * rate. Needs root (network namespaces) and nft. Run: npm run bench:nft
+ * redirects, each with 1,000 blocked networks and default deny in place: compile time (NS file to ruleset),
+ * ruleset size, `nft -f` load time beside a hand-written file with one plain DNAT map of the same entries
+ * (measured in the same run; also beside a hand-written file that adds the same blocked networks as one set),
+ * and new TCP connections per second through the gateway with the full ruleset (10,000 redirects, 1,000 blocks)
+ * and with a single grant.
+ * Targets (issues 4 and 10): load within 1.3x of the hand-written file; connection rate at least 0.9x the
+ * single-grant rate. Needs root (network namespaces) and nft. Run: npm run bench:nft
  */
 
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { renderNftables } from "../src/backends/nftables/render.js";
+import { experimentElements, renderNftables, renderTable } from "../src/backends/nftables/render.js";
+import { blockElements } from "../src/deploy/blocks.js";
+import type { BlockEntry } from "../src/deploy/state.js";
 import { type Allocations, emptyAllocations } from "../src/plan/allocations.js";
 import type { Plan } from "../src/plan/plan.js";
 import type { TestbedConfig } from "../src/testbed/config.js";
@@ -21,7 +25,20 @@ const TESTBED: TestbedConfig = {
   domain: "bench.example.net",
   gateway: { name: "gw.bench.example.net", ipv4: "198.51.100.1", outside: "eth0", inside: ["eth1"] },
   ports: { from: 20000, to: 59999 },
+  limits: { ports: 10000, elements: 20000 },
 };
+
+/** 1,000 blocked networks: 700 IPv4 /24s, 200 IPv6 /48s, 100 IPv4 /24s with one TCP port. */
+const BLOCKS: BlockEntry[] = Array.from({ length: 1000 }, (_, i) => {
+  const base = { reason: "bench", by: "cli:bench", at: "2026-11-27T00:00:00Z" };
+  if (i < 700) return { cidr: `100.${64 + (i >> 8)}.${i & 255}.0/24`, ...base };
+  if (i < 900) return { cidr: `2001:db8:${(i - 700).toString(16)}::/48`, ...base };
+  return { cidr: `100.100.${i - 900}.0/24`, proto: "tcp", port: 22, portEnd: 22, ...base };
+});
+
+/** fwc's whole tables for these plans, with the blocklist. */
+const fwcTables = (plans: Plan[], blocks: BlockEntry[]) =>
+  renderTable(TESTBED, [...plans.map((p) => experimentElements(TESTBED, p)), blockElements(blocks)]);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 2000);
 
@@ -55,16 +72,30 @@ function experiment(
  * The baseline: one plain DNAT map of the same entries. `atomic` adds the two lines every safe replacement of a
  * table needs (FACTS §8: `table X {}` + `delete table X` before the new table), which fwc's file has too.
  */
-function handWritten(plans: Plan[], atomic: boolean): string {
+function handWritten(plans: Plan[], atomic: boolean, blocks = false): string {
   const elements = plans.flatMap((p) =>
     p.inbound.map((e) => `${e.external.address} . tcp . ${e.external.port} : ${e.nodeAddress} . ${e.port}`),
   );
+  // What an operator would write by hand for the same blocklist: one interval set per family, one rule each.
+  const v4 = BLOCKS.filter((b) => !b.cidr.includes(":")).map((b) => b.cidr);
+  const v6 = BLOCKS.filter((b) => b.cidr.includes(":")).map((b) => b.cidr);
   return [
-    ...(atomic ? ["table ip hand {}", "delete table ip hand"] : []),
-    "table ip hand {",
+    ...(atomic ? ["table inet hand {}", "delete table inet hand"] : []),
+    "table inet hand {",
     "\tmap rdr { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; elements = {",
     elements.map((e) => `\t\t${e}`).join(",\n"),
     "\t} }",
+    ...(blocks
+      ? [
+          `\tset b4 { type ipv4_addr; flags interval; elements = { ${v4.join(", ")} } }`,
+          `\tset b6 { type ipv6_addr; flags interval; elements = { ${v6.join(", ")} } }`,
+          "\tchain forward {",
+          "\t\ttype filter hook forward priority filter; policy accept;",
+          "\t\tip saddr @b4 drop",
+          "\t\tip6 saddr @b6 drop",
+          "\t}",
+        ]
+      : []),
     "\tchain pre {",
     "\t\ttype nat hook prerouting priority dstnat; policy accept;",
     "\t\tdnat ip to ip daddr . meta l4proto . th dport map @rdr",
@@ -76,14 +107,16 @@ function handWritten(plans: Plan[], atomic: boolean): string {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function timeLoad(lab: Lab, ns: string, file: string, table: string): number {
+/** Median time of `nft -f file` into a namespace without the file's tables (`tables`: "family name", ...). */
+function timeLoad(lab: Lab, ns: string, file: string, ...tables: string[]): number {
   const times: number[] = [];
   for (let i = 0; i < REPEAT; i++) {
-    try {
-      lab.exec(ns, ["nft", "delete", "table", ...table.split(" ")]);
-    } catch {
-      // not loaded yet
-    }
+    for (const table of tables)
+      try {
+        lab.exec(ns, ["nft", "delete", "table", ...table.split(" ")]);
+      } catch {
+        // not loaded yet
+      }
     const t = process.hrtime.bigint();
     lab.exec(ns, ["nft", "-f", file]);
     times.push(Number(process.hrtime.bigint() - t) / 1e9);
@@ -114,23 +147,32 @@ async function main(): Promise<void> {
     ] as const) {
       const t0 = process.hrtime.bigint();
       const plans = make();
-      const ruleset = renderNftables({ testbed: TESTBED, plans });
+      const ruleset = fwcTables(plans, BLOCKS);
       const compileSec = Number(process.hrtime.bigint() - t0) / 1e9;
       const file = join(tmpdir(), `${lab.prefix}-${plans.length}.nft`);
+      const bare = join(tmpdir(), `${lab.prefix}-${plans.length}-bare.nft`);
       const hand = join(tmpdir(), `${lab.prefix}-${plans.length}-hand.nft`);
       writeFileSync(file, ruleset);
+      writeFileSync(bare, renderNftables({ testbed: TESTBED, plans }));
       const handAtomic = `${hand}.atomic`;
+      const handBlocks = `${hand}.blocks`;
       writeFileSync(hand, handWritten(plans, false));
       writeFileSync(handAtomic, handWritten(plans, true));
-      const ours = timeLoad(lab, "load", file, "inet fwc");
-      const plain = timeLoad(lab, "load", hand, "ip hand");
-      const atomic = timeLoad(lab, "load", handAtomic, "ip hand");
+      writeFileSync(handBlocks, handWritten(plans, true, true));
+      const ours = timeLoad(lab, "load", file, "inet fwc", "bridge fwc");
+      const noBlocks = timeLoad(lab, "load", bare, "inet fwc", "bridge fwc");
+      const plain = timeLoad(lab, "load", hand, "inet hand");
+      const atomic = timeLoad(lab, "load", handAtomic, "inet hand");
+      const withBlocks = timeLoad(lab, "load", handBlocks, "inet hand");
       lab.exec("load", ["nft", "delete", "table", "inet", "fwc"]);
-      lab.exec("load", ["nft", "delete", "table", "ip", "hand"]);
+      lab.exec("load", ["nft", "delete", "table", "bridge", "fwc"]);
+      lab.exec("load", ["nft", "delete", "table", "inet", "hand"]);
       rows.push(
-        `${label}: compile ${compileSec.toFixed(2)} s, ruleset ${(ruleset.length / 1024).toFixed(0)} KiB, nft -f ${ours.toFixed(3)} s; ` +
+        `${label} + 1,000 blocked networks, default deny: compile ${compileSec.toFixed(2)} s, ruleset ${(ruleset.length / 1024).toFixed(0)} KiB, nft -f ${ours.toFixed(3)} s; ` +
           `hand-written single map replacing its table atomically ${atomic.toFixed(3)} s (${(ours / atomic).toFixed(2)}x; target <= 1.3x), ` +
-          `without the replacement lines ${plain.toFixed(3)} s (${(ours / plain).toFixed(2)}x)`,
+          `hand-written map and blocklist set ${withBlocks.toFixed(3)} s (${(ours / withBlocks).toFixed(2)}x), ` +
+          `without the replacement lines ${plain.toFixed(3)} s (${(ours / plain).toFixed(2)}x); ` +
+          `fwc without the blocklist ${noBlocks.toFixed(3)} s`,
       );
       console.log(rows[rows.length - 1]);
     }
@@ -151,9 +193,9 @@ async function connectionRates(lab: Lab): Promise<string> {
   const full = experiment("bench/one", 100, 100, 1, emptyAllocations()).plan;
   const single = { ...full, inbound: full.inbound.filter((e) => e.node === "n-0" && e.port === 1000) };
   const target = single.inbound[0]!.external.port;
-  const rate = (plan: Plan) => {
+  const rate = (plan: Plan, blocks: BlockEntry[]) => {
     const file = join(tmpdir(), `${lab.prefix}-conn.nft`);
-    writeFileSync(file, renderNftables({ testbed: TESTBED, plans: [plan] }));
+    writeFileSync(file, fwcTables([plan], blocks));
     lab.exec("gw", ["nft", "-f", file]);
     const out = lab.exec("inet", [
       process.execPath,
@@ -167,10 +209,10 @@ async function connectionRates(lab: Lab): Promise<string> {
     return r.perSecond;
   };
   const samples: [number, number][] = [];
-  for (let i = 0; i < 3; i++) samples.push([rate(single), rate(full)]);
+  for (let i = 0; i < 3; i++) samples.push([rate(single, []), rate(full, BLOCKS)]);
   const one = median(samples.map((s) => s[0]));
   const all = median(samples.map((s) => s[1]));
-  return `new connections/s through the gateway: ${all.toFixed(0)} with 10,000 redirects vs ${one.toFixed(0)} with a single grant (${(all / one).toFixed(2)}x; target >= 0.9x)`;
+  return `new connections/s through the gateway: ${all.toFixed(0)} with 10,000 redirects, 1,000 blocked networks and default deny vs ${one.toFixed(0)} with a single grant and no blocks (${(all / one).toFixed(2)}x; target >= 0.9x)`;
 }
 
 void main();

@@ -108,6 +108,10 @@ export function parseBlock(
     const problem = (e as { problem?: { code: string; message: string; help: string; at: number; length: number } })
       .problem;
     if (problem === undefined) throw e;
-    return { ok: false, ...problem, arg: port !== undefined && problem.code !== "FWC511" ? "port" : "cidr" };
+    const arg = port !== undefined && problem.code !== "FWC511" ? "port" : "cidr";
+    // The address parser's help mentions `any`, which a block does not take.
+    const help =
+      arg === "cidr" ? "write an IPv4 or IPv6 address or a CIDR network such as 203.0.113.0/24" : problem.help;
+    return { ok: false, ...problem, help, arg };
   }
 }

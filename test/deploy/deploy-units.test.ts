@@ -10,11 +10,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { resolveDynamic } from "../../src/access/dynamic.js";
 import { diffElements, type ElementSet, renderDelta } from "../../src/backends/nftables/render.js";
+import { blockElements, parseBlock } from "../../src/deploy/blocks.js";
 import { G5kOpening, g5kRequest } from "../../src/deploy/commands.js";
 import { admits, blocked, parseFlows } from "../../src/deploy/conntrack.js";
 import { acquireLock, LockError } from "../../src/deploy/lock.js";
 import { normalizeKey, parseListing } from "../../src/deploy/nft.js";
-import { writeFileAtomic } from "../../src/deploy/state.js";
+import { type BlockEntry, writeFileAtomic } from "../../src/deploy/state.js";
 import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
 
 describe("element deltas", () => {
@@ -268,5 +269,56 @@ describe("the state directory", () => {
     expect(() => acquireLock(dir, 100)).toThrow(
       /another fwc \(pid 1, since 2026-11-22T00:00:00Z\) holds .*lock; waited 0 s/,
     );
+  });
+});
+
+describe("the blocklist", () => {
+  const entry = (cidr: string, more: Partial<BlockEntry> = {}): BlockEntry => ({
+    cidr,
+    reason: "",
+    by: "cli:test",
+    at: "2026-11-27T00:00:00Z",
+    ...more,
+  });
+
+  it("networks inside another are merged away; port blocks are split into disjoint elements", () => {
+    const e = blockElements([
+      entry("10.0.0.0/8"),
+      entry("10.1.0.0/16"),
+      entry("192.0.2.7/32"),
+      entry("2001:db8::/32"),
+      entry("2001:db8:1::/48"),
+      entry("198.51.100.0/24", { proto: "tcp", port: 20, portEnd: 30 }),
+      entry("198.51.100.0/25", { proto: "tcp+udp", port: 25, portEnd: 25 }),
+    ]);
+    expect(e.block4!.map((x) => x.key)).toEqual(["10.0.0.0/8", "192.0.2.7"]);
+    expect(e.block6!.map((x) => x.key)).toEqual(["2001:db8::/32"]);
+    expect(e.block4p!.map((x) => x.key).sort()).toEqual([
+      "198.51.100.0/24 . tcp . 20-30",
+      "198.51.100.0/25 . udp . 25",
+    ]);
+  });
+
+  it("reads a network, a protocol and a port, and refuses anything else with its position", () => {
+    expect(parseBlock("203.0.113.7/24", undefined, undefined)).toEqual({ ok: true, block: { cidr: "203.0.113.0/24" } });
+    expect(parseBlock("2001:DB8::1", "tcp", "22")).toEqual({
+      ok: true,
+      block: { cidr: "2001:db8::1/128", proto: "tcp", port: 22, portEnd: 22 },
+    });
+    expect(parseBlock("10.0.0.0/8", undefined, "8000..8100")).toMatchObject({
+      block: { proto: "tcp+udp", port: 8000, portEnd: 8100 },
+    });
+    const bad = (c: string, p?: string, port?: string) => {
+      const r = parseBlock(c, p, port);
+      return r.ok ? "accepted" : [r.code, r.arg, r.at];
+    };
+    expect(bad("10.0.0.0/33")).toEqual(["FWC511", "cidr", 0]);
+    expect(bad("fe80::1%eth0")).toEqual(["FWC511", "cidr", 0]);
+    expect(bad("any")).toEqual(["FWC511", "cidr", 0]);
+    expect(bad("10.0.0.0/8,tcp")).toEqual(["FWC511", "cidr", 0]);
+    expect(bad("10.0.0.0/8", "icmp")).toEqual(["FWC513", "proto", 0]);
+    expect(bad("10.0.0.0/8", "tcp", "0")).toEqual(["FWC512", "port", 0]);
+    expect(bad("10.0.0.0/8", "tcp", "90..80")).toEqual(["FWC514", "port", 0]);
+    expect(bad("10.0.0.0/8", "tcp", "70000")).toEqual(["FWC512", "port", 0]);
   });
 });
