@@ -168,6 +168,23 @@ export function parseHost(f: Field): { cidr: string; family: 4 | 6 } {
       f.at + zone,
       f.text.length - zone,
     );
+  const bare = f.text.split("/")[0]!;
+  if (!bare.includes(":") && !ipaddr.IPv4.isValidFourPartDecimal(bare))
+    bad(
+      "FWC511",
+      `"${f.text}" is not an IP address or subnet`,
+      "write an IPv4 address as four decimal numbers (192.0.2.10, no octal or hex), an IPv6 address, a CIDR subnet such as 198.51.100.0/24, or `any`",
+      f.at,
+      f.text.length,
+    );
+  if (bare.includes(":") && ipaddr.IPv6.isValid(bare) && ipaddr.IPv6.parse(bare).isIPv4MappedAddress())
+    bad(
+      "FWC511",
+      `"${f.text}" is an IPv4-mapped IPv6 address: it never appears on the wire, so it would match nothing`,
+      `write the IPv4 address itself (${ipaddr.IPv6.parse(bare).toIPv4Address().toString()})`,
+      f.at,
+      f.text.length,
+    );
   try {
     if (f.text.includes("/")) {
       const [addr, len] = ipaddr.parseCIDR(f.text);

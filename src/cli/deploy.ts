@@ -9,13 +9,13 @@ import type { AccessPolicy } from "../access/policy.js";
 import { type BlockRequest, parseBlock } from "../deploy/blocks.js";
 import * as cmd from "../deploy/commands.js";
 import type { DeployContext } from "../deploy/lifecycle.js";
-import { isExperimentName, StateStore } from "../deploy/state.js";
+import { isExperimentName, StateError, StateStore } from "../deploy/state.js";
 import type { DiagnosticCode } from "../diagnostics/codes.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderText, summaryLine } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import type { Limits } from "../ns/limits.js";
-import { loadConfig, loadNodeAddresses, loadTestbed } from "../testbed/config.js";
+import { loadConfig, loadNodeAddresses, loadTestbed, type NodeAddresses } from "../testbed/config.js";
 import { readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
 
@@ -146,7 +146,15 @@ export async function deployAction(
           const f = readSource("-", bag);
           const parsed = f === null ? null : loadConfig(new SourceFile("(stdin)", f.text), cmd.G5kOpening, bag);
           if (parsed === null) break;
-          const s = new StateStore(stateDir).readExperiment(exp!)?.nodes ?? null;
+          // Read for the node names and addresses only; the change itself runs under the lock (cmd.open).
+          let s: NodeAddresses | null;
+          try {
+            s = new StateStore(stateDir).readExperiment(exp!)?.nodes ?? null;
+          } catch (e) {
+            if (!(e instanceof StateError)) throw e;
+            bag.add("FWC802", span(new SourceFile(stateDir, ""), 0, 0), e.message, "fix or remove the file");
+            break;
+          }
           if (s === null) {
             bag.add("FWC800", span(new SourceFile(exp!, ""), 0, 0), `${exp} is not swapped in on this gateway`);
             break;

@@ -5,6 +5,7 @@
  * everything; DNS follows.
  */
 import { userInfo } from "node:os";
+import ipaddr from "ipaddr.js";
 import * as z from "zod/mini";
 import { canonicalAddress, isAddress } from "../access/address.js";
 import { type DynamicRequest, resolveDynamic } from "../access/dynamic.js";
@@ -12,7 +13,7 @@ import type { AccessPolicy } from "../access/policy.js";
 import { endpointsJson, endpointsTable } from "../backends/endpoints/endpoints.js";
 import { diffElements, experimentElements, isEmptyDelta, renderDelta } from "../backends/nftables/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
-import { releasedBy } from "../plan/allocations.js";
+import { releasedBy, withoutPorts } from "../plan/allocations.js";
 import type { Plan } from "../plan/plan.js";
 import "../schema.js";
 import { DEFAULT_EXPERIMENT_LIMITS, type NodeAddresses } from "../testbed/config.js";
@@ -409,7 +410,7 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
       const used = portBitmap(states.flatMap((s) => s.allocations.ports));
       const dedicated: Index["dedicated"] = {};
       for (const s of states) for (const d of s.allocations.dedicated) dedicated[d.address] = s.experiment;
-      const released = index.released.filter((r) => used.subarray(r.port, r.portEnd + 1).every((u) => u === 0));
+      const released = withoutPorts(index.released, used);
       const addresses = addressIndex(states);
       store.putIndex({ ...index, base, ports: portRanges(used), dedicated, addresses, released });
       if (names > 0) ctx.out.push(`Wrote the DNS names of ${names} experiment(s) again.\n`);
@@ -567,7 +568,7 @@ const g5kWords = (what: string, ok: (w: string) => boolean) =>
   );
 
 const NODE_NAME = /^[A-Za-z][-A-Za-z0-9]*$/;
-const isV6 = (w: string) => w.includes(":") && isAddress(w);
+const isV6 = (w: string) => w.includes(":") && isAddress(w) && !ipaddr.IPv6.parse(w).isIPv4MappedAddress();
 const isV6Net = (w: string) => {
   const [a, len, more] = w.split("/");
   return more === undefined && isV6(a!) && (len === undefined || (/^[0-9]{1,3}$/.test(len) && Number(len) <= 128));

@@ -74,33 +74,70 @@ export function parseFlows(text: string): Flow[] {
   return flows;
 }
 
-/** Whether one field of an element key (address, network, protocol, port, port range) holds `value`. */
-function fieldHolds(field: string, value: string): boolean {
-  if (field === value) return true;
+/** A field of an element key, read once: what values it holds. */
+type Field = (v: Value) => boolean;
+
+/** A flow's field, read once: its text, and the address in it (if it is one). */
+interface Value {
+  text: string;
+  addr: ipaddr.IPv4 | ipaddr.IPv6 | null;
+  num: number | null;
+}
+
+const readValue = (text: string): Value => ({
+  text,
+  addr: isAddress(text) ? ipaddr.parse(text) : null,
+  num: /^[0-9]+$/.test(text) ? Number(text) : null,
+});
+
+/** The matcher of one field of an element key (address, network, protocol, port, port range). */
+function fieldOf(field: string): Field {
   const range = /^([0-9]+)-([0-9]+)$/.exec(field);
-  if (range && /^[0-9]+$/.test(value)) return Number(value) >= Number(range[1]) && Number(value) <= Number(range[2]);
-  if (field.includes("/") && isAddress(value)) {
-    try {
-      const [net, len] = ipaddr.parseCIDR(field);
-      const a = ipaddr.parse(value);
-      return a.kind() === net.kind() && a.match(net, len);
-    } catch {
-      return false;
-    }
+  if (range) {
+    const lo = Number(range[1]);
+    const hi = Number(range[2]);
+    return (v) => v.text === field || (v.num !== null && v.num >= lo && v.num <= hi);
   }
-  if (isAddress(field) && isAddress(value)) return canonicalAddress(field) === canonicalAddress(value);
-  return false;
+  const [a, len] = field.split("/");
+  if (a !== undefined && isAddress(a)) {
+    const net = ipaddr.parse(a);
+    const bits = len === undefined ? (net.kind() === "ipv4" ? 32 : 128) : Number(len);
+    return (v) => v.addr !== null && v.addr.kind() === net.kind() && v.addr.match(net, bits);
+  }
+  return (v) => v.text === field;
+}
+
+/** Element sets read once per change, however many flows are checked against them. */
+const compiled = new WeakMap<ElementSet, Map<string, { fields: Field[]; value: string }[]>>();
+
+function compile(elements: ElementSet): Map<string, { fields: Field[]; value: string }[]> {
+  let c = compiled.get(elements);
+  if (c === undefined) {
+    c = new Map();
+    for (const [set, es] of Object.entries(elements))
+      c.set(
+        set,
+        es.map((e) => {
+          const [k, v] = e.key.split(" : ");
+          return { fields: k!.split(" . ").map(fieldOf), value: v ?? "" };
+        }),
+      );
+    compiled.set(elements, c);
+  }
+  return c;
 }
 
 /** The element of `set` whose key holds `values` field by field, and its value (for maps), or null. */
 function lookup(elements: ElementSet, set: string, values: string[]): string | null {
-  for (const e of elements[set] ?? []) {
-    const [k, v] = e.key.split(" : ");
-    const fields = k!.split(" . ");
-    if (fields.length === values.length && fields.every((f, i) => fieldHolds(f, values[i]!))) return v ?? "";
-  }
+  const es = compile(elements).get(set);
+  if (es === undefined || es.length === 0) return null;
+  const vs = values.map(readValue);
+  for (const e of es) if (e.fields.length === vs.length && e.fields.every((f, i) => f(vs[i]!))) return e.value;
   return null;
 }
+
+/** Whether one field of a map's value holds `value` (the DNAT target a flow was sent to). */
+const fieldHolds = (field: string, value: string) => fieldOf(field)(readValue(value));
 
 const same = (mapped: string | null, to: string[]) =>
   mapped?.split(" . ").every((f, i) => fieldHolds(f, to[i]!)) === true;
@@ -111,10 +148,13 @@ export function admits(elements: ElementSet, f: Flow): boolean {
   const dport = String(o.dport);
   const translated = o.dst !== r.src || o.dport !== r.sport;
   if (o.dport === undefined) {
-    // No ports (ICMP, GRE, ...): only grants of every protocol admit it.
+    // No ports (ICMP, GRE, ...): grants of every protocol admit it, and an open6 grant admits ICMPv6 to its node.
     const v6 = o.src.includes(":");
     if (lookup(elements, v6 ? "out6all" : "out4all", [o.src, o.dst]) !== null) return true;
-    return v6 && lookup(elements, "open6all", [o.dst]) !== null;
+    if (!v6) return false;
+    if (lookup(elements, "open6all", [o.dst]) !== null) return true;
+    if (lookup(elements, "open6allsrc", [o.src, o.dst]) !== null) return true;
+    return proto === "icmpv6" && lookup(elements, "open6nodes", [o.dst]) !== null;
   }
   if (translated) {
     // Inbound through the gateway: DNAT sent it to reply.src:reply.sport.
@@ -132,6 +172,7 @@ export function admits(elements: ElementSet, f: Flow): boolean {
     if (lookup(elements, "open6", [o.dst, proto, dport]) !== null) return true;
     if (lookup(elements, "open6src", [o.src, o.dst, proto, dport]) !== null) return true;
     if (lookup(elements, "open6all", [o.dst]) !== null) return true;
+    if (lookup(elements, "open6allsrc", [o.src, o.dst]) !== null) return true;
   }
   return false;
 }
@@ -169,7 +210,18 @@ function cutFlows(gw: Gateway, cut: (f: Flow) => boolean): { cut: number; proble
  * (conntrack missing or failing) for a warning: the ruleset change itself stands.
  */
 export function cutRevokedFlows(gw: Gateway, before: ElementSet, after: ElementSet): { cut: number; problem?: string } {
-  return cutFlows(gw, (f) => admits(before, f) && !admits(after, f));
+  // Only a flow with an end at one of the experiment's nodes (or its dedicated addresses) can be its grant's:
+  // the other experiments' flows are passed over without looking at any grant.
+  const ours = new Set(
+    ["nodes4", "nodes6", "ded4nodes", "open6nodes"].flatMap((n) =>
+      (before[n] ?? []).map((e) => canonicalAddress(e.key)),
+    ),
+  );
+  const mine = (a: string) => isAddress(a) && ours.has(canonicalAddress(a));
+  return cutFlows(
+    gw,
+    (f) => (mine(f.orig.src) || mine(f.orig.dst) || mine(f.reply.src)) && admits(before, f) && !admits(after, f),
+  );
 }
 
 /**
@@ -188,12 +240,7 @@ export function blocked(blocks: ElementSet, f: Flow): boolean {
   const ends = [o.src, o.dst, r.src, r.dst];
   if (ends.some((a) => lookup(blocks, v6 ? "block6" : "block4", [a]) !== null)) return true;
   if (o.dport === undefined) return false;
-  const set = v6 ? "block6p" : "block4p";
+  // The service port, as the rules see it: the responder's port (a node's port behind a redirect).
   const service = String(r.sport);
-  return (
-    lookup(blocks, set, [o.src, proto, String(o.dport)]) !== null ||
-    lookup(blocks, set, [o.src, proto, service]) !== null ||
-    lookup(blocks, set, [o.dst, proto, String(o.dport)]) !== null ||
-    lookup(blocks, set, [r.src, proto, service]) !== null
-  );
+  return ends.some((a) => lookup(blocks, v6 ? "block6p" : "block4p", [a, proto, service]) !== null);
 }

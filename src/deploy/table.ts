@@ -44,13 +44,17 @@ export function listTables(gw: Gateway): Listing {
 /** A listing without its elements: the table's skeleton (sets' definitions, chains, rules), line by line. */
 export function skeletonLines(listing: string): string[] {
   const out: string[] = [];
+  let inSet = false;
   let inElements = false;
   let quoted = false;
   for (const line of listing.split("\n")) {
     let rest = line;
     if (!inElements) {
-      const at = line.indexOf("elements = {");
-      if (at < 0) {
+      // Element lists are only looked for inside sets and maps: a rule's comment may say anything.
+      if (/^\t(set|map) \S+ \{$/.test(line)) inSet = true;
+      else if (line === "\t}") inSet = false;
+      const at = inSet ? line.indexOf("elements = {") : -1;
+      if (at < 0 || !/^\t\telements = \{/.test(line)) {
         if (line.trim() !== "") out.push(line.trimEnd());
         continue;
       }

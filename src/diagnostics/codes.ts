@@ -275,9 +275,9 @@ export const CODES = {
     "blocked already",
     "The network (with this protocol and ports) is on the blocklist already; nothing changed.",
   ),
-  FWC814: w(
+  FWC814: e(
     "rules not compared",
-    "fwc compares the gateway's chains and rules with its own by loading them into a scratch network namespace (`unshare --net`), which failed (not root?); only elements were compared.",
+    "fwc compares the gateway's chains and rules with its own by loading them into a scratch network namespace (`unshare --net`), which failed (not root, or no CAP_SYS_ADMIN in a container); `fwc status` cannot say the gateway is in step, and `fwc reconcile` writes the tables whole.",
   ),
 
   // 9xx: fwc itself

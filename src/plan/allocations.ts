@@ -179,9 +179,10 @@ export function allocatePorts(
     result.set(r.key, got);
   }
 
-  // Ports this experiment held and no longer holds go to the end of the quarantine queue.
-  const kept = [...result.values()];
-  const freed = givenUp.filter((p) => !kept.some((k) => overlaps(k, p)));
+  // Ports this experiment held and no longer holds go to the end of the quarantine queue; ports in use now leave
+  // it, and only they (the rest of a released range stays quarantined, with its time and owner).
+  const inUse = new Uint8Array(65536);
+  for (const k of result.values()) inUse.fill(1, k.port, k.portEnd + 1);
   const next: Allocations = {
     version: 1,
     experiments: {
@@ -191,9 +192,28 @@ export function allocatePorts(
         dedicated: all.experiments[exp]?.dedicated ?? [],
       },
     },
-    released: [...all.released.filter((x) => !kept.some((k) => overlaps(k, x))), ...freed],
+    released: withoutPorts([...all.released, ...givenUp], inUse),
   };
   return { ok: true, ports: result, allocations: next };
+}
+
+/** Released ranges less the ports marked in `used` (a range may split in two), each piece keeping its stamp. */
+export function withoutPorts(released: ReleasedPorts[], used: Uint8Array): ReleasedPorts[] {
+  const out: ReleasedPorts[] = [];
+  for (const r of released) {
+    let p = r.port;
+    while (p <= r.portEnd) {
+      if (used[p] === 1) {
+        p++;
+        continue;
+      }
+      let e = p;
+      while (e + 1 <= r.portEnd && used[e + 1] !== 1) e++;
+      out.push({ ...r, port: p, portEnd: e });
+      p = e + 1;
+    }
+  }
+  return out;
 }
 
 /** The ports an experiment gives up, stamped for the quarantine queue. */

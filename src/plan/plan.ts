@@ -322,7 +322,26 @@ export function planAccess(input: PlanInput, bag: DiagnosticBag): { plan: Plan; 
     dedicated.push({ node: d.node, nodeAddress: addr, address: pub, origin: d.origin });
   }
 
-  if (bag.errorCount > errorsBefore) return null;
+  // What the grants will cost on the gateway, counted before anything expands them (a range is one element per
+  // port and source, an outbound grant one per node): a request over the limit is refused at once.
+  const perFamily = (f: 4 | 6) => policy.nodes.filter((n) => (f === 4 ? nodes[n]?.ipv4 : nodes[n]?.ipv6)).length;
+  let elements = policy.nodes.length * 3 + dedicated.length * 3;
+  const over = (n: number, o: Origin) => {
+    elements += n;
+    if (elements <= limits.elements) return false;
+    bag.add(
+      "FWC710",
+      at(o),
+      `the experiment would hold more than ${limits.elements} nftables elements on the gateway, the limit per experiment`,
+      "grant fewer ports, sources, hosts or nodes (a range is one element per port and source, an outbound grant one per node), or ask the operators to raise limits.elements",
+    );
+    return true;
+  };
+  const counted =
+    inbound.some((e) => over((e.portEnd - e.port + 1) * Math.max(1, e.sources.length), e.origin)) ||
+    outbound.some((g) => over(perFamily(g.family), g.origin)) ||
+    open6.some((o) => over(1 + o.sources.length, o.origin));
+  if (counted || bag.errorCount > errorsBefore) return null;
   const allocations: Allocations = {
     ...alloc.allocations,
     experiments: {

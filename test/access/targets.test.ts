@@ -99,6 +99,12 @@ describe("problems point at the part that is wrong", () => {
     ["nat", "fe80::1%eth0,53", "FWC511", 7, 5],
     ["nat", "2001:db8::1%1/64,53", "FWC511", 11, 5],
     ["open6", "web,22,from=fe80::%lo/64", "FWC511", 18, 6],
+    // Octal and hex quads were read as other addresses in the CIDR form (010.1.1.1/32 is 8.1.1.1).
+    ["nat", "010.1.1.1/32,22", "FWC511", 0, 12],
+    ["nat", "0x7f.1/32,22", "FWC511", 0, 9],
+    // An IPv4-mapped IPv6 address never appears on the wire: a source or host written so matches nothing.
+    ["open6", "web,22,from=::ffff:192.0.2.1/128", "FWC511", 12, 20],
+    ["nat", "::ffff:192.0.2.1,53", "FWC511", 0, 16],
   ];
   for (const [key, text, code, at, length] of cases)
     it(`${key} ${text}`, () => {

@@ -104,6 +104,24 @@ describe("allocatePorts", () => {
     );
   });
 
+  it("taking one port of a released range leaves the rest of it quarantined", () => {
+    const t0 = Date.parse("2026-11-27T12:00:00Z");
+    const opts = { now: t0 + 60_000 };
+    let all = alloc(emptyAllocations(), "p/vic", [req("v", 5, 20000)]).all;
+    all = releaseExperiment(all, "p/vic", t0);
+    all = alloc(all, "p/c", [req("c", 5)]).all;
+    // The pool's never-used ports are gone: the oldest released port goes to p/a's ordinary redirect.
+    const one = allocatePorts(all, "p/a", POOL, [req("x")], opts);
+    expect(one.ok && Object.fromEntries([...one.ports].map(([k, v]) => [k, v.port]))).toEqual({ x: 20000 });
+    if (!one.ok) return;
+    expect(one.allocations.released).toEqual([
+      { port: 20001, portEnd: 20004, at: "2026-11-27T12:00:00.000Z", by: "p/vic" },
+    ]);
+    // So p/a's identity range over the rest is still refused (it used to pass: the whole range left the queue).
+    const id = allocatePorts(one.allocations, "p/a", POOL, [req("x"), req("y", 4, 20001)], opts);
+    expect(id.ok).toBe(false);
+  });
+
   it("never gives two experiments overlapping ports, and is stable for unchanged requests", () => {
     const requests = fc.array(
       fc.record({ key: fc.string({ minLength: 1, maxLength: 3 }), size: fc.integer({ min: 1, max: 3 }) }),

@@ -119,6 +119,16 @@ describe("planAccess", () => {
     expect(plan("tb-allow-external $web\ntb-allow-external $node", { testbed: tight }).diags[0]![0]).toBe("FWC710");
   });
 
+  it("elements are counted before anything expands them: ports times sources over the limit is refused at once", () => {
+    const sources = Array.from({ length: 60 }, (_, i) => `from=203.0.${i}.2/32`).join(",");
+    const t = Date.now();
+    const { r, diags } = plan(`tb-allow-external $web shared rdr "web,1000..2022,tcp,${sources}"`);
+    expect(Date.now() - t).toBeLessThan(2000);
+    expect(r).toBeNull();
+    expect(diags.map((d) => d[0])).toEqual(["FWC710"]);
+    expect(diags[0]![3]).toContain("more than 20000 nftables elements");
+  });
+
   it("a node address is one node's, and never the gateway's, the infrastructure's or the dedicated pool's", () => {
     const codes = (nodes: NodeAddresses, testbed = TESTBED) =>
       plan('tb-allow-external $web shared rdr "web/80"', { nodes, testbed }).diags.map((d) => [d[0], d[3]]);

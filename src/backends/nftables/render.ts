@@ -52,37 +52,46 @@ export interface Box {
   comment: string;
 }
 
-const contains = (outer: string, inner: string): boolean => {
-  const [oa, ol] = ipaddr.parseCIDR(outer);
-  const [ia, il] = ipaddr.parseCIDR(inner);
-  return oa.kind() === ia.kind() && il >= ol && ia.match(oa, ol);
-};
-
 /**
  * nft refuses interval elements that overlap. Grants are a union, so each box gives up the ports that a box of
  * the same group whose network contains its network already covers (networks nest or are disjoint), and
- * nothing is lost. Wider networks come first.
+ * nothing is lost. Wider networks come first. The containing boxes are found by looking up each prefix of the
+ * box's network that some kept box of its group has: no box is compared with every other.
  */
 export function disjoint(boxes: Box[]): Element[] {
+  const parsed = boxes.map((b) => {
+    const [a, len] = ipaddr.parseCIDR(b.cidr);
+    return { b, bytes: a.toByteArray(), len };
+  });
+  parsed.sort((x, y) => x.len - y.len);
+  const netKey = (group: string, bytes: number[], len: number) => {
+    const m = bytes.map((x, i) => x & ((0xff << (8 - Math.max(0, Math.min(8, len - i * 8)))) & 0xff));
+    return `${group}\u0000${m.join(".")}/${len}`;
+  };
+  const kept = new Map<string, { lo: number; hi: number }[]>();
+  const lengths = new Map<string, Set<number>>();
   const out: Element[] = [];
-  const kept: Box[] = [];
-  const order = [...boxes].sort((a, b) => Number(a.cidr.split("/")[1]) - Number(b.cidr.split("/")[1]));
-  for (const b of order) {
+  for (const { b, bytes, len } of parsed) {
     let pieces: [number, number][] = [[b.lo, b.hi]];
-    for (const k of kept) {
-      if (k.group !== b.group || !contains(k.cidr, b.cidr)) continue;
-      pieces = pieces.flatMap(([lo, hi]): [number, number][] => {
-        if (k.hi < lo || k.lo > hi) return [[lo, hi]];
-        const rest: [number, number][] = [];
-        if (lo < k.lo) rest.push([lo, k.lo - 1]);
-        if (hi > k.hi) rest.push([k.hi + 1, hi]);
-        return rest;
-      });
+    for (const l of lengths.get(b.group) ?? []) {
+      if (l > len) continue;
+      for (const k of kept.get(netKey(b.group, bytes, l)) ?? [])
+        pieces = pieces.flatMap(([lo, hi]): [number, number][] => {
+          if (k.hi < lo || k.lo > hi) return [[lo, hi]];
+          const rest: [number, number][] = [];
+          if (lo < k.lo) rest.push([lo, k.lo - 1]);
+          if (hi > k.hi) rest.push([k.hi + 1, hi]);
+          return rest;
+        });
     }
+    const own = netKey(b.group, bytes, len);
     for (const [lo, hi] of pieces) {
-      kept.push({ ...b, lo, hi });
+      const list = kept.get(own) ?? [];
+      kept.set(own, list);
+      list.push({ lo, hi });
       out.push({ key: b.key(b.cidr, lo === hi ? String(lo) : `${lo}-${hi}`), comment: b.comment });
     }
+    if (pieces.length > 0) lengths.set(b.group, (lengths.get(b.group) ?? new Set()).add(len));
   }
   return out;
 }
@@ -225,11 +234,13 @@ export const SETS: SetSpec[] = [
     interval: true,
   },
   { family: "inet", kind: "set", name: "open6all", type: "ipv6_addr" },
+  { family: "inet", kind: "set", name: "open6allsrc", type: "ipv6_addr . ipv6_addr", interval: true },
   { family: "inet", kind: "set", name: "open6nodes", type: "ipv6_addr" },
   // Anti-spoofing on the inside bridge, for nodes whose addresses name their bridge port (and MAC).
   { family: "bridge", kind: "set", name: "bports", type: "ifname" },
   { family: "bridge", kind: "set", name: "bmacports", type: "ifname" },
   { family: "bridge", kind: "set", name: "bmac", type: "ifname . ether_addr" },
+  { family: "bridge", kind: "set", name: "bmacaddr", type: "ether_addr" },
   { family: "bridge", kind: "set", name: "b4", type: "ifname . ipv4_addr" },
   { family: "bridge", kind: "set", name: "b6", type: "ifname . ipv6_addr" },
   { family: "bridge", kind: "set", name: "b4addr", type: "ipv4_addr" },
@@ -302,13 +313,15 @@ export function experimentElements(testbed: TestbedConfig, p: Plan): ElementSet 
   const open6: Box[] = [];
   const open6src: Box[] = [];
   const open6all: Element[] = [];
+  const open6allsrc: Box[] = [];
   const open6nodes: Element[] = [];
   const exp = p.experiment;
   const dedicatedBy = new Map(p.dedicated.map((d) => [d.node, d]));
-  const bridge: Record<"bports" | "bmacports" | "bmac" | "b4" | "b6" | "b4addr" | "b6addr", Element[]> = {
+  const bridge: Record<"bports" | "bmacports" | "bmac" | "bmacaddr" | "b4" | "b6" | "b4addr" | "b6addr", Element[]> = {
     bports: [],
     bmacports: [],
     bmac: [],
+    bmacaddr: [],
     b4: [],
     b6: [],
     b4addr: [],
@@ -323,6 +336,7 @@ export function experimentElements(testbed: TestbedConfig, p: Plan): ElementSet 
       if (n.mac !== undefined) {
         bridge.bmacports.push({ key: port, comment: c });
         bridge.bmac.push({ key: `${port} . ${n.mac.toLowerCase()}`, comment: c });
+        bridge.bmacaddr.push({ key: n.mac.toLowerCase(), comment: c });
       }
       if (n.ipv4 !== undefined) {
         bridge.b4.push({ key: `${port} . ${n.ipv4}`, comment: c });
@@ -401,6 +415,15 @@ export function experimentElements(testbed: TestbedConfig, p: Plan): ElementSet 
     open6nodes.push({ key: o.nodeAddress, comment: c });
     if (o.proto === "all") {
       if (o.sources.length === 0) open6all.push({ key: o.nodeAddress, comment: c });
+      for (const src of o.sources.filter((x) => x.includes(":")))
+        open6allsrc.push({
+          group: o.nodeAddress,
+          cidr: src,
+          lo: 0,
+          hi: 0,
+          key: (h) => `${h} . ${o.nodeAddress}`,
+          comment: c,
+        });
       continue;
     }
     if (o.sources.length === 0)
@@ -438,6 +461,7 @@ export function experimentElements(testbed: TestbedConfig, p: Plan): ElementSet 
     open6: disjoint(open6),
     open6src: disjoint(open6src),
     open6all,
+    open6allsrc: disjoint(open6allsrc),
     open6nodes,
     ...bridge,
   };
@@ -486,11 +510,11 @@ type Expr =
       payload:
         | [proto: "ip" | "ip6", field: "saddr" | "daddr"]
         | [proto: "th", field: "sport" | "dport"]
-        | [proto: "ether", field: "saddr"]
+        | [proto: "ether", field: "saddr" | "type"]
         | [proto: "arp", field: "saddr ip" | "saddr ether"];
     }
   | { meta: "iifname" | "oifname" | "l4proto" }
-  | { ct: "state" | "status" | "direction" | "original ip daddr" }
+  | { ct: "state" | "status" | "direction" | "original ip daddr" | "original ip6 daddr" }
   | { concat: Expr[] };
 
 /**
@@ -592,6 +616,9 @@ function chains(testbed: TestbedConfig, split: boolean): Chain[] {
         { stmts: [is(ip("daddr"), at("block4")), drop] },
         { stmts: [is(ip6("saddr"), at("block6")), drop] },
         { stmts: [is(ip6("daddr"), at("block6")), drop] },
+        // A blocked public address of the gateway (a dedicated address): the destination before translation.
+        { stmts: [is({ ct: "original ip daddr" }, at("block4")), drop] },
+        { stmts: [is({ ct: "original ip6 daddr" }, at("block6")), drop] },
         ...portBlocks(ip, "block4p"),
         ...portBlocks(ip6, "block6p"),
         {
@@ -599,8 +626,13 @@ function chains(testbed: TestbedConfig, split: boolean): Chain[] {
           stmts: [fromInside, isNot(ip("saddr"), at("nodes4")), isNot(ip("saddr"), at("infra4")), drop],
         },
         { stmts: [fromInside, isNot(ip6("saddr"), at("nodes6")), isNot(ip6("saddr"), at("infra6")), drop] },
-        { stmts: [fromOutside, is(ip("saddr"), at("nodes4")), drop] },
+        {
+          note: "Nodes and the testbed's servers are inside: their addresses never come from the outside.",
+          stmts: [fromOutside, is(ip("saddr"), at("nodes4")), drop],
+        },
         { stmts: [fromOutside, is(ip6("saddr"), at("nodes6")), drop] },
+        { stmts: [fromOutside, is(ip("saddr"), at("infra4")), drop] },
+        { stmts: [fromOutside, is(ip6("saddr"), at("infra6")), drop] },
         { stmts: [is({ ct: "state" }, { flags: ["established", "related"] }), accept] },
         {
           note: "The testbed's own servers are the operator's: exempt from default deny.",
@@ -626,6 +658,7 @@ function chains(testbed: TestbedConfig, split: boolean): Chain[] {
         { stmts: [fromOutside, is(cat(ip6("daddr"), l4proto, dport), at("open6")), accept] },
         { stmts: [fromOutside, is(cat(ip6("saddr"), ip6("daddr"), l4proto, dport), at("open6src")), accept] },
         { stmts: [fromOutside, is(ip6("daddr"), at("open6all")), accept] },
+        { stmts: [fromOutside, is(cat(ip6("saddr"), ip6("daddr")), at("open6allsrc")), accept] },
         { stmts: [fromOutside, is(ip6("daddr"), at("open6nodes")), is(l4proto, { sym: "ipv6-icmp" }), accept] },
         {
           note: "Default deny: nothing else passes to or from an inside interface, or to or from a node.",
@@ -658,7 +691,19 @@ function bridgeChains(): Chain[] {
       hook: "prerouting",
       priority: "filter",
       rules: [
+        {
+          note: "VLAN-tagged frames could carry addresses past the checks below (the gateway strips tag 0): dropped.",
+          stmts: [is({ payload: ["ether", "type"] }, { anon: ["8021q", "8021ad"] }), drop],
+        },
         { stmts: [withMac, isNot(cat(iif, { payload: ["ether", "saddr"] }), at("bmac")), drop] },
+        // A bound MAC comes only from its port (the bridge would learn it elsewhere and send the node's traffic there).
+        {
+          stmts: [
+            is({ payload: ["ether", "saddr"] }, at("bmacaddr")),
+            isNot(cat(iif, { payload: ["ether", "saddr"] }), at("bmac")),
+            drop,
+          ],
+        },
         { stmts: [withMac, isNot(cat(iif, arpMac), at("bmac")), drop] },
         { stmts: [bound, isNot(ip("saddr"), { sym: "0.0.0.0" }), isNot(cat(iif, ip("saddr")), at("b4")), drop] },
         { stmts: [bound, isNot(arpIp, { sym: "0.0.0.0" }), isNot(cat(iif, arpIp), at("b4")), drop] },
@@ -769,7 +814,9 @@ function exprJson(e: Expr): Json {
   if ("payload" in e) return { payload: { protocol: e.payload[0], field: e.payload[1] } };
   if ("meta" in e) return { meta: { key: e.meta } };
   if ("ct" in e)
-    return e.ct === "original ip daddr" ? { ct: { key: "ip daddr", dir: "original" } } : { ct: { key: e.ct } };
+    return e.ct.startsWith("original ")
+      ? { ct: { key: e.ct.slice("original ".length), dir: "original" } }
+      : { ct: { key: e.ct } };
   return { concat: e.concat.map(exprJson) };
 }
 
