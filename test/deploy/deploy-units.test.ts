@@ -16,6 +16,7 @@ import { admits, blocked, parseFlows } from "../../src/deploy/conntrack.js";
 import { acquireLock, LockError } from "../../src/deploy/lock.js";
 import { normalizeKey, parseListing } from "../../src/deploy/nft.js";
 import { type BlockEntry, writeFileAtomic } from "../../src/deploy/state.js";
+import { skeletonLines } from "../../src/deploy/table.js";
 import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
 
 describe("element deltas", () => {
@@ -320,5 +321,37 @@ describe("the blocklist", () => {
     expect(bad("10.0.0.0/8", "tcp", "0")).toEqual(["FWC512", "port", 0]);
     expect(bad("10.0.0.0/8", "tcp", "90..80")).toEqual(["FWC514", "port", 0]);
     expect(bad("10.0.0.0/8", "tcp", "70000")).toEqual(["FWC512", "port", 0]);
+  });
+});
+
+describe("comparing the tables' rules", () => {
+  it("drops element lists of sets and maps only: a rule's comment cannot hide the rule", () => {
+    const listing = [
+      "table inet fwc {",
+      "\tset nodes4 {",
+      "\t\ttype ipv4_addr",
+      '\t\telements = { 10.1.1.3 comment "p/e web",',
+      "\t\t\t     10.1.1.4 }",
+      "\t}",
+      "",
+      "\tchain forward {",
+      "\t\ttype filter hook forward priority filter; policy accept;",
+      '\t\tiifname "eth1" accept comment "elements = {}"',
+      "\t\tct state established,related accept",
+      "\t}",
+      "}",
+    ].join("\n");
+    expect(skeletonLines(listing)).toEqual([
+      "table inet fwc {",
+      "\tset nodes4 {",
+      "\t\ttype ipv4_addr",
+      "\t}",
+      "\tchain forward {",
+      "\t\ttype filter hook forward priority filter; policy accept;",
+      '\t\tiifname "eth1" accept comment "elements = {}"',
+      "\t\tct state established,related accept",
+      "\t}",
+      "}",
+    ]);
   });
 });

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type FwcRun, fwcOn } from "./deploy-helpers.js";
-import { canRunKernelTests, Lab } from "./lab.js";
+import { canRunKernelTests, Lab, lineReader } from "./lab.js";
 
 const TESTBED = `domain: testbed.example.net
 gateway:
@@ -139,34 +139,7 @@ describe.skipIf(!canRunKernelTests())("the operator's blocklist on a real gatewa
       stdio: ["pipe", "pipe", "pipe"],
     });
     children.push(child);
-    const lines: string[] = [];
-    let wake: (() => void) | null = null;
-    let buf = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      buf += String(d);
-      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-        lines.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-      wake?.();
-    });
-    /** The next line, or TIMEOUT after `ms`. */
-    const next = (ms: number) =>
-      new Promise<string>((resolve) => {
-        const t = setTimeout(() => {
-          wake = null;
-          resolve("TIMEOUT");
-        }, ms);
-        const take = () => {
-          if (lines.length > 0) {
-            clearTimeout(t);
-            wake = null;
-            resolve(lines.shift()!);
-          }
-        };
-        wake = take;
-        take();
-      });
+    const { next } = lineReader(child);
     return { child, next };
   };
 

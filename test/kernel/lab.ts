@@ -25,6 +25,41 @@ export const canRunKernelTests = (): boolean => {
 
 let labs = 0;
 
+/**
+ * A child's standard output as lines: `next(ms)` resolves with the next line, or "TIMEOUT" when none comes
+ * within `ms`; `pending()` is the lines that wait to be taken.
+ */
+export function lineReader(child: ChildProcess): { next: (ms: number) => Promise<string>; pending: () => string[] } {
+  const lines: string[] = [];
+  let wake: (() => void) | null = null;
+  let buf = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    buf += String(d);
+    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+    wake?.();
+  });
+  const next = (ms: number) =>
+    new Promise<string>((resolve) => {
+      const t = setTimeout(() => {
+        wake = null;
+        resolve("TIMEOUT");
+      }, ms);
+      const take = () => {
+        if (lines.length > 0) {
+          clearTimeout(t);
+          wake = null;
+          resolve(lines.shift()!);
+        }
+      };
+      wake = take;
+      take();
+    });
+  return { next, pending: () => lines };
+}
+
 export class Lab {
   /** Namespaces are named `fwc-<tag>-<pid>-<ns>`: each test file passes its own tag, so files never collide. */
   readonly prefix: string;
@@ -161,38 +196,12 @@ export class Lab {
       },
     );
     this.children.push(child);
-    const lines: string[] = [];
-    let wake: (() => void) | null = null;
-    let buf = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      buf += String(d);
-      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-        lines.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-      wake?.();
-    });
-    const next = (timeoutMs: number) =>
-      new Promise<string>((resolve) => {
-        const take = () => {
-          if (lines.length > 0) {
-            clearTimeout(t);
-            wake = null;
-            resolve(lines.shift()!);
-          }
-        };
-        const t = setTimeout(() => {
-          wake = null;
-          resolve("TIMEOUT");
-        }, timeoutMs);
-        wake = take;
-        take();
-      });
+    const { next, pending } = lineReader(child);
     const first = await next(3000);
     if (first !== "connected") throw new Error(`session ${ns} -> ${addr}:${port}: ${first}`);
     return {
       ask: async (line: string, timeoutMs = 1500) => {
-        if (lines.length === 0 || lines[0] !== "CLOSED") child.stdin!.write(`${line}\n`);
+        if (pending().length === 0 || pending()[0] !== "CLOSED") child.stdin!.write(`${line}\n`);
         return next(timeoutMs);
       },
       end: () => child.kill("SIGKILL"),
