@@ -4,7 +4,7 @@
  * The gateway is a network namespace with the real nft; the experiments are put in the state directory
  * directly and loaded with one `fwc reconcile`. The 1-experiment case is the baseline of the same run.
  * Targets (issue 6): 10,000 within 2x of 1, and under 150 ms (kube-proxy adds one service beside 10,000 in
- * ~141 ms, FACTS §8). Needs root and nft. Run: npm run bench:deploy
+ * ~141 ms, for a daemon without process start). Needs root and nft. Run: npm run bench:deploy
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";

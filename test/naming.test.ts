@@ -1,4 +1,4 @@
-/** Emulab's naming rule (../shared/FACTS.md §2): each case with the exact name Emulab produces, or its error. */
+/** Emulab's naming rule (docs/naming.md): each case with the exact name Emulab produces, or its error. */
 import { describe, expect, it } from "vitest";
 import { errors, evaluate, ns } from "./helpers.js";
 

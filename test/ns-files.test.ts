@@ -1,4 +1,4 @@
-/** Whole NS files in the styles people write (FACTS §1): they evaluate cleanly to the topology Emulab builds. */
+/** Whole NS files in the styles people write: they evaluate cleanly to the topology Emulab builds. */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";

@@ -262,7 +262,7 @@ function parseSlash(key: TargetKey, text: string): Target {
     const proto = f[2] ? parseProto(f[2], ["tcp", "udp"]) : "tcp";
     return { kind: "nat", host, family: 4, ports, proto, form: "slash" };
   }
-  // rdr. Node names start with a letter, so the shape of a pair decides (FACTS §3): 22/udp is port/proto on the
+  // rdr. Node names start with a letter, so the shape of a pair decides (docs/language.md): 22/udp is port/proto on the
   // calling node, web/80 is node/port over tcp.
   let node: string | null = null;
   let rest = f;

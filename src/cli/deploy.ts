@@ -142,7 +142,7 @@ export async function deployAction(
       case "open": {
         let req = request();
         if (!targets) {
-          // g5kfw's POST body (FACTS §4) on standard input.
+          // g5kfw's POST body (docs/deploy.md) on standard input.
           const f = readSource("-", bag);
           const parsed = f === null ? null : loadConfig(new SourceFile("(stdin)", f.text), cmd.G5kOpening, bag);
           if (parsed === null) break;

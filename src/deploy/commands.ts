@@ -1,6 +1,6 @@
 /**
  * The lifecycle commands (docs/deploy.md): what the testbed runs at swap-in, swap-modify and swap-out, and what
- * experimenters use to change a running experiment's access. CXA's rules (FACTS §3): a modify whose NS file has
+ * experimenters use to change a running experiment's access. CXA's rules (docs/deploy.md): a modify whose NS file has
  * any tb-allow-external call replaces the dynamic grants; one whose file has none keeps them; swapout removes
  * everything; DNS follows.
  */
@@ -20,8 +20,8 @@ import { DEFAULT_EXPERIMENT_LIMITS, type NodeAddresses } from "../testbed/config
 import { type BlockRequest, blockElements, blockKey, blockText } from "./blocks.js";
 import { cutBlockedFlows } from "./conntrack.js";
 import {
-  addressIndex,
   applyElements,
+  claimIndex,
   commitChange,
   type DeployContext,
   type Desired,
@@ -30,7 +30,6 @@ import {
   planDesired,
   portBitmap,
   portRanges,
-  readIndex,
   report,
   rewriteRecords,
   skeletonDigest,
@@ -79,8 +78,8 @@ async function change(
   file: SourceFile,
   opts: Shown,
 ): Promise<boolean> {
-  const index = readIndex(store);
-  const planned = planDesired(ctx, exp, d, prev, index, file);
+  const index = store.readIndex();
+  const planned = planDesired(ctx, exp, d, prev, index, file, store);
   if (planned === null) return false;
   const next = stateOf(ctx, exp, d, planned);
   const limit = { ...DEFAULT_EXPERIMENT_LIMITS, ...ctx.testbed.limits }.elements;
@@ -258,7 +257,7 @@ export async function swapout(ctx: DeployContext, exp: string): Promise<boolean>
     (await withState(ctx, async (store) => {
       const prev = need(ctx, store, exp);
       if (prev === null) return false;
-      const index = readIndex(store);
+      const index = store.readIndex();
       // Its ports go to the quarantine queue, oldest release first.
       const released = [...index.released, ...releasedBy(exp, prev.allocations.ports)];
       const r = await commitChange(ctx, store, "swapout", exp, prev, null, index, released);
@@ -308,7 +307,7 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
           }
         }
         const drift = [...byOwner.values()].filter((d) => exp === undefined || d.experiment === exp);
-        const index = readIndex(store);
+        const index = store.readIndex();
         const plans: Plan[] = [];
         for (const s of states) {
           const p = planDesired(ctx, s.experiment, desiredOf(s), s, index, new SourceFile(s.file, ""));
@@ -411,8 +410,8 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
       const dedicated: Index["dedicated"] = {};
       for (const s of states) for (const d of s.allocations.dedicated) dedicated[d.address] = s.experiment;
       const released = withoutPorts(index.released, used);
-      const addresses = addressIndex(states);
-      store.putIndex({ ...index, base, ports: portRanges(used), dedicated, addresses, released });
+      store.putIndex({ ...index, base, ports: portRanges(used), dedicated, released });
+      store.putClaims(claimIndex(states));
       if (names > 0) ctx.out.push(`Wrote the DNS names of ${names} experiment(s) again.\n`);
       ctx.out.push(
         synced.changed === 0
@@ -495,7 +494,7 @@ export async function changeBlocks(
       const next: Blocks = { version: 1, entries };
       const from = blockElements(previous.entries);
       const to = blockElements(entries);
-      const index = readIndex(store);
+      const index = store.readIndex();
       const what = `${command} ${requests.map(blockText).join(" ")}`;
       if (ctx.dryRun) {
         const delta = diffElements(from, to);
@@ -575,7 +574,7 @@ const isV6Net = (w: string) => {
 };
 const PORT_WORD = /^[0-9]{1,5}(\.\.[0-9]{1,5})?$/;
 
-/** g5kfw's opening JSON (FACTS §4) as an open6 request: addresses are node names or the nodes' IPv6 addresses. */
+/** g5kfw's opening JSON (docs/deploy.md) as an open6 request: addresses are node names or the nodes' IPv6 addresses. */
 export const G5kOpening = z.array(
   z.strictObject({
     addr: g5kWords("must be node names or the nodes' IPv6 addresses (/128), separated by spaces", (w) =>

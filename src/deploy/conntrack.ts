@@ -1,6 +1,6 @@
 /**
  * Cutting revoked flows. With `ct state established,related accept` first in `forward`, removing a grant does
- * not stop a connection that is already open (g5kfw's known limitation, FACTS §4, §8): its conntrack entry
+ * not stop a connection that is already open (g5kfw's known limitation; Neutron, Calico and kube-proxy delete the entries): its conntrack entry
  * keeps it alive. After a change, every tracked flow that the experiment's old elements admitted and its new
  * elements do not is deleted with `conntrack -D`, so the next packet of it meets the ruleset and is dropped.
  */

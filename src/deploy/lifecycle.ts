@@ -147,26 +147,26 @@ export function nextIndex(
   for (const p of next?.allocations.ports ?? []) used.fill(1, p.port, p.portEnd + 1);
   const dedicated = Object.fromEntries(Object.entries(index.dedicated).filter(([, owner]) => owner !== exp));
   for (const d of next?.allocations.dedicated ?? []) dedicated[d.address] = exp;
-  const addresses = Object.fromEntries(Object.entries(index.addresses ?? {}).filter(([, owner]) => owner !== exp));
-  for (const a of next === null ? [] : addressesOf(next)) addresses[a.address] = exp;
-  return { ...index, ports: portRanges(used), dedicated, addresses, released };
+  return { ...index, ports: portRanges(used), dedicated, released };
 }
 
-/** The node addresses an experiment holds on the gateway. */
-export const addressesOf = (s: ExperimentState) => nodeAddresses(s.policy.nodes, s.nodes);
+/** What an experiment claims on the gateway: its nodes' addresses, bridge ports and MACs. */
+const claimsOf = (s: { policy: { nodes: string[] }; nodes: NodeAddresses } | null) =>
+  s === null ? [] : nodeAddresses(s.policy.nodes, s.nodes).map((a) => a.address);
 
-/** Which experiment holds each node address, from the experiments' own records (index rebuild). */
-export function addressIndex(states: ExperimentState[]): Record<string, string> {
+/** Which experiment holds each claim, from the experiments' own records (a rebuild). */
+export function claimIndex(states: ExperimentState[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const s of states) for (const a of addressesOf(s)) out[a.address] ??= s.experiment;
+  for (const s of states) for (const a of claimsOf(s)) out[a] ??= s.experiment;
   return out;
 }
 
-/** The index, with the address claims rebuilt when a state directory of an older fwc lacks them. */
-export function readIndex(store: StateStore): Index {
-  const index = store.readIndex();
-  return index.addresses !== undefined ? index : { ...index, addresses: addressIndex(store.listExperiments()) };
+/** The claims file, rebuilt from the experiments when it is missing. */
+function readClaims(store: StateStore): Record<string, string> {
+  return store.readClaims() ?? claimIndex(store.listExperiments());
 }
+
+const sameClaims = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Plans a desired experiment against the index: its plan, its new allocations and the quarantine queue. */
 export function planDesired(
@@ -176,11 +176,22 @@ export function planDesired(
   prev: ExperimentState | null,
   index: Index,
   file: SourceFile,
+  store?: StateStore,
 ): { plan: Plan; allocations: ExperimentState["allocations"]; released: Index["released"] } | null {
   // An address belongs to one experiment: a second claim would let the two share (and remove) each other's rules.
+  // Only a change of the experiment's claims (swapin, modify with new nodes) needs the others' claims.
+  const wanted = nodeAddresses(d.policy.nodes, d.nodes);
+  const claims =
+    store === undefined ||
+    sameClaims(
+      wanted.map((a) => a.address),
+      claimsOf(prev),
+    )
+      ? {}
+      : readClaims(store);
   let claimed = false;
-  for (const a of nodeAddresses(d.policy.nodes, d.nodes)) {
-    const holder = index.addresses?.[a.address];
+  for (const a of wanted) {
+    const holder = claims[a.address];
     if (holder === undefined || holder === exp) continue;
     claimed = true;
     report(
@@ -339,6 +350,26 @@ export async function commitChange(
     if (dns !== null && changes.length > 0) ctx.out.push(renderNsupdate(dns.settings, exp, changes));
     return next;
   }
+  // Claims are written wider first (the old and the new) and narrowed after the change: a crash in between
+  // leaves a claim too many (refusing an address for a while), never one too few (letting it be taken twice).
+  const claimsChange = !sameClaims(claimsOf(prev), claimsOf(next));
+  let claims: Record<string, string> = {};
+  if (claimsChange)
+    try {
+      claims = readClaims(store);
+      const wider = { ...claims };
+      for (const a of claimsOf(next)) wider[a] = exp;
+      store.putClaims(wider);
+    } catch (e) {
+      report(
+        ctx,
+        "FWC802",
+        store.dir,
+        `cannot write the state: ${(e as Error).message}`,
+        "free space or fix permissions in the state directory; nothing was changed",
+      );
+      return false;
+    }
   const intent: Intent = {
     version: 1,
     command,
@@ -423,6 +454,14 @@ export async function commitChange(
     );
     return false;
   }
+  if (claimsChange)
+    try {
+      const narrow = Object.fromEntries(Object.entries(claims).filter(([, owner]) => owner !== exp));
+      for (const a of claimsOf(next)) narrow[a] = exp;
+      store.putClaims(narrow);
+    } catch {
+      // A claim too many stays until the next change of this experiment or fwc reconcile.
+    }
   // Only a change that removes elements can revoke a flow.
   if (Object.keys(diffElements(from, to).remove).length > 0) {
     const cut = cutRevokedFlows(ctx.gw, from, to);

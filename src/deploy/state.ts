@@ -9,6 +9,7 @@
  *                                   and the index before and after. A command that did not finish is rolled
  *                                   back from it by the next one (or `fwc reconcile`).
  *   DIR/blocks.json                 the operator's blocklist: networks, protocols and ports, reason, who, when
+ *   DIR/claims.json                 node addresses, bridge ports and MACs, and the experiment holding each
  *   DIR/lock                        the pid of the fwc that holds the directory
  *
  * Every file is written to a temporary name, flushed to disk and renamed, so a reader sees the old or the new
@@ -74,11 +75,6 @@ export const Index = z.object({
   ports: z.array(Range),
   /** Dedicated addresses in use, and by whom. */
   dedicated: z.record(z.string(), z.string()),
-  /**
-   * Node addresses (one spelling) and the experiment holding each: an address belongs to one experiment only.
-   * Absent in state directories of fwc before it: rebuilt from the experiments on first use.
-   */
-  addresses: z.optional(z.record(z.string(), z.string())),
   /** Released ports, oldest first (quarantine), with when and by whom. */
   released: z.array(ReleasedPorts),
   zone: z.optional(z.object({ name: z.string(), serial: z.int(), digest: z.string() })),
@@ -90,7 +86,6 @@ export const emptyIndex = (): Index => ({
   base: null,
   ports: [],
   dedicated: {},
-  addresses: {},
   released: [],
 });
 
@@ -111,6 +106,8 @@ export const BlockEntry = z.object({
 export type BlockEntry = z.infer<typeof BlockEntry>;
 
 export const Blocks = z.object({ version: z.literal(1), entries: z.array(BlockEntry) });
+
+const Claims = z.record(z.string(), z.string());
 export type Blocks = z.infer<typeof Blocks>;
 
 export const Intent = z.object({
@@ -218,6 +215,19 @@ export class StateStore {
           if (s !== null) out.push(s);
         }
     return out;
+  }
+
+  /**
+   * Node addresses, bridge ports and MACs (`DIR/claims.json`) and the experiment holding each; null when the
+   * file is absent (a state directory of an older fwc, or one to rebuild). Read only by commands that change an
+   * experiment's claims, so that `open` and `close` do not pay for it.
+   */
+  readClaims(): Record<string, string> | null {
+    return readJson(join(this.dir, "claims.json"), Claims);
+  }
+
+  putClaims(claims: Record<string, string>): void {
+    writeFileAtomic(join(this.dir, "claims.json"), JSON.stringify(claims));
   }
 
   /** The operator's blocklist (`DIR/blocks.json`); empty when there is none. */

@@ -1,5 +1,5 @@
 /**
- * The testbed configuration (YAML) and node addresses (JSON), as ../shared/DESIGN.md specifies them. Both are
+ * The testbed configuration (YAML) and node addresses (JSON), as docs/cli.md and docs/gateway.md describe them. Both are
  * read with the `yaml` parser (JSON is YAML), which keeps every key's position, and validated with zod, so a
  * problem is reported as file:line:col with the key path.
  */

@@ -1,5 +1,5 @@
 /**
- * The experiment's DNS records and the DNS checks of FACTS §9, each with its code and position; the outputs
+ * The experiment's DNS records and the DNS checks of docs/dns.md, each with its code and position; the outputs
  * (fragment, zone, nsupdate script) by their shape. test/dns/zone-check.test.ts loads every zone into
  * named-checkzone, test/dns/named.test.ts applies the scripts to a real named.
  */

@@ -1,5 +1,5 @@
 /**
- * Every zone fwc emits passes BIND's own checker, `named-checkzone -k fail -i local` (FACTS §9): the examples'
+ * Every zone fwc emits passes BIND's own checker, `named-checkzone -k fail -i local`: the examples'
  * zones and fragments through the CLI, and zones of generated experiments, whose records named must read back
  * exactly as fwc wrote them.
  */

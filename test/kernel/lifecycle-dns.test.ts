@@ -1,5 +1,5 @@
 /**
- * DNS follows the lifecycle (CXA, FACTS §3): with a real named on loopback and the gateway in a namespace,
+ * DNS follows the lifecycle (CXA): with a real named on loopback and the gateway in a namespace,
  * swapin publishes the names, open and close add and remove a redirect target's name, swapout removes all;
  * a DNS update the server does not apply (a conflicting CNAME) fails the command and rolls the gateway back;
  * a name changed behind fwc's back is found by status and written again by reconcile.

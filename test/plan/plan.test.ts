@@ -184,7 +184,7 @@ describe("planAccess", () => {
     expect(plan(DETER, { exp: "my_proj/exp" }).diags.map((d) => d[0])).toEqual(["FWC703"]);
   });
 
-  it("lists endpoints as the DESIGN.md contract and as a table", () => {
+  it("lists endpoints as the documented JSON contract and as a table", () => {
     const { r } = plan(DETER);
     const json = endpointsJson(r!.plan);
     expect(json.inbound[1]).toEqual({

@@ -1,5 +1,5 @@
 /**
- * The DNS records fwc publishes (FACTS §3, §9; docs/dns.md): per experiment, `<node>.<eid>.<pid>.<domain>.`
+ * The DNS records fwc publishes (docs/dns.md): per experiment, `<node>.<eid>.<pid>.<domain>.`
  * is a CNAME to the gateway's name for every node named in a `tb-allow-external` call and every redirect
  * target; a node with its own public address (the legacy dedicated form, IPv6 openings) gets A/AAAA records
  * instead. Names are lowercase and absolute. Pure: checks report through a callback with the record's origin.
@@ -150,7 +150,7 @@ export function infrastructureRecords(testbed: TestbedConfig, s: DnsSettings): D
 export type Report = (code: DiagnosticCode, record: DnsRecord, message: string, help: string) => void;
 
 /**
- * The checks of FACTS §9 on an experiment's records, against the zone and the records already there (the
+ * The checks of docs/dns.md on an experiment's records, against the zone and the records already there (the
  * zone's own, other experiments'): name length, inside the zone, no CNAME at the apex, no CNAME beside other
  * data and no name taken twice (names are compared without case; fwc writes them lowercase).
  */

@@ -41,7 +41,7 @@ export function zoneDigest(records: DnsRecord[]): string {
 }
 
 /**
- * The serial rule of FACTS §9: the next serial is max(deployed + 1, YYYYMMDD00), and only when the content
+ * The serial rule of docs/dns.md: the next serial is max(deployed + 1, YYYYMMDD00), and only when the content
  * changed. `now` is UTC. Serials are 32-bit (RFC 1982); a deployed serial at the top wraps to 1.
  */
 export function nextSerial(

@@ -1,4 +1,4 @@
-/** The endpoint listing shown on the experiment page: JSON (the contract of ../shared/DESIGN.md) or a table. */
+/** The endpoint listing shown on the experiment page: JSON (the contract in docs/cli.md) or a table. */
 import type { Origin } from "../../access/policy.js";
 import type { Plan } from "../../plan/plan.js";
 
