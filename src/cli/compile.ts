@@ -10,7 +10,7 @@ import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderText, summaryLine } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import { evaluateNs } from "../ns/index.js";
-import { readSource } from "./input.js";
+import { osReason, readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
 
 export interface CompileOptions extends LimitOptions {
@@ -122,7 +122,18 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
   // Output from inputs with errors is not something a gateway or an experiment page should get: none is written.
   if (bag.errorCount > 0) return { exitCode: 1, stdout: "", stderr };
   if (opts.output !== undefined) {
-    writeFileSync(opts.output, out);
+    try {
+      writeFileSync(opts.output, out);
+    } catch (e) {
+      const bag = new DiagnosticBag();
+      bag.add(
+        "FWC112",
+        span(new SourceFile(opts.output, ""), 0, 0),
+        `cannot write ${opts.output}: ${osReason(e)}`,
+        "check that the directory exists and can be written, and that there is space",
+      );
+      return { exitCode: 1, stdout: "", stderr: stderr + renderText(bag.items, { color }) };
+    }
     return { exitCode: 0, stdout: "", stderr };
   }
   return { exitCode: 0, stdout: out, stderr };

@@ -1,23 +1,54 @@
 /** Reading NS files: a missing file, a binary file or non-UTF-8 text become diagnostics, never exceptions. */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 
+/** The largest input file fwc reads (NS files, configurations, node addresses): far beyond any real one. */
+export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
+
+/** What an operating-system error means, in words (ENOENT: "no such file"). */
+export function osReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: "no such file or directory",
+    EISDIR: "it is a directory",
+    ENOTDIR: "a part of the path is not a directory",
+    EACCES: "permission denied",
+    EPERM: "operation not permitted",
+    ENOSPC: "no space left on the device",
+    EROFS: "read-only file system",
+    EFBIG: "file too large",
+    ELOOP: "too many symbolic links",
+    ENAMETOOLONG: "the name is too long",
+  };
+  return code !== undefined && words[code] !== undefined ? `${words[code]} (${code})` : String(code ?? e);
+}
+
 export function readSource(path: string, bag: DiagnosticBag): SourceFile | null {
   let buf: Buffer;
+  const where = span(new SourceFile(path, ""), 0, 0);
   try {
+    if (path !== "-" && statSync(path).size > MAX_INPUT_BYTES) {
+      bag.add(
+        "FWC100",
+        where,
+        `cannot read ${path}: it is ${statSync(path).size} bytes, more than fwc reads (${MAX_INPUT_BYTES} bytes)`,
+        "pass the NS file, configuration or node addresses themselves",
+      );
+      return null;
+    }
     buf = path === "-" ? readFileSync(0) : readFileSync(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "it is a directory"
-          : code === "EACCES"
-            ? "permission denied"
-            : String(code ?? e);
-    bag.add("FWC100", span(new SourceFile(path, ""), 0, 0), `cannot read ${path}: ${why}`, "check the path");
+    bag.add("FWC100", where, `cannot read ${path}: ${osReason(e)}`, "check the path and its permissions");
+    return null;
+  }
+  if (buf.length > MAX_INPUT_BYTES) {
+    bag.add(
+      "FWC100",
+      where,
+      `cannot read ${path}: it is ${buf.length} bytes, more than fwc reads (${MAX_INPUT_BYTES} bytes)`,
+      "pass the NS file, configuration or node addresses themselves",
+    );
     return null;
   }
   const nul = buf.indexOf(0);

@@ -252,9 +252,16 @@ export async function main(): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;
     }
+    // An operating-system error that no command turned into a diagnostic is still the system's, not a bug.
+    const os = e as NodeJS.ErrnoException;
+    if (typeof os?.code === "string" && /^E[A-Z]+$/.test(os.code) && os.syscall !== undefined) {
+      process.stderr.write(`fwc: error: ${os.message.slice(0, 600)}\n`);
+      process.exitCode = 1;
+      return;
+    }
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(
-      `fwc: internal error: ${msg}\nThis is a bug in fwc; please report it with the input that caused it.\n`,
+      `fwc: internal error: ${msg.slice(0, 600)}\nThis is a bug in fwc; please report it with the input that caused it.\n`,
     );
     if (process.env.FWC_DEBUG !== undefined && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     process.exitCode = 3;

@@ -20,6 +20,7 @@ import {
   closeSync,
   existsSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -165,13 +166,32 @@ function syncDir(dir: string): void {
   }
 }
 
+/** State files are fwc's own and small; anything bigger was not written by fwc. */
+const MAX_STATE_BYTES = 256 * 1024 * 1024;
+
 function readJson<T extends z.ZodMiniType>(path: string, schema: T): z.infer<T> | null {
-  if (!existsSync(path)) return null;
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+  // A link could point anywhere (and an error quoting the file would show what is there): fwc's files are files.
+  if (!st.isFile())
+    throw new StateError(
+      `${path}: not a regular file (${st.isSymbolicLink() ? "a symbolic link" : "a directory or device"}); fwc writes its state files itself: remove it`,
+    );
+  if (st.size > MAX_STATE_BYTES) throw new StateError(`${path}: ${st.size} bytes, not a state file fwc wrote`);
   let data: unknown;
   try {
     data = JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
-    throw new StateError(`${path}: not JSON (${(e as Error).message}); restore it from a backup or run fwc reconcile`);
+    // The parser's message quotes the file's content: only where it failed is reported.
+    const at = /position ([0-9]+)/.exec((e as Error).message)?.[1];
+    throw new StateError(
+      `${path}: not JSON${at !== undefined ? ` (at byte ${at})` : ""}; restore it from a backup or run fwc reconcile`,
+    );
   }
   const r = schema.safeParse(data);
   if (!r.success) {

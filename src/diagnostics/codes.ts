@@ -42,6 +42,10 @@ export const CODES = {
   FWC109: e("syntax error", "The text cannot be split into Tcl commands and words."),
   FWC110: e("not a text file", "The file contains NUL bytes; it is not an NS file."),
   FWC111: w("not UTF-8", "The file is not valid UTF-8; fwc read it as Latin-1, as Tcl would on a Latin-1 system."),
+  FWC112: e(
+    "cannot write the output",
+    "The output file (`-o`) cannot be written: its directory does not exist, permission is denied, or the disk is full. Nothing was written.",
+  ),
 
   // 2xx: Tcl evaluation
   FWC200: e(

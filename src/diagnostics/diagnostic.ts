@@ -18,6 +18,14 @@ export interface Diagnostic {
   related?: Related[];
 }
 
+/** The longest message or help a diagnostic keeps: the head, and how much was cut. */
+export const MESSAGE_LIMIT = 600;
+
+/** `s` cut to `limit` characters, saying how many were cut (a message can quote hostile input or a tool's output). */
+export function capText(s: string, limit = MESSAGE_LIMIT): string {
+  return s.length <= limit ? s : `${s.slice(0, limit)}... (${s.length - limit} more characters cut)`;
+}
+
 /** Collects diagnostics; deduplicates identical reports (a loop body re-evaluated reports once) and caps the count. */
 export class DiagnosticBag {
   readonly items: Diagnostic[] = [];
@@ -30,7 +38,7 @@ export class DiagnosticBag {
   constructor(readonly limit = DiagnosticBag.LIMIT) {}
 
   add(code: DiagnosticCode, span: Span, message: string, help?: string, related?: Related[]): void {
-    const key = `${code}\0${span.file.path}\0${span.start}\0${message}`;
+    const key = `${code}\0${span.file.path}\0${span.start}\0${capText(message)}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
     if (this.items.length >= this.limit) {
@@ -38,8 +46,8 @@ export class DiagnosticBag {
       if (CODES[code].severity === "error") this.droppedErrors++;
       return;
     }
-    const d: Diagnostic = { code, severity: CODES[code].severity, message, span };
-    if (help !== undefined) d.help = help;
+    const d: Diagnostic = { code, severity: CODES[code].severity, message: capText(message), span };
+    if (help !== undefined) d.help = capText(help);
     if (related !== undefined && related.length > 0) d.related = related;
     this.items.push(d);
   }

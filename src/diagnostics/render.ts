@@ -18,16 +18,26 @@ function pos(s: Span): { line: number; col: number; endLine: number; endCol: num
   return { line: a.line, col: a.col, endLine: b.line, endCol: b.col };
 }
 
+/** The widest part of a line a code frame shows: a longer line is cut to a window around the span. */
+export const FRAME_WIDTH = 160;
+
 /** A code frame: the lines of the span with a gutter and carets under the span (first line only when long). */
 export function codeFrame(s: Span, style: Style, label = ""): string {
   const { line, col, endLine, endCol } = pos(s);
   const width = String(endLine + 1).length;
   const gutter = (n: string) => paint(style.color, "36", `${n.padStart(width)} |`);
   const out: string[] = [gutter("")];
-  const text = s.file.lineText(line).replace(/\t/g, " ");
+  const full = s.file.lineText(line).replace(/\t/g, " ");
+  const fullEnd = endLine === line ? Math.max(endCol, col + 1) : full.length + 1;
+  // A window of the line around the span's start, marked with ... where it is cut.
+  const from = full.length <= FRAME_WIDTH ? 0 : Math.max(0, Math.min(col - 1 - 40, full.length - FRAME_WIDTH));
+  const to = Math.min(full.length, from + FRAME_WIDTH);
+  const head = from > 0 ? "..." : "";
+  const text = `${head}${full.slice(from, to)}${to < full.length ? "..." : ""}`;
   out.push(`${gutter(String(line))} ${text}`);
-  const caretEnd = endLine === line ? Math.max(endCol, col + 1) : text.length + 1;
-  const carets = " ".repeat(col - 1) + "^".repeat(Math.max(1, caretEnd - col));
+  const startCol = col - from + head.length;
+  const caretEnd = Math.min(fullEnd - from + head.length, head.length + (to - from) + 1);
+  const carets = " ".repeat(startCol - 1) + "^".repeat(Math.max(1, caretEnd - startCol));
   out.push(`${gutter("")} ${paint(style.color, "1;31", carets)}${label ? ` ${label}` : ""}`);
   if (endLine > line) out.push(`${gutter("")} ${paint(style.color, "2", `... (continues to line ${endLine})`)}`);
   return out.join("\n");
