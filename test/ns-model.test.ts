@@ -219,4 +219,27 @@ describe("limits", () => {
     const r = evaluate("catch { while 1 {} }\nputs after\n", { ...DEFAULT_LIMITS, maxSteps: 10_000 });
     expect(r.diags.map((d) => d.code)).toContain("FWC206");
   });
+
+  it("work on huge values stops at the deadline, at its line, and catch cannot hide it", () => {
+    // Few commands, each slow: the step budget alone would allow days of this.
+    const t = Date.now();
+    const r = evaluate(
+      "set ns [new Simulator]\nsource tb_compat.tcl\nset s [string repeat ab 200000]\ncatch { while 1 { set s [string reverse $s] } }\n$ns run\n",
+      { ...DEFAULT_LIMITS, maxSeconds: 1 },
+    );
+    expect(Date.now() - t).toBeLessThan(4000);
+    expect(r.diags.map((d) => [d.code, d.line])).toEqual([["FWC215", 4]]);
+  });
+
+  it("the memory budget stops an evaluation that holds too much, before the process runs out", () => {
+    const text = "for {set i 0} {$i < 20000} {incr i} { set v($i) [string repeat $i 200] }\n";
+    const r = evaluate(text, { ...DEFAULT_LIMITS, maxMemoryMb: 1 });
+    expect(r.diags.map((d) => [d.code, d.line])).toEqual([["FWC216", 1]]);
+    expect(evaluate(text).diags.map((d) => d.code)).not.toContain("FWC216");
+  });
+
+  it("a list that would be over the size limit is refused before it is built (split of 16M characters)", () => {
+    const r = evaluate('set l [split [string repeat a 16000000] ""]\n');
+    expect(r.diags.map((d) => [d.code, d.line])).toContainEqual(["FWC208", 1]);
+  });
 });

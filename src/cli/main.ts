@@ -29,6 +29,16 @@ function limitOptions(cmd: Command): Command {
       `longest value allowed, in characters (default: ${DEFAULT_LIMITS.maxString})`,
       positiveInt,
     )
+    .option(
+      "--max-seconds <n>",
+      `stop evaluating after this many seconds (default: ${DEFAULT_LIMITS.maxSeconds})`,
+      positiveInt,
+    )
+    .option(
+      "--max-memory <mb>",
+      `stop evaluating when it holds more than this many megabytes (default: ${DEFAULT_LIMITS.maxMemoryMb})`,
+      positiveInt,
+    )
     .addOption(new Option("--color <when>", "colour the output").choices(["auto", "always", "never"]).default("auto"));
 }
 

@@ -4,6 +4,8 @@ export interface LimitOptions {
   maxSteps?: number;
   maxDepth?: number;
   maxString?: number;
+  maxSeconds?: number;
+  maxMemory?: number;
 }
 
 export function limitsFrom(o: LimitOptions): Limits {
@@ -11,6 +13,8 @@ export function limitsFrom(o: LimitOptions): Limits {
     maxSteps: o.maxSteps ?? DEFAULT_LIMITS.maxSteps,
     maxDepth: o.maxDepth ?? DEFAULT_LIMITS.maxDepth,
     maxString: o.maxString ?? DEFAULT_LIMITS.maxString,
+    maxSeconds: o.maxSeconds ?? DEFAULT_LIMITS.maxSeconds,
+    maxMemoryMb: o.maxMemory ?? DEFAULT_LIMITS.maxMemoryMb,
   };
 }
 

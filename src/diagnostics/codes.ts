@@ -87,6 +87,14 @@ export const CODES = {
     "unsupported Tcl feature",
     "A Tcl command exists but this option or form of it is not implemented by fwc's evaluator.",
   ),
+  FWC215: e(
+    "time limit exceeded",
+    "The evaluation took longer than the limit (`--max-seconds`, default 5): work that grows with the size of huge values, or a loop that does too much. Real NS files evaluate in well under a second.",
+  ),
+  FWC216: e(
+    "memory limit exceeded",
+    "The evaluation holds or builds more than the limit (`--max-memory`, default 1024 MB): huge lists or strings kept in variables. It is stopped before the process runs out of memory.",
+  ),
 
   // 3xx: the NS object model
   FWC300: w(

@@ -100,6 +100,7 @@ export class Interp {
     readonly limits: Limits = DEFAULT_LIMITS,
   ) {
     this.ctx = { file, anchor: null };
+    this.deadline = performance.now() + limits.maxSeconds * 1000;
   }
 
   // ---- positions and errors ----
@@ -139,13 +140,17 @@ export class Interp {
   }
 
   checkSize(s: string): string {
-    if (s.length > this.limits.maxString)
-      throw this.error(
-        "FWC208",
-        `value of ${s.length} characters exceeds the limit of ${this.limits.maxString}`,
-        "look for an `append` or `string repeat` that never stops; raise the limit with --max-string if the file really needs it",
-      );
+    if (s.length > this.limits.maxString) throw this.sizeError(s.length);
     return s;
+  }
+
+  /** The error for a value of `length` characters over the limit (before or after it is built). */
+  sizeError(length: number): TclError {
+    return this.error(
+      "FWC208",
+      `value of ${length} characters exceeds the limit of ${this.limits.maxString}`,
+      "look for an `append` or `string repeat` that never stops; raise the limit with --max-string if the file really needs it",
+    );
   }
 
   // ---- evaluation ----
@@ -165,7 +170,7 @@ export class Interp {
   }
 
   get stepsExhausted(): boolean {
-    return this.steps > this.limits.maxSteps;
+    return this.halted || this.steps > this.limits.maxSteps;
   }
 
   report(e: unknown, cmd: Command): void {
@@ -203,7 +208,55 @@ export class Interp {
     return result;
   }
 
+  /** When the evaluation must stop (performance.now() milliseconds). */
+  private readonly deadline: number;
+
+  /**
+   * The wall-clock and memory budgets, looked at every 256 steps (the clock) and 4,096 steps (the heap): a step
+   * that works on huge values is charged by their size, so the checks come often enough there too.
+   */
+  private budget(at: Span): void {
+    if ((this.steps & 255) !== 0 && !this.charged) return;
+    this.charged = false;
+    if (performance.now() > this.deadline) {
+      this.halted = true;
+      throw this.error(
+        "FWC215",
+        `evaluation stopped after ${this.limits.maxSeconds} s (${this.steps} commands)`,
+        "look for work on huge values or a loop that does too much; raise the limit with --max-seconds if the file really needs it",
+        at,
+      );
+    }
+    if ((this.steps & 4095) === 0 || this.lastHeapCheck + 4096 <= this.steps) {
+      this.lastHeapCheck = this.steps;
+      const used = process.memoryUsage().heapUsed;
+      if (used > this.limits.maxMemoryMb * 1024 * 1024) {
+        this.halted = true;
+        throw this.error(
+          "FWC216",
+          `evaluation stopped: it holds ${Math.round(used / 1024 / 1024)} MB, more than the limit of ${this.limits.maxMemoryMb} MB`,
+          "look for huge lists or strings kept in variables; raise the limit with --max-memory if the file really needs it",
+          at,
+        );
+      }
+    }
+  }
+
+  /** Set when the time or memory budget ran out: nothing more is evaluated. */
+  private halted = false;
+
+  private charged = false;
+  private lastHeapCheck = 0;
+
+  /** Charges a command by the size of what it built: one step per 64 Ki characters, and a budget check. */
+  private charge(result: string): void {
+    if (result.length < 65536) return;
+    this.steps += result.length >>> 16;
+    this.charged = true;
+  }
+
   evalCommand(cmd: Command): string {
+    this.budget(this.wordSpan(undefined, cmd));
     if (++this.steps > this.limits.maxSteps) {
       throw this.error(
         "FWC206",
@@ -224,7 +277,11 @@ export class Interp {
     const saved = this.cur;
     this.cur = cmd;
     try {
-      return this.invoke(args, cmd);
+      const r = this.invoke(args, cmd);
+      // No command hands on a value over the size limit, whatever built it.
+      if (r.length > this.limits.maxString) this.checkSize(r);
+      this.charge(r);
+      return r;
     } finally {
       this.cur = saved;
     }
@@ -672,6 +729,7 @@ export class Interp {
 
   /** Runs a loop body; returns false when the loop must stop (break). */
   loopBody(text: string, wordIndex: number): boolean {
+    this.budget(this.wordSpan(0));
     if (++this.steps > this.limits.maxSteps) {
       throw this.error(
         "FWC206",

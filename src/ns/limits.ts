@@ -6,6 +6,16 @@ export interface Limits {
   maxDepth: number;
   /** Characters in any one value. */
   maxString: number;
+  /** Wall-clock seconds the evaluation may take. */
+  maxSeconds: number;
+  /** Megabytes of JavaScript heap the evaluation may use (the values it holds, and what it builds). */
+  maxMemoryMb: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { maxSteps: 5_000_000, maxDepth: 1000, maxString: 16 * 1024 * 1024 };
+export const DEFAULT_LIMITS: Limits = {
+  maxSteps: 5_000_000,
+  maxDepth: 1000,
+  maxString: 16 * 1024 * 1024,
+  maxSeconds: 5,
+  maxMemoryMb: 1024,
+};

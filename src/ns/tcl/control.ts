@@ -197,7 +197,7 @@ export function installControl(it: Interp): void {
     } catch (e) {
       if (e instanceof TclError || e instanceof SilentError) {
         // Resource limits are not Tcl errors a script may recover from: let them stop the file.
-        if (e instanceof TclError && (e.code === "FWC206" || e.code === "FWC207" || e.code === "FWC208")) throw e;
+        if (e instanceof TclError && ["FWC206", "FWC207", "FWC208", "FWC215", "FWC216"].includes(e.code)) throw e;
         code = 1;
         result = e.message;
       } else if (e instanceof ReturnSignal) {

@@ -68,6 +68,8 @@ export function installLists(it: Interp): void {
     const s = a[1]!;
     const chars = a[2] ?? " \t\n\r";
     if (s.length === 0) return "";
+    // Each character becomes an element: the list is about twice as long, and it is refused before it is built.
+    if (s.length * 2 > it.limits.maxString) throw it.sizeError(s.length * 2);
     if (chars.length === 0) return formatList([...s]);
     const out: string[] = [];
     let cur = "";

@@ -144,7 +144,7 @@ export function installStrings(it: Interp): void {
         if (args.length !== 2) throw it.wrongArgs("string repeat string count");
         const n = Number(integer(it, args[1]!, 3));
         if (n <= 0) return "";
-        if (args[0]!.length * n > it.limits.maxString) it.checkSize("x".repeat(it.limits.maxString + 1));
+        if (args[0]!.length * n > it.limits.maxString) throw it.sizeError(args[0]!.length * n);
         return args[0]!.repeat(n);
       }
       case "reverse":
