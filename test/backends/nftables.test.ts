@@ -1,7 +1,8 @@
 /** The nftables renderer's structure; test/kernel loads its output into the real nft and sends packets. */
 
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { renderNftables, renderNftJson } from "../../src/backends/nftables/render.js";
+import { disjoint, renderNftables, renderNftJson } from "../../src/backends/nftables/render.js";
 import type { TestbedConfig } from "../../src/testbed/config.js";
 import { planNs } from "../helpers.js";
 
@@ -106,5 +107,63 @@ describe("renderNftJson", () => {
     );
     const rules = doc.filter((c) => c.add?.rule !== undefined);
     expect(rules.length).toBe(text.split("\n").filter((l) => /\b(accept|drop)$|\b[ds]nat ip to /.test(l)).length);
+  });
+});
+
+describe("disjoint interval elements", () => {
+  // Networks of one /16 that nest (the /16, /24s inside it, /32s inside those), with random port ranges.
+  const box = fc
+    .tuple(fc.constantFrom(16, 24, 32), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }))
+    .chain(([len, c, d]) =>
+      fc.tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 50 })).map(([lo, w]) => ({
+        cidr: len === 16 ? "10.1.0.0/16" : len === 24 ? `10.1.${c}.0/24` : `10.1.${c}.${d}/32`,
+        lo,
+        hi: lo + w,
+      })),
+    );
+  const covers = (cidr: string, addr: string) => {
+    const [net, len] = cidr.split("/");
+    const parts = (a: string) => a.split(".").map(Number);
+    const n = parts(net!);
+    const x = parts(addr);
+    return x.every((v, i) => (i + 1) * 8 > Number(len) || v === n[i]);
+  };
+
+  it("cover exactly the union of the boxes, and never overlap within a network (many boxes, one network too)", () => {
+    fc.assert(
+      fc.property(fc.array(box, { maxLength: 40 }), (boxes) => {
+        const out = disjoint(
+          boxes.map((b) => ({ ...b, group: "g", key: (h: string, p: string) => `${h} . ${p}`, comment: "c" })),
+        );
+        const pieces = out.map((e) => {
+          const [h, p] = e.key.split(" . ");
+          const [lo, hi] = p!.includes("-") ? p!.split("-").map(Number) : [Number(p), Number(p)];
+          return { cidr: h!, lo: lo!, hi: hi! };
+        });
+        for (const addr of ["10.1.0.0", "10.1.1.1", "10.1.2.3", "10.1.3.0", "10.1.9.9"])
+          for (let port = 1; port <= 251; port += 5) {
+            const want = boxes.some((b) => covers(b.cidr, addr) && b.lo <= port && port <= b.hi);
+            const hits = pieces.filter((x) => covers(x.cidr, addr) && x.lo <= port && port <= x.hi).length;
+            expect(hits > 0).toBe(want);
+            // Nested networks keep separate elements; a point is covered once per distinct network at most.
+            expect(hits).toBeLessThanOrEqual(3);
+          }
+        for (const a of pieces)
+          for (const b of pieces) if (a !== b && a.cidr === b.cidr) expect(a.hi < b.lo || b.hi < a.lo).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+    // 4,000 ranges of one network (a g5kfw opening of 4,000 ports) are no work.
+    const t = Date.now();
+    const many = Array.from({ length: 4000 }, (_, i) => ({
+      group: "g",
+      cidr: "2001:db8::3/128",
+      lo: 30000 + 2 * i,
+      hi: 30000 + 2 * i,
+      key: (_h: string, p: string) => p,
+      comment: "c",
+    }));
+    expect(disjoint(many)).toHaveLength(4000);
+    expect(Date.now() - t).toBeLessThan(500);
   });
 });

@@ -68,30 +68,56 @@ export function disjoint(boxes: Box[]): Element[] {
     const m = bytes.map((x, i) => x & ((0xff << (8 - Math.max(0, Math.min(8, len - i * 8)))) & 0xff));
     return `${group}\u0000${m.join(".")}/${len}`;
   };
-  const kept = new Map<string, { lo: number; hi: number }[]>();
+  // Per group and network: the port ranges kept so far, sorted and disjoint, so that what a new box still
+  // covers is found by binary search (a sweep), not by comparing it with every range kept.
+  const kept = new Map<string, [number, number][]>();
   const lengths = new Map<string, Set<number>>();
   const out: Element[] = [];
+  const minus = (pieces: [number, number][], ranges: [number, number][]): [number, number][] => {
+    const rest: [number, number][] = [];
+    for (const [lo, hi] of pieces) {
+      // The first kept range that ends at or after lo.
+      let a = 0;
+      let z = ranges.length;
+      while (a < z) {
+        const m = (a + z) >> 1;
+        if (ranges[m]![1] < lo) a = m + 1;
+        else z = m;
+      }
+      let from = lo;
+      for (let i = a; i < ranges.length && ranges[i]![0] <= hi; i++) {
+        const [klo, khi] = ranges[i]!;
+        if (klo > from) rest.push([from, klo - 1]);
+        from = Math.max(from, khi + 1);
+      }
+      if (from <= hi) rest.push([from, hi]);
+    }
+    return rest;
+  };
   for (const { b, bytes, len } of parsed) {
     let pieces: [number, number][] = [[b.lo, b.hi]];
     for (const l of lengths.get(b.group) ?? []) {
-      if (l > len) continue;
-      for (const k of kept.get(netKey(b.group, bytes, l)) ?? [])
-        pieces = pieces.flatMap(([lo, hi]): [number, number][] => {
-          if (k.hi < lo || k.lo > hi) return [[lo, hi]];
-          const rest: [number, number][] = [];
-          if (lo < k.lo) rest.push([lo, k.lo - 1]);
-          if (hi > k.hi) rest.push([k.hi + 1, hi]);
-          return rest;
-        });
+      if (l > len || pieces.length === 0) continue;
+      const ranges = kept.get(netKey(b.group, bytes, l));
+      if (ranges !== undefined) pieces = minus(pieces, ranges);
     }
+    if (pieces.length === 0) continue;
     const own = netKey(b.group, bytes, len);
+    const list = kept.get(own) ?? [];
+    kept.set(own, list);
     for (const [lo, hi] of pieces) {
-      const list = kept.get(own) ?? [];
-      kept.set(own, list);
-      list.push({ lo, hi });
+      // Keep the list sorted: the pieces do not overlap what it holds.
+      let a = 0;
+      let z = list.length;
+      while (a < z) {
+        const m = (a + z) >> 1;
+        if (list[m]![0] < lo) a = m + 1;
+        else z = m;
+      }
+      list.splice(a, 0, [lo, hi]);
       out.push({ key: b.key(b.cidr, lo === hi ? String(lo) : `${lo}-${hi}`), comment: b.comment });
     }
-    if (pieces.length > 0) lengths.set(b.group, (lengths.get(b.group) ?? new Set()).add(len));
+    lengths.set(b.group, (lengths.get(b.group) ?? new Set()).add(len));
   }
   return out;
 }
