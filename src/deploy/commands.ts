@@ -36,7 +36,15 @@ import {
   stateParts,
   withState,
 } from "./lifecycle.js";
-import type { BlockEntry, Blocks, ExperimentState, Index, StateStore } from "./state.js";
+import {
+  type BlockEntry,
+  type Blocks,
+  type ExperimentState,
+  type Index,
+  indexOf,
+  StateError,
+  type StateStore,
+} from "./state.js";
 import { canonicalSkeleton, desiredElements, listTables, syncTables, tableDrift } from "./table.js";
 
 export interface Shown {
@@ -382,7 +390,21 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
   return (
     (await withState(ctx, async (store) => {
       const states = store.listExperiments();
-      const index = store.readIndex();
+      let index: Index;
+      try {
+        index = store.readIndex();
+      } catch (e) {
+        // An index that cannot be read is rebuilt from the experiments' records: what it held besides is lost.
+        if (!(e instanceof StateError)) throw e;
+        index = indexOf(states);
+        report(
+          ctx,
+          "FWC815",
+          store.dir,
+          `${e.message}: rebuilt from the ${states.length} experiment(s)' own records`,
+          "the quarantine of recently released ports was in it and starts again empty",
+        );
+      }
       const base = skeletonDigest(ctx.testbed);
       const synced = syncTables(ctx.gw, ctx.testbed, desiredElements(ctx.testbed, stateParts(store)), {
         whole: index.base !== base,

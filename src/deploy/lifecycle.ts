@@ -28,7 +28,7 @@ import {
 import type { DiagnosticCode } from "../diagnostics/codes.js";
 import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
-import type { Allocations } from "../plan/allocations.js";
+import { type Allocations, portBitmap, portRanges } from "../plan/allocations.js";
 import { nodeAddresses, type Plan, planAccess } from "../plan/plan.js";
 import type { NodeAddresses, TestbedConfig } from "../testbed/config.js";
 import { blockElements } from "./blocks.js";
@@ -38,6 +38,8 @@ import { acquireLock, LockError } from "./lock.js";
 import { applyTransaction, type Gateway, NftError, tableExists } from "./nft.js";
 import { type BlockEntry, type ExperimentState, type Index, type Intent, StateError, StateStore } from "./state.js";
 import { desiredElements, syncTables } from "./table.js";
+
+export { portBitmap, portRanges };
 
 export interface DeployContext {
   stateDir: string;
@@ -91,26 +93,6 @@ export function combinedPolicy(d: Desired): AccessPolicy {
     open6: fresh(p.open6, d.dynamic.open6),
     dns: [...p.dns, ...d.dynamic.dns.filter((x) => !dnsSeen.has(x.node) && dnsSeen.add(x.node))],
   };
-}
-
-// ---- ports in use, as ranges over a bitmap ----
-
-export function portBitmap(ranges: { port: number; portEnd: number }[]): Uint8Array {
-  const b = new Uint8Array(65536);
-  for (const r of ranges) b.fill(1, r.port, r.portEnd + 1);
-  return b;
-}
-
-export function portRanges(b: Uint8Array): { port: number; portEnd: number }[] {
-  const out: { port: number; portEnd: number }[] = [];
-  let p = b.indexOf(1);
-  while (p >= 0) {
-    let e = b.indexOf(0, p);
-    if (e < 0) e = 65536;
-    out.push({ port: p, portEnd: e - 1 });
-    p = e >= 65536 ? -1 : b.indexOf(1, e);
-  }
-  return out;
 }
 
 const OTHERS = "(others)/(others)";

@@ -34,7 +34,7 @@ import { dirname, join } from "node:path";
 import * as z from "zod/mini";
 import { AccessPolicy, InboundGrant, Open6Grant, OutboundGrant } from "../access/policy.js";
 import { DnsRecord } from "../backends/dns/records.js";
-import { PortAllocation, ReleasedPorts } from "../plan/allocations.js";
+import { PortAllocation, portBitmap, portRanges, ReleasedPorts } from "../plan/allocations.js";
 import "../schema.js";
 import { NodeAddresses } from "../testbed/config.js";
 
@@ -110,6 +110,15 @@ export const Blocks = z.object({ version: z.literal(1), entries: z.array(BlockEn
 
 const Claims = z.record(z.string(), z.string());
 export type Blocks = z.infer<typeof Blocks>;
+
+/** The index as the experiments' own records give it (ports and dedicated addresses in use; no quarantine). */
+export function indexOf(states: ExperimentState[]): Index {
+  const used = portBitmap(states.flatMap((s) => s.allocations.ports));
+  const dedicated: Index["dedicated"] = {};
+  for (const s of states) for (const d of s.allocations.dedicated) dedicated[d.address] = s.experiment;
+  const ports = portRanges(used);
+  return { ...emptyIndex(), ports, dedicated };
+}
 
 export const Intent = z.object({
   version: z.literal(1),
@@ -215,8 +224,12 @@ export class StateStore {
     return join(this.dir, "intent.json");
   }
 
+  /**
+   * The index. A missing one is rebuilt from the experiments' own allocations, never taken as empty (that would
+   * hand out ports and addresses that experiments still hold); the quarantine queue is what is lost then.
+   */
   readIndex(): Index {
-    return readJson(join(this.dir, "index.json"), Index) ?? emptyIndex();
+    return readJson(join(this.dir, "index.json"), Index) ?? indexOf(this.listExperiments());
   }
 
   readExperiment(exp: string): ExperimentState | null {

@@ -291,6 +291,10 @@ export const CODES = {
     "rules not compared",
     "fwc compares the gateway's chains and rules with its own by loading them into a scratch network namespace (`unshare --net`), which failed (not root, or no CAP_SYS_ADMIN in a container); `fwc status` cannot say the gateway is in step, and `fwc reconcile` writes the tables whole.",
   ),
+  FWC815: w(
+    "index rebuilt",
+    "The state's index could not be read (garbled, emptied); `fwc reconcile` rebuilt it from the experiments' own records. The quarantine of recently released ports was only in the index.",
+  ),
 
   // 9xx: fwc itself
   FWC900: e("internal error", "fwc failed on this input; the input may be fine. Please report it with the file."),

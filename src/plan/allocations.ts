@@ -231,3 +231,23 @@ export function releaseExperiment(all: Allocations, exp: string, now = Date.now(
   delete experiments[exp];
   return { version: 1, experiments, released: [...all.released, ...releasedBy(exp, e.ports, now)] };
 }
+
+// ---- ports in use, as ranges over a bitmap of all 65,536 ports (the index keeps them as ranges) ----
+
+export function portBitmap(ranges: { port: number; portEnd: number }[]): Uint8Array {
+  const b = new Uint8Array(65536);
+  for (const r of ranges) b.fill(1, r.port, r.portEnd + 1);
+  return b;
+}
+
+export function portRanges(b: Uint8Array): { port: number; portEnd: number }[] {
+  const out: { port: number; portEnd: number }[] = [];
+  let p = b.indexOf(1);
+  while (p >= 0) {
+    let e = b.indexOf(0, p);
+    if (e < 0) e = 65536;
+    out.push({ port: p, portEnd: e - 1 });
+    p = e >= 65536 ? -1 : b.indexOf(1, e);
+  }
+  return out;
+}

@@ -139,6 +139,42 @@ describe.skipIf(!canRunKernelTests())("faults leave the gateway as it was", () =
     inStep();
   });
 
+  it("a deleted index is rebuilt from the experiments, never taken as empty: a held port is not handed out", () => {
+    // proj/e1 holds 20000 (web/80). Without its index, an empty one gave 20000 to another experiment's swapin.
+    rmSync(join(state, "index.json"));
+    writeFileSync(
+      join(dir, "e2.ns"),
+      'set ns [new Simulator]\nsource tb_compat.tcl\nset x [$ns node]\ntb-allow-external $x shared rdr "x/22"\n$ns run\n',
+    );
+    writeFileSync(join(dir, "e2.json"), JSON.stringify({ x: { ipv4: "10.1.1.9" } }));
+    const r = fwc(["swapin", join(dir, "e2.ns"), "--exp", "proj/e2", "--nodes", join(dir, "e2.json"), "--json"]);
+    expect(r.code).toBe(0);
+    const ports = (JSON.parse(r.out) as { inbound: { external: { port: number } }[] }).inbound;
+    expect(ports.map((e) => e.external.port)).toEqual([20001]);
+    expect(lab.send("inet", "tcp", "198.51.100.1", 20000)).toBe("web:80 198.51.100.2");
+    expect(fwc(["swapout", "--exp", "proj/e2"]).code).toBe(0);
+    inStep();
+  });
+
+  it("a garbled index: commands refuse and name it, reconcile rebuilds it and says what was lost", () => {
+    writeFileSync(join(state, "index.json"), '{"version": 1, "ports": [garbage');
+    const refused = fwc(open);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/error\[FWC802\]: .*index\.json: not JSON/);
+    expect(traffic()).toEqual(baseline);
+    const r = fwc(["reconcile"]);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain("warning[FWC815]");
+    expect(r.err).toContain("rebuilt from the 1 experiment(s)' own records");
+    inStep();
+    // The rebuilt index still knows proj/e1's port.
+    const o = fwc(["open", "--exp", "proj/e1", "--rdr", "db/5432", "--json"]);
+    expect(o.code).toBe(0);
+    expect(o.out).toContain('"port": 20001');
+    expect(fwc(["close", "--exp", "proj/e1", "--all"]).code).toBe(0);
+    inStep();
+  });
+
   it("one fwc at a time: a busy state directory is waited for, then named", () => {
     // A live process holds the lock (this test's own pid stands for another fwc).
     writeFileSync(join(state, "lock"), `${process.pid} 2026-11-22T00:00:00Z\n`);
