@@ -300,6 +300,18 @@ export function applyElements(
   return { base };
 }
 
+/** A state write that failed before anything changed: the report, and the command's failure. */
+function cannotWrite(ctx: DeployContext, where: string, e: unknown): false {
+  report(
+    ctx,
+    "FWC802",
+    where,
+    `cannot write the state: ${(e as Error).message}`,
+    "free space or fix permissions in the state directory; nothing was changed",
+  );
+  return false;
+}
+
 const fail = (p: string | undefined, name: string) => {
   if (p === name) process.kill(process.pid, "SIGKILL");
 };
@@ -343,14 +355,7 @@ export async function commitChange(
       for (const a of claimsOf(next)) wider[a] = exp;
       store.putClaims(wider);
     } catch (e) {
-      report(
-        ctx,
-        "FWC802",
-        store.dir,
-        `cannot write the state: ${(e as Error).message}`,
-        "free space or fix permissions in the state directory; nothing was changed",
-      );
-      return false;
+      return cannotWrite(ctx, store.dir, e);
     }
   const intent: Intent = {
     version: 1,
@@ -365,14 +370,7 @@ export async function commitChange(
   try {
     store.writeIntent(intent);
   } catch (e) {
-    report(
-      ctx,
-      "FWC802",
-      store.intentPath,
-      `cannot write the state: ${(e as Error).message}`,
-      "free space or fix permissions in the state directory; nothing was changed",
-    );
-    return false;
+    return cannotWrite(ctx, store.intentPath, e);
   }
   fail(ctx.failpoint, "after-intent");
   let applied: { base: string };

@@ -208,6 +208,23 @@ export class Lab {
     };
   }
 
+  /** A continuous `ping` (5 a second) from `ns` to `addr`: how many replies have come, and a stop. */
+  ping(ns: string, addr: string): { replies: () => number; stop: () => void } {
+    const child = spawn(
+      "ip",
+      ["netns", "exec", this.name(ns), "ping", ...(addr.includes(":") ? ["-6"] : []), "-n", "-i", "0.2", addr],
+      { stdio: ["ignore", "pipe", "ignore"] },
+    );
+    this.children.push(child);
+    let replies = 0;
+    child.stdout!.on("data", (d: Buffer) => {
+      replies += String(d)
+        .split("\n")
+        .filter((l) => l.includes("bytes from")).length;
+    });
+    return { replies: () => replies, stop: () => child.kill("SIGKILL") };
+  }
+
   /** One connection or datagram from `ns`; the answer ("NAME PEER") or TIMEOUT/REFUSED. */
   send(ns: string, proto: "tcp" | "udp", addr: string, port: number, from?: string, timeoutMs = 700): string {
     const args = [process.execPath, PROBE, "send", proto, addr, String(port), String(timeoutMs)];

@@ -389,27 +389,18 @@ s.bind(${p}, ${JSON.stringify(addr)}, () => console.log("ready"));`;
     // Attack: keep ICMPv6 flowing to the node after the grant that allowed it is closed.
     ok(["open", "--exp", "proj/a", "--open6", "web,22,tcp"]);
     let open = true;
-    const ping = spawn("ip", ["netns", "exec", lab.name("inet"), "ping", "-6", "-n", "-i", "0.2", WEB6], {
-      stdio: ["ignore", "pipe", "ignore"],
-    });
-    children.push(ping);
-    let replies = 0;
-    ping.stdout!.on("data", (d: Buffer) => {
-      replies += String(d)
-        .split("\n")
-        .filter((l) => l.includes("bytes from")).length;
-    });
+    const ping = lab.ping("inet", WEB6);
     try {
-      for (let i = 0; i < 30 && replies < 3; i++) await sleep(100);
-      expect(replies, "replies while the grant is open").toBeGreaterThanOrEqual(3);
+      for (let i = 0; i < 30 && ping.replies() < 3; i++) await sleep(100);
+      expect(ping.replies(), "replies while the grant is open").toBeGreaterThanOrEqual(3);
       ok(["close", "--exp", "proj/a", "--open6", "web,22,tcp"]);
       open = false;
       await sleep(1000);
-      const after = replies;
+      const after = ping.replies();
       await sleep(2000);
-      expect.soft(replies - after, "replies 1 s to 3 s after close").toBe(0);
+      expect.soft(ping.replies() - after, "replies 1 s to 3 s after close").toBe(0);
     } finally {
-      ping.kill("SIGKILL");
+      ping.stop();
       if (open) fwc(["close", "--exp", "proj/a", "--open6", "web,22,tcp"]);
     }
   });
