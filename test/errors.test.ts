@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { capText } from "../src/diagnostics/diagnostic.js";
 import { codeFrame, FRAME_WIDTH } from "../src/diagnostics/render.js";
 import { SourceFile, span } from "../src/diagnostics/source.js";
+import { TESTBED_YAML } from "./kernel/deploy-helpers.js";
 
 const bin = join(import.meta.dirname, "..", "dist", "fwc.cjs");
 let dir: string;
@@ -20,21 +21,13 @@ function fwc(args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-const TESTBED = `domain: testbed.example.net
-gateway:
-  name: gw.testbed.example.net
-  ipv4: 198.51.100.1
-  outside: eth0
-  inside: [eth1]
-ports: 20000-29999
-`;
 const NS =
   'set ns [new Simulator]\nsource tb_compat.tcl\nset web [$ns node]\ntb-allow-external $web shared rdr "web/80"\n$ns run\n';
 const SECRET = "SECRET-TOKEN-4f9a";
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "fwc-errors-"));
-  writeFileSync(join(dir, "testbed.yaml"), TESTBED);
+  writeFileSync(join(dir, "testbed.yaml"), TESTBED_YAML);
   writeFileSync(join(dir, "e.ns"), NS);
   writeFileSync(join(dir, "nodes.json"), '{"web": {"ipv4": "10.1.1.3"}}');
 });

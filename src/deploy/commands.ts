@@ -13,7 +13,7 @@ import type { AccessPolicy } from "../access/policy.js";
 import { endpointsJson, endpointsTable } from "../backends/endpoints/endpoints.js";
 import { diffElements, experimentElements, isEmptyDelta, renderDelta } from "../backends/nftables/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
-import { releasedBy, withoutPorts } from "../plan/allocations.js";
+import { portBitmap, releasedBy, withoutPorts } from "../plan/allocations.js";
 import type { Plan } from "../plan/plan.js";
 import "../schema.js";
 import { DEFAULT_EXPERIMENT_LIMITS, type NodeAddresses } from "../testbed/config.js";
@@ -28,8 +28,6 @@ import {
   dnsDrift,
   emptyDynamic,
   planDesired,
-  portBitmap,
-  portRanges,
   report,
   rewriteRecords,
   skeletonDigest,
@@ -428,11 +426,9 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
         }
       if (ctx.dryRun) return true;
       // The index from the experiments' own allocations (the quarantine queue is kept, minus ports in use).
-      const used = portBitmap(states.flatMap((s) => s.allocations.ports));
-      const dedicated: Index["dedicated"] = {};
-      for (const s of states) for (const d of s.allocations.dedicated) dedicated[d.address] = s.experiment;
-      const released = withoutPorts(index.released, used);
-      store.putIndex({ ...index, base, ports: portRanges(used), dedicated, released });
+      const rebuilt = indexOf(states);
+      const released = withoutPorts(index.released, portBitmap(rebuilt.ports));
+      store.putIndex({ ...index, base, ports: rebuilt.ports, dedicated: rebuilt.dedicated, released });
       store.putClaims(claimIndex(states));
       if (names > 0) ctx.out.push(`Wrote the DNS names of ${names} experiment(s) again.\n`);
       ctx.out.push(

@@ -39,8 +39,6 @@ import { applyTransaction, type Gateway, NftError, tableExists } from "./nft.js"
 import { type BlockEntry, type ExperimentState, type Index, type Intent, StateError, StateStore } from "./state.js";
 import { desiredElements, syncTables } from "./table.js";
 
-export { portBitmap, portRanges };
-
 export interface DeployContext {
   stateDir: string;
   testbed: TestbedConfig;

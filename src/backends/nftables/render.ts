@@ -58,16 +58,19 @@ export interface Box {
  * nothing is lost. Wider networks come first. The containing boxes are found by looking up each prefix of the
  * box's network that some kept box of its group has: no box is compared with every other.
  */
+/** The bytes of an address with all but the first `len` bits cleared: its network's address. */
+function masked(bytes: number[], len: number): number[] {
+  return bytes.map((x, i) => x & ((0xff << (8 - Math.max(0, Math.min(8, len - i * 8)))) & 0xff));
+}
+
 export function disjoint(boxes: Box[]): Element[] {
   const parsed = boxes.map((b) => {
     const [a, len] = ipaddr.parseCIDR(b.cidr);
     return { b, bytes: a.toByteArray(), len };
   });
   parsed.sort((x, y) => x.len - y.len);
-  const netKey = (group: string, bytes: number[], len: number) => {
-    const m = bytes.map((x, i) => x & ((0xff << (8 - Math.max(0, Math.min(8, len - i * 8)))) & 0xff));
-    return `${group}\u0000${m.join(".")}/${len}`;
-  };
+  const netKey = (group: string, bytes: number[], len: number) =>
+    `${group}\u0000${masked(bytes, len).join(".")}/${len}`;
   // Per group and network: the port ranges kept so far, sorted and disjoint, so that what a new box still
   // covers is found by binary search (a sweep), not by comparing it with every range kept.
   const kept = new Map<string, [number, number][]>();
@@ -301,14 +304,8 @@ export function networks(cidrs: string[]): string[] {
   parsed.sort((x, y) => x.len - y.len);
   const kept = new Set<string>();
   const out: string[] = [];
-  const net = (a: ipaddr.IPv4 | ipaddr.IPv6, len: number) => {
-    const bytes = a.toByteArray();
-    for (let i = 0; i < bytes.length; i++) {
-      const bits = Math.max(0, Math.min(8, len - i * 8));
-      bytes[i]! &= (0xff << (8 - bits)) & 0xff;
-    }
-    return `${ipaddr.fromByteArray(bytes).toString()}/${len}`;
-  };
+  const net = (a: ipaddr.IPv4 | ipaddr.IPv6, len: number) =>
+    `${ipaddr.fromByteArray(masked(a.toByteArray(), len)).toString()}/${len}`;
   for (const { a, len } of parsed) {
     let inside = false;
     for (let l = 0; l <= len && !inside; l++) inside = kept.has(net(a, l));
