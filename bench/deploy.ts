@@ -7,16 +7,17 @@
  * ~141 ms, for a daemon without process start). Needs root and nft. Run: npm run bench:deploy
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveAccess } from "../src/access/resolve.js";
 import { stateOf } from "../src/deploy/commands.js";
-import { type DeployContext, emptyDynamic, nextIndex, planDesired } from "../src/deploy/lifecycle.js";
-import { emptyIndex, type Index } from "../src/deploy/state.js";
+import { claimsOf, type DeployContext, emptyDynamic, planDesired } from "../src/deploy/lifecycle.js";
 import { DiagnosticBag } from "../src/diagnostics/diagnostic.js";
 import { SourceFile } from "../src/diagnostics/source.js";
 import { evaluateNs } from "../src/ns/index.js";
+import { emptyIndex, type Index } from "../src/store/schema.js";
+import { SqliteStore } from "../src/store/sqlite.js";
 import type { TestbedConfig } from "../src/testbed/config.js";
 import { Lab } from "../test/kernel/lab.js";
 
@@ -46,13 +47,15 @@ tb-allow-external $a shared rdr "a/22" nat "192.0.2.0/24,443"
 $ns run
 `;
 
-/** A state directory holding `n` experiments, written directly (the way many swapins would leave it). */
+/** A store holding `n` experiments, written directly in one transaction (the way many swapins would leave it). */
 function populate(dir: string, n: number): void {
   const file = new SourceFile("bench.ns", NS);
   const bag = new DiagnosticBag();
   const policy = resolveAccess(evaluateNs(file, undefined, bag).experiment, file, bag);
   const ctx: DeployContext = { stateDir: dir, testbed: TESTBED, gw: {}, dryRun: true, waitMs: 0, bag, out: [] };
-  let index: Index = emptyIndex();
+  const index: Index = emptyIndex();
+  const store = SqliteStore.open(dir, claimsOf, { create: true, waitMs: 0 })!;
+  store.begin(0);
   for (let i = 0; i < n; i++) {
     const exp = `bench/e${i}`;
     const nodes = {
@@ -63,11 +66,11 @@ function populate(dir: string, n: number): void {
     const p = planDesired(ctx, exp, d, null, index, file);
     if (p === null) throw new Error(bag.items.map((x) => x.message).join("; "));
     const s = stateOf(ctx, exp, d, p);
-    mkdirSync(join(dir, "experiments", "bench"), { recursive: true });
-    writeFileSync(join(dir, "experiments", "bench", `e${i}.json`), JSON.stringify(s));
-    index = nextIndex(index, exp, null, s, p.released);
+    store.putExperiment(exp, s);
+    index.ports.push(...s.allocations.ports.map((x) => ({ port: x.port, portEnd: x.portEnd })));
   }
-  writeFileSync(join(dir, "index.json"), JSON.stringify(index));
+  store.commit();
+  store.close();
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -10,6 +10,8 @@ const common = {
   format: "cjs",
   legalComments: "none",
   logLevel: "warning",
+  // A native addon: loaded from node_modules at run time (it is a dependency of the package).
+  external: ["better-sqlite3"],
 };
 await Promise.all([
   build({ ...common, entryPoints: ["src/cli/launch.ts"], outfile: "dist/fwc.cjs" }),

@@ -66,23 +66,29 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
       let dnsExisting: { record: DnsRecord; owner: string }[] = [];
       let zoneState: { name: string; serial: number; digest: string } | undefined;
       if (opts.state !== undefined) {
-        const { StateStore, StateError, isExperimentName } = await import("../deploy/state.js");
-        const { allocationsFor } = await import("../deploy/lifecycle.js");
-        const store = new StateStore(opts.state);
+        const { StateError, isExperimentName } = await import("../store/schema.js");
+        const { openReader } = await import("../store/sqlite.js");
+        const { LockError } = await import("../store/store.js");
+        const { allocationsFor, claimsOf } = await import("../deploy/lifecycle.js");
+        let store: { close(): void } | null = null;
         try {
-          const index = store.readIndex();
+          const reader = openReader(opts.state, claimsOf);
+          store = reader;
+          const index = reader.readIndex();
           // A malformed --exp is the planner's to report (FWC703), not the state's.
-          const prev = isExperimentName(exp) ? store.readExperiment(exp) : null;
+          const prev = isExperimentName(exp) ? reader.readExperiment(exp) : null;
           allocations = allocationsFor(index, exp, prev);
           deployedRecords = prev?.applied.records ?? [];
-          dnsExisting = store
+          dnsExisting = reader
             .listExperiments()
             .filter((x) => x.experiment !== exp.toLowerCase())
             .flatMap((x) => x.applied.records.map((record) => ({ record, owner: `experiment ${x.experiment}` })));
           zoneState = index.zone;
         } catch (e) {
-          if (!(e instanceof StateError)) throw e;
+          if (!(e instanceof StateError || e instanceof LockError)) throw e;
           bag.add("FWC802", span(new SourceFile(opts.state, ""), 0, 0), e.message, "fix or remove the file");
+        } finally {
+          store?.close();
         }
       }
       if (testbed !== null && nodes !== null && bag.errorCount === 0) {

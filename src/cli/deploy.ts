@@ -8,13 +8,15 @@ import type { DynamicRequest } from "../access/dynamic.js";
 import type { AccessPolicy } from "../access/policy.js";
 import { type BlockRequest, parseBlock } from "../deploy/blocks.js";
 import * as cmd from "../deploy/commands.js";
-import type { DeployContext } from "../deploy/lifecycle.js";
-import { isExperimentName, StateError, StateStore } from "../deploy/state.js";
+import { claimsOf, type DeployContext } from "../deploy/lifecycle.js";
 import type { DiagnosticCode } from "../diagnostics/codes.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderText, summaryLine } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import type { Limits } from "../ns/limits.js";
+import { isExperimentName, StateError } from "../store/schema.js";
+import { openReader } from "../store/sqlite.js";
+import { LockError } from "../store/store.js";
 import { loadConfig, loadNodeAddresses, loadTestbed, type NodeAddresses } from "../testbed/config.js";
 import { readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
@@ -149,9 +151,14 @@ export async function deployAction(
           // Read for the node names and addresses only; the change itself runs under the lock (cmd.open).
           let s: NodeAddresses | null;
           try {
-            s = new StateStore(stateDir).readExperiment(exp!)?.nodes ?? null;
+            const reader = openReader(stateDir, claimsOf);
+            try {
+              s = reader.readExperiment(exp!)?.nodes ?? null;
+            } finally {
+              reader.close();
+            }
           } catch (e) {
-            if (!(e instanceof StateError)) throw e;
+            if (!(e instanceof StateError || e instanceof LockError)) throw e;
             bag.add("FWC802", span(new SourceFile(stateDir, ""), 0, 0), e.message, "fix or remove the file");
             break;
           }

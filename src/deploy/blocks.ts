@@ -6,7 +6,7 @@
  */
 import { parseHost, parsePorts } from "../access/targets.js";
 import { type Box, disjoint, type ElementSet, networks } from "../backends/nftables/render.js";
-import type { BlockEntry } from "./state.js";
+import type { BlockEntry } from "../store/schema.js";
 
 const COMMENT = "block";
 

@@ -13,36 +13,31 @@ import type { AccessPolicy } from "../access/policy.js";
 import { endpointsJson, endpointsTable } from "../backends/endpoints/endpoints.js";
 import { diffElements, experimentElements, isEmptyDelta, renderDelta } from "../backends/nftables/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
-import { portBitmap, releasedBy, withoutPorts } from "../plan/allocations.js";
+import { releasedBy } from "../plan/allocations.js";
 import type { Plan } from "../plan/plan.js";
 import "../schema.js";
+import { type BlockEntry, type ExperimentState, StateError } from "../store/schema.js";
+import { PENDING_FILE } from "../store/sqlite.js";
+import type { Store, StoreReader } from "../store/store.js";
 import { DEFAULT_EXPERIMENT_LIMITS, type NodeAddresses } from "../testbed/config.js";
 import { type BlockRequest, blockElements, blockKey, blockText } from "./blocks.js";
 import { cutBlockedFlows } from "./conntrack.js";
 import {
-  applyElements,
-  claimIndex,
+  commitBlocks,
   commitChange,
   type DeployContext,
   type Desired,
   dnsDrift,
   emptyDynamic,
   planDesired,
+  recover,
   report,
   rewriteRecords,
   skeletonDigest,
   stateParts,
+  withReader,
   withState,
 } from "./lifecycle.js";
-import {
-  type BlockEntry,
-  type Blocks,
-  type ExperimentState,
-  type Index,
-  indexOf,
-  StateError,
-  type StateStore,
-} from "./state.js";
 import { canonicalSkeleton, desiredElements, listTables, syncTables, tableDrift } from "./table.js";
 
 export interface Shown {
@@ -76,7 +71,7 @@ export function stateOf(
 /** Plans `d`, applies it, prints the endpoints. */
 async function change(
   ctx: DeployContext,
-  store: StateStore,
+  store: Store,
   command: string,
   exp: string,
   prev: ExperimentState | null,
@@ -100,7 +95,7 @@ async function change(
     );
     return false;
   }
-  const r = await commitChange(ctx, store, command, exp, prev, next, index, planned.released);
+  const r = await commitChange(ctx, store, command, exp, prev, next, planned.released);
   if (r === false) return false;
   show(ctx, planned.plan, opts);
   return true;
@@ -126,7 +121,7 @@ export async function swapin(
   );
 }
 
-function need(ctx: DeployContext, store: StateStore, exp: string): ExperimentState | null {
+function need(ctx: DeployContext, store: StoreReader, exp: string): ExperimentState | null {
   const s = store.readExperiment(exp);
   if (s === null)
     report(ctx, "FWC800", exp, `${exp} is not swapped in on this gateway`, "fwc swapin FILE --exp PID/EID first");
@@ -266,7 +261,7 @@ export async function swapout(ctx: DeployContext, exp: string): Promise<boolean>
       const index = store.readIndex();
       // Its ports go to the quarantine queue, oldest release first.
       const released = [...index.released, ...releasedBy(exp, prev.allocations.ports)];
-      const r = await commitChange(ctx, store, "swapout", exp, prev, null, index, released);
+      const r = await commitChange(ctx, store, "swapout", exp, prev, null, released);
       return r !== false;
     })) ?? false
   );
@@ -284,10 +279,9 @@ export interface Drift {
 /** Endpoints of each experiment, the blocklist, and every difference between the gateway and the state. */
 export async function status(ctx: DeployContext, exp: string | undefined, opts: Shown): Promise<boolean> {
   return (
-    (await withState(
+    (await withReader(
       ctx,
-      async (store) => {
-        const intent = store.readIntent();
+      async (store, pending) => {
         const states = exp === undefined ? store.listExperiments() : [need(ctx, store, exp)].filter((s) => s !== null);
         if (exp !== undefined && states.length === 0) return false;
         const blocks = store.readBlocks().entries;
@@ -340,13 +334,13 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
         for (const st of states)
           for (const p of await dnsDrift(ctx, st.applied.records))
             report(ctx, "FWC810", "dns", `${st.experiment}: ${p}`, "fwc reconcile writes the experiment's names again");
-        if (intent !== null)
+        if (pending !== null)
           report(
             ctx,
             "FWC810",
-            store.intentPath,
-            `an unfinished \`${intent.command}\` of ${intent.experiment} (started ${intent.started}) is pending`,
-            "the next command or fwc reconcile rolls it back",
+            store.location,
+            `an unfinished \`${pending.command}\` of ${pending.experiment} (started ${pending.started}) is pending`,
+            "the next command or fwc reconcile puts the gateway back to what the store says",
           );
         const tablesThere = listing.tables.inet !== null && listing.tables.bridge !== null;
         if (opts.json)
@@ -360,9 +354,9 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
                 rules,
                 table: tablesThere,
                 interrupted:
-                  intent === null
+                  pending === null
                     ? null
-                    : { command: intent.command, experiment: intent.experiment, started: intent.started },
+                    : { command: pending.command, experiment: pending.experiment, started: pending.started },
               },
               null,
               2,
@@ -378,68 +372,89 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
         }
         return true;
       },
-      { recover: false },
+      { locked: true },
     )) ?? false
   );
 }
 
-/** Puts the gateway in step with the state: finishes interrupted changes, rewrites the tables' drift, the index. */
+/**
+ * Puts the gateway in step with the store: finishes interrupted changes (withState), rebuilds the ports,
+ * addresses and claims from the experiments' records, rewrites the tables' drift and the DNS names that differ.
+ */
 export async function reconcile(ctx: DeployContext): Promise<boolean> {
   return (
-    (await withState(ctx, async (store) => {
-      const states = store.listExperiments();
-      let index: Index;
-      try {
-        index = store.readIndex();
-      } catch (e) {
-        // An index that cannot be read is rebuilt from the experiments' records: what it held besides is lost.
-        if (!(e instanceof StateError)) throw e;
-        index = indexOf(states);
-        report(
-          ctx,
-          "FWC815",
-          store.dir,
-          `${e.message}: rebuilt from the ${states.length} experiment(s)' own records`,
-          "the quarantine of recently released ports was in it and starts again empty",
-        );
-      }
-      const base = skeletonDigest(ctx.testbed);
-      const synced = syncTables(ctx.gw, ctx.testbed, desiredElements(ctx.testbed, stateParts(store)), {
-        whole: index.base !== base,
-        dryRun: ctx.dryRun,
-      });
-      if (ctx.dryRun && synced.text !== "") ctx.out.push(synced.text);
-      // DNS: every experiment's names, written again where the server's answers differ.
-      let names = 0;
-      for (const st of states)
-        if ((await dnsDrift(ctx, st.applied.records)).length > 0) {
-          names++;
-          if (ctx.dryRun) continue;
-          for (const p of await rewriteRecords(ctx, st.experiment, st.applied.records))
+    (await withState(
+      ctx,
+      async (store) => {
+        if (!ctx.dryRun)
+          try {
+            await recover(ctx, store);
+          } catch (e) {
+            if (!(e instanceof StateError) || !e.message.includes(PENDING_FILE)) throw e;
+            // The record of a change under way is lost: the full sync below puts the tables and the store's DNS
+            // names back; a name only that change added is not known any more.
             report(
               ctx,
-              "FWC805",
-              "dns",
-              `${st.experiment}: ${p}`,
-              "fix the zone by hand; fwc cannot replace that record",
+              "FWC815",
+              store.location,
+              `${e.message}: replaced with an empty one; the tables and DNS names are made what the store says`,
+              "a DNS name that an interrupted change added and the store does not have must be removed by hand",
             );
+            store.resetPending();
+          }
+        const rebuilt = store.rebuildIndex();
+        for (const p of rebuilt.problems)
+          report(ctx, "FWC815", store.location, p, "restore the store from a backup to get it back");
+        if (rebuilt.unreadable > 0) {
+          // Without an experiment's record, fwc does not know its elements: the gateway is left as it is.
+          report(
+            ctx,
+            "FWC802",
+            store.location,
+            "an experiment's record cannot be read, so the gateway's tables are left as they are",
+            "restore the store from a backup: without the record, fwc cannot know what the experiment had on the gateway",
+          );
+          if (!ctx.dryRun) store.commit();
+          return false;
         }
-      if (ctx.dryRun) return true;
-      // The index from the experiments' own allocations (the quarantine queue is kept, minus ports in use).
-      const rebuilt = indexOf(states);
-      const released = withoutPorts(index.released, portBitmap(rebuilt.ports));
-      store.putIndex({ ...index, base, ports: rebuilt.ports, dedicated: rebuilt.dedicated, released });
-      store.putClaims(claimIndex(states));
-      if (names > 0) ctx.out.push(`Wrote the DNS names of ${names} experiment(s) again.\n`);
-      ctx.out.push(
-        synced.changed === 0
-          ? `The gateway was in step with the state (${states.length} experiment(s)).\n`
-          : synced.changed === "whole"
-            ? `Wrote fwc's tables whole from the state (${states.length} experiment(s)).\n`
-            : `Changed ${synced.changed} element(s) to match the state (${states.length} experiment(s)).\n`,
-      );
-      return true;
-    })) ?? false
+        const states = store.listExperiments();
+        const index = store.readIndex();
+        const base = skeletonDigest(ctx.testbed);
+        const synced = syncTables(ctx.gw, ctx.testbed, desiredElements(ctx.testbed, stateParts(store)), {
+          whole: index.base !== base,
+          dryRun: ctx.dryRun,
+        });
+        if (ctx.dryRun && synced.text !== "") ctx.out.push(synced.text);
+        // DNS: every experiment's names, written again where the server's answers differ.
+        let names = 0;
+        for (const st of states)
+          if ((await dnsDrift(ctx, st.applied.records)).length > 0) {
+            names++;
+            if (ctx.dryRun) continue;
+            for (const p of await rewriteRecords(ctx, st.experiment, st.applied.records))
+              report(
+                ctx,
+                "FWC805",
+                "dns",
+                `${st.experiment}: ${p}`,
+                "fix the zone by hand; fwc cannot replace that record",
+              );
+          }
+        if (ctx.dryRun) return true;
+        store.putIndexMeta({ base });
+        store.commit();
+        if (names > 0) ctx.out.push(`Wrote the DNS names of ${names} experiment(s) again.\n`);
+        ctx.out.push(
+          synced.changed === 0
+            ? `The gateway was in step with the state (${states.length} experiment(s)).\n`
+            : synced.changed === "whole"
+              ? `Wrote fwc's tables whole from the state (${states.length} experiment(s)).\n`
+              : `Changed ${synced.changed} element(s) to match the state (${states.length} experiment(s)).\n`,
+        );
+        return true;
+      },
+      { recover: false },
+    )) ?? false
   );
 }
 
@@ -509,41 +524,16 @@ export async function changeBlocks(
         if (ctx.bag.errorCount > 0) return false;
         entries = entries.filter((e) => !gone.has(blockKey(e)));
       }
-      const next: Blocks = { version: 1, entries };
-      const from = blockElements(previous.entries);
-      const to = blockElements(entries);
-      const index = store.readIndex();
       const what = `${command} ${requests.map(blockText).join(" ")}`;
       if (ctx.dryRun) {
-        const delta = diffElements(from, to);
+        const delta = diffElements(blockElements(previous.entries), blockElements(entries));
         ctx.out.push(isEmptyDelta(delta) ? "# fwc: no change to the gateway's tables\n" : renderDelta(delta, what));
         return true;
       }
       if (entries.length !== previous.entries.length) {
-        store.writeIntent({
-          version: 1,
-          command,
-          experiment: "(blocklist)",
-          previous: null,
-          next: null,
-          indexPrevious: index,
-          indexNext: index,
-          blocks: { previous, next },
-          started: at,
-        });
-        let applied: { base: string };
-        try {
-          applied = applyElements(ctx, index, from, to, what, () => stateParts(store, { blocks: entries }));
-        } catch (e) {
-          // nft refused: nothing changed on the gateway, so nothing is left to roll back.
-          store.dropIntent();
-          throw e;
-        }
-        store.putBlocks(next);
-        store.putIndex({ ...index, base: applied.base });
-        store.dropIntent();
+        if (!(await commitBlocks(ctx, store, command, previous.entries, entries))) return false;
         if (command === "block") {
-          const cut = cutBlockedFlows(ctx.gw, to);
+          const cut = cutBlockedFlows(ctx.gw, blockElements(entries));
           if (cut.problem !== undefined) report(ctx, "FWC809", ctx.gw.netns ?? "gateway", cut.problem);
         }
       }
@@ -556,14 +546,14 @@ export async function changeBlocks(
 /** The blocklist as it stands (read only). */
 export async function listBlocks(ctx: DeployContext, opts: Shown): Promise<boolean> {
   return (
-    (await withState(
+    (await withReader(
       ctx,
       async (store) => {
         const entries = store.readBlocks().entries;
         ctx.out.push(opts.json ? `${JSON.stringify({ blocks: entries }, null, 2)}\n` : blocksTable(entries));
         return true;
       },
-      { recover: false },
+      { locked: false },
     )) ?? false
   );
 }

@@ -1,19 +1,24 @@
 /**
  * An experiment's life on a gateway (docs/deploy.md): swapin, modify, open, close, swapout, status, reconcile.
  *
- * Every change runs under the state directory's lock and goes the same way:
- *   1. roll back any change an earlier fwc left unfinished (DIR/intent.json);
+ * Every change is one transaction of the store (src/store) and goes the same way:
+ *   1. take the store's write lock; put the gateway and DNS back to the store if an earlier fwc died mid-change
+ *      (its pending record);
  *   2. plan the experiment's new state (static grants from the NS file, dynamic grants, allocations);
- *   3. write the intent (the state and index before and after): the commit point;
- *   4. apply the element-level delta to the gateway in one `nft` transaction, checked with `nft -c` first (the
+ *   3. write its rows: the store refuses a port, address or node another experiment holds;
+ *   4. write the pending record (the DNS records the change may touch, the generation it commits);
+ *   5. apply the element-level delta to the gateway in one `nft` transaction, checked with `nft -c` first (the
  *      whole table is written only when the gateway has none or its skeleton changed);
- *   5. push the DNS change and verify it by query (when the testbed has a DNS server);
- *   6. put the new state and index in place and drop the intent;
- *   7. cut the open connections of revoked grants (conntrack).
- * A failure in 4-6 undoes what was done (gateway, DNS) and leaves the previous state: the gateway passes
- * exactly what it passed before. A crash anywhere is undone by the next command from the intent.
+ *   6. push the DNS change and verify it by query (when the testbed has a DNS server);
+ *   7. commit: the change is the truth; then drop the pending record;
+ *   8. cut the open connections of revoked grants (conntrack).
+ * A failure in 5-7 undoes what was done (gateway, DNS) and rolls the transaction back: the gateway passes
+ * exactly what it passed before. A crash anywhere leaves the store as it was before the change, and the next
+ * command (or `fwc reconcile`) makes the gateway and DNS follow it.
  */
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { AccessPolicy } from "../access/policy.js";
 import { type DnsRecord, dnsSettings } from "../backends/dns/records.js";
 import { diffRecords, renderNsupdate } from "../backends/dns/zone.js";
@@ -30,13 +35,15 @@ import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import { type Allocations, portBitmap, portRanges } from "../plan/allocations.js";
 import { nodeAddresses, type Plan, planAccess } from "../plan/plan.js";
+import { hasLegacyState } from "../store/legacy.js";
+import { type BlockEntry, type ExperimentState, type Index, StateError } from "../store/schema.js";
+import { DB_FILE, openReader, PENDING_FILE, SqliteStore } from "../store/sqlite.js";
+import { LockError, type Store, type StoreReader } from "../store/store.js";
 import type { NodeAddresses, TestbedConfig } from "../testbed/config.js";
 import { blockElements } from "./blocks.js";
 import { cutRevokedFlows } from "./conntrack.js";
 import { pushDns, verifyChanges } from "./dns.js";
-import { acquireLock, LockError } from "./lock.js";
-import { applyTransaction, type Gateway, NftError, tableExists } from "./nft.js";
-import { type BlockEntry, type ExperimentState, type Index, type Intent, StateError, StateStore } from "./state.js";
+import { anyTable, applyTransaction, type Gateway, NftError, tableExists } from "./nft.js";
 import { desiredElements, syncTables } from "./table.js";
 
 export interface DeployContext {
@@ -49,7 +56,7 @@ export interface DeployContext {
   /** What the command prints on standard output (the transaction in a dry run). */
   out: string[];
   /**
-   * Failpoints for the fault-injection tests (FWC_FAILPOINT): "after-intent", "after-nft" and "after-dns" kill
+   * Failpoints for the fault-injection tests (FWC_FAILPOINT): "after-pending", "after-nft" and "after-dns" kill
    * the process there; "invalid-ruleset" adds a line nft refuses to the transaction.
    */
   failpoint?: string;
@@ -115,36 +122,9 @@ export function allocationsFor(index: Index, exp: string, prev: ExperimentState 
   };
 }
 
-export function nextIndex(
-  index: Index,
-  exp: string,
-  prev: ExperimentState | null,
-  next: ExperimentState | null,
-  released: Index["released"],
-): Index {
-  const used = portBitmap(index.ports);
-  for (const p of prev?.allocations.ports ?? []) used.fill(0, p.port, p.portEnd + 1);
-  for (const p of next?.allocations.ports ?? []) used.fill(1, p.port, p.portEnd + 1);
-  const dedicated = Object.fromEntries(Object.entries(index.dedicated).filter(([, owner]) => owner !== exp));
-  for (const d of next?.allocations.dedicated ?? []) dedicated[d.address] = exp;
-  return { ...index, ports: portRanges(used), dedicated, released };
-}
-
 /** What an experiment claims on the gateway: its nodes' addresses, bridge ports and MACs. */
-const claimsOf = (s: { policy: { nodes: string[] }; nodes: NodeAddresses } | null) =>
+export const claimsOf = (s: { policy: { nodes: string[] }; nodes: NodeAddresses } | null): string[] =>
   s === null ? [] : nodeAddresses(s.policy.nodes, s.nodes).map((a) => a.address);
-
-/** Which experiment holds each claim, from the experiments' own records (a rebuild). */
-export function claimIndex(states: ExperimentState[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const s of states) for (const a of claimsOf(s)) out[a] ??= s.experiment;
-  return out;
-}
-
-/** The claims file, rebuilt from the experiments when it is missing. */
-function readClaims(store: StateStore): Record<string, string> {
-  return store.readClaims() ?? claimIndex(store.listExperiments());
-}
 
 const sameClaims = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -156,23 +136,23 @@ export function planDesired(
   prev: ExperimentState | null,
   index: Index,
   file: SourceFile,
-  store?: StateStore,
+  store?: Store,
 ): { plan: Plan; allocations: ExperimentState["allocations"]; released: Index["released"] } | null {
   // An address belongs to one experiment: a second claim would let the two share (and remove) each other's rules.
-  // Only a change of the experiment's claims (swapin, modify with new nodes) needs the others' claims.
+  // Only a change of the experiment's claims (swapin, modify with new nodes) needs to look.
   const wanted = nodeAddresses(d.policy.nodes, d.nodes);
-  const claims =
+  const holders =
     store === undefined ||
     sameClaims(
       wanted.map((a) => a.address),
       claimsOf(prev),
     )
-      ? {}
-      : readClaims(store);
+      ? new Map<string, string>()
+      : store.claimHolders(wanted.map((a) => a.address));
   let claimed = false;
   for (const a of wanted) {
-    const holder = claims[a.address];
-    if (holder === undefined || holder === exp) continue;
+    const holder = holders.get(a.address);
+    if (holder === undefined || holder === exp.toLowerCase()) continue;
     claimed = true;
     report(
       ctx,
@@ -242,17 +222,18 @@ export async function rewriteRecords(ctx: DeployContext, exp: string, records: D
 }
 
 /**
- * What the state puts on the gateway, by owner: the blocklist's elements and each experiment's, with `override`
- * standing in for one experiment's (or the blocklist's) elements that are being changed.
+ * What the store puts on the gateway, by owner: the blocklist's elements and each experiment's, with `override`
+ * standing in for one experiment's elements (or the blocklist's).
  */
 export function stateParts(
-  store: StateStore,
+  store: StoreReader,
   override: { exp?: string; elements?: ElementSet; blocks?: BlockEntry[] } = {},
 ): { owner: string; elements: ElementSet }[] {
   const blocks = override.blocks ?? store.readBlocks().entries;
   const parts = [{ owner: "the blocklist", elements: blockElements(blocks) }];
+  const exp = override.exp?.toLowerCase();
   for (const s of store.listExperiments())
-    if (s.experiment !== override.exp) parts.push({ owner: s.experiment, elements: s.applied.elements });
+    if (s.experiment.toLowerCase() !== exp) parts.push({ owner: s.experiment, elements: s.applied.elements });
   if (override.exp !== undefined && override.elements !== undefined)
     parts.push({ owner: override.exp, elements: override.elements });
   return parts;
@@ -260,18 +241,18 @@ export function stateParts(
 
 /**
  * Puts the gateway's tables from `from` to `to` (one owner's elements: an experiment's, the blocklist's): an
- * element delta, or the whole tables (from the state, with `whole` standing in for the changed owner) when the
- * gateway has none or their skeleton changed.
+ * element delta, or the whole tables (from the store, with `whole` giving every owner's elements) when the
+ * gateway has none or their skeleton is not the one deployed (`base`, the digest the store keeps).
  */
 export function applyElements(
   ctx: DeployContext,
-  index: Index,
+  base: string | null,
   from: ElementSet,
   to: ElementSet,
   what: string,
   whole: () => { owner: string; elements: ElementSet }[],
 ): { base: string } {
-  const base = skeletonDigest(ctx.testbed);
+  const digest = skeletonDigest(ctx.testbed);
   const writeWhole = () => {
     // No table yet (first use, gateway rebooted) or a new skeleton (testbed changed): write it all, atomically.
     applyTransaction(
@@ -281,11 +262,11 @@ export function applyElements(
         whole().map((p) => p.elements),
       ),
     );
-    return { base };
+    return { base: digest };
   };
-  if (index.base !== base) return writeWhole();
+  if (base !== digest) return writeWhole();
   const delta = diffElements(from, to);
-  if (isEmptyDelta(delta)) return { base };
+  if (isEmptyDelta(delta)) return { base: digest };
   // A fault for the tests (FWC_FAILPOINT=invalid-ruleset): a transaction nft must refuse as a whole.
   const bad = ctx.failpoint === "invalid-ruleset" ? "add element inet fwc nosuchset { 192.0.2.1 }\n" : "";
   try {
@@ -295,18 +276,13 @@ export function applyElements(
     if (e instanceof NftError && !tableExists(ctx.gw)) return writeWhole();
     throw e;
   }
-  return { base };
+  return { base: digest };
 }
 
-/** A state write that failed before anything changed: the report, and the command's failure. */
-function cannotWrite(ctx: DeployContext, where: string, e: unknown): false {
-  report(
-    ctx,
-    "FWC802",
-    where,
-    `cannot write the state: ${(e as Error).message}`,
-    "free space or fix permissions in the state directory; nothing was changed",
-  );
+/** A store write that failed before the gateway changed: the report, and the command's failure. */
+function cannotWrite(ctx: DeployContext, e: unknown): false {
+  if (!(e instanceof StateError)) throw e;
+  report(ctx, "FWC802", ctx.stateDir, e.message, "nothing was changed");
   return false;
 }
 
@@ -314,69 +290,48 @@ const fail = (p: string | undefined, name: string) => {
   if (p === name) process.kill(process.pid, "SIGKILL");
 };
 
+/** Every record a change may put on the DNS server or take from it. */
+const touched = (a: DnsRecord[], b: DnsRecord[]) => [...a, ...b];
+
 /**
- * The change itself (steps 3-7 above). `next` null removes the experiment. Returns the new state, or null when
- * the change failed (the problem is in ctx.bag and nothing changed).
+ * Makes a change that the command has written to the store (in its open transaction) real: the pending record,
+ * the gateway, DNS, then the commit; on failure everything is undone and the transaction rolled back. `from` and
+ * `to` are the owner's elements before and after, `fromRecords`/`toRecords` its DNS records.
  */
-export async function commitChange(
+async function makeReal(
   ctx: DeployContext,
-  store: StateStore,
-  command: string,
-  exp: string,
-  prev: ExperimentState | null,
-  next: ExperimentState | null,
-  index: Index,
-  released: Index["released"],
-): Promise<ExperimentState | null | false> {
-  const from = prev?.applied.elements ?? {};
-  const to = next?.applied.elements ?? {};
-  const newIndex = nextIndex(index, exp, prev, next, released);
+  store: Store,
+  change: {
+    command: string;
+    exp: string;
+    from: ElementSet;
+    to: ElementSet;
+    fromRecords: DnsRecord[];
+    toRecords: DnsRecord[];
+    whole: (elements: ElementSet) => { owner: string; elements: ElementSet }[];
+  },
+): Promise<boolean> {
+  const { command, exp, from, to, fromRecords, toRecords } = change;
   const what = `${command} ${exp}`;
-  if (ctx.dryRun) {
-    const delta = diffElements(from, to);
-    ctx.out.push(
-      isEmptyDelta(delta) ? "# fwc: no change to the gateway's table\n" : renderDelta(delta, `${what} (dry run)`),
-    );
-    const dns = dnsServer(ctx.testbed);
-    const changes = diffRecords(prev?.applied.records ?? [], next?.applied.records ?? []);
-    if (dns !== null && changes.length > 0) ctx.out.push(renderNsupdate(dns.settings, exp, changes));
-    return next;
-  }
-  // Claims are written wider first (the old and the new) and narrowed after the change: a crash in between
-  // leaves a claim too many (refusing an address for a while), never one too few (letting it be taken twice).
-  const claimsChange = !sameClaims(claimsOf(prev), claimsOf(next));
-  let claims: Record<string, string> = {};
-  if (claimsChange)
-    try {
-      claims = readClaims(store);
-      const wider = { ...claims };
-      for (const a of claimsOf(next)) wider[a] = exp;
-      store.putClaims(wider);
-    } catch (e) {
-      return cannotWrite(ctx, store.dir, e);
-    }
-  const intent: Intent = {
-    version: 1,
-    command,
-    experiment: exp,
-    previous: prev,
-    next,
-    indexPrevious: index,
-    indexNext: newIndex,
-    started: new Date().toISOString(),
-  };
+  const base = store.readIndex().base;
   try {
-    store.writeIntent(intent);
+    store.writePending({
+      version: 1,
+      command,
+      experiment: exp,
+      generation: store.generation() + 1,
+      records: touched(fromRecords, toRecords),
+      started: new Date().toISOString(),
+    });
   } catch (e) {
-    return cannotWrite(ctx, store.intentPath, e);
+    return cannotWrite(ctx, e);
   }
-  fail(ctx.failpoint, "after-intent");
+  fail(ctx.failpoint, "after-pending");
   let applied: { base: string };
-  const whole = () => stateParts(store, { exp, elements: to });
   try {
-    applied = applyElements(ctx, index, from, to, what, whole);
+    applied = applyElements(ctx, base, from, to, what, () => change.whole(to));
   } catch (e) {
-    store.dropIntent();
+    store.dropPending();
     if (e instanceof NftError) {
       report(
         ctx,
@@ -390,15 +345,14 @@ export async function commitChange(
     throw e;
   }
   fail(ctx.failpoint, "after-nft");
-  const undoGateway = () =>
-    applyElements(ctx, { ...index, base: applied.base }, to, from, `undo ${what}`, () =>
-      stateParts(store, { exp, elements: from }),
-    );
-  const dnsProblems = await pushRecords(ctx, exp, prev?.applied.records ?? [], next?.applied.records ?? [], true);
+  const undo = async () => {
+    applyElements(ctx, applied.base, to, from, `undo ${what}`, () => change.whole(from));
+    await pushRecords(ctx, exp, toRecords, fromRecords, false);
+  };
+  const dnsProblems = await pushRecords(ctx, exp, fromRecords, toRecords, true);
   if (dnsProblems.length > 0) {
-    undoGateway();
-    await pushRecords(ctx, exp, next?.applied.records ?? [], prev?.applied.records ?? [], false);
-    store.dropIntent();
+    await undo();
+    store.dropPending();
     for (const p of dnsProblems)
       report(
         ctx,
@@ -411,17 +365,17 @@ export async function commitChange(
   }
   fail(ctx.failpoint, "after-dns");
   try {
-    store.finish(exp, next, { ...newIndex, base: applied.base });
+    store.putIndexMeta({ base: applied.base });
+    store.commit();
   } catch (e) {
-    // The state cannot take the change (disk full): undo it everywhere. If the intent stays, the next command
-    // finds it and rolls back again, which is then a no-op.
-    undoGateway();
-    await pushRecords(ctx, exp, next?.applied.records ?? [], prev?.applied.records ?? [], false);
+    // The store cannot take the change (disk full): undo it everywhere. The pending record stays when it cannot
+    // be dropped; the next command then finds the gateway as the store says, which is what it checks.
+    await undo();
+    store.rollback();
     try {
-      store.put(exp, prev, index);
-      store.dropIntent();
+      store.dropPending();
     } catch {
-      // left to the intent
+      // left for the next command
     }
     report(
       ctx,
@@ -432,14 +386,59 @@ export async function commitChange(
     );
     return false;
   }
-  if (claimsChange)
-    try {
-      const narrow = Object.fromEntries(Object.entries(claims).filter(([, owner]) => owner !== exp));
-      for (const a of claimsOf(next)) narrow[a] = exp;
-      store.putClaims(narrow);
-    } catch {
-      // A claim too many stays until the next change of this experiment or fwc reconcile.
-    }
+  try {
+    store.dropPending();
+  } catch {
+    // A committed change's pending record is known by its generation: the next command drops it.
+  }
+  return true;
+}
+
+/**
+ * The change of one experiment (steps 3-8 above). `next` null removes the experiment. Returns the new state, or
+ * false when the change failed (the problem is in ctx.bag and nothing changed).
+ */
+export async function commitChange(
+  ctx: DeployContext,
+  store: Store,
+  command: string,
+  exp: string,
+  prev: ExperimentState | null,
+  next: ExperimentState | null,
+  released: Index["released"],
+): Promise<ExperimentState | null | false> {
+  const from = prev?.applied.elements ?? {};
+  const to = next?.applied.elements ?? {};
+  const fromRecords = prev?.applied.records ?? [];
+  const toRecords = next?.applied.records ?? [];
+  try {
+    store.putExperiment(exp, next);
+    store.putIndexMeta({ released });
+  } catch (e) {
+    return cannotWrite(ctx, e);
+  }
+  if (ctx.dryRun) {
+    const delta = diffElements(from, to);
+    ctx.out.push(
+      isEmptyDelta(delta)
+        ? "# fwc: no change to the gateway's table\n"
+        : renderDelta(delta, `${command} ${exp} (dry run)`),
+    );
+    const dns = dnsServer(ctx.testbed);
+    const changes = diffRecords(fromRecords, toRecords);
+    if (dns !== null && changes.length > 0) ctx.out.push(renderNsupdate(dns.settings, exp, changes));
+    return next;
+  }
+  const ok = await makeReal(ctx, store, {
+    command,
+    exp,
+    from,
+    to,
+    fromRecords,
+    toRecords,
+    whole: (elements) => stateParts(store, { exp, elements }),
+  });
+  if (!ok) return false;
   // Only a change that removes elements can revoke a flow.
   if (Object.keys(diffElements(from, to).remove).length > 0) {
     const cut = cutRevokedFlows(ctx.gw, from, to);
@@ -448,60 +447,150 @@ export async function commitChange(
   return next;
 }
 
-/**
- * Rolls back a change an earlier fwc did not finish: the state goes back to before it (the experiment's file and
- * the index, or the blocklist), then the tables are made exactly what the state says, then DNS.
- */
-export async function recover(ctx: DeployContext, store: StateStore): Promise<void> {
-  const intent = store.readIntent();
-  if (intent === null) return;
-  const exp = intent.experiment;
-  if (intent.blocks !== undefined) store.putBlocks(intent.blocks.previous);
-  else store.put(exp, intent.previous, { ...intent.indexPrevious, base: skeletonDigest(ctx.testbed) });
-  syncTables(ctx.gw, ctx.testbed, desiredElements(ctx.testbed, stateParts(store)), {
-    whole: intent.indexPrevious.base !== skeletonDigest(ctx.testbed),
+/** The blocklist's change (block, unblock): its rows, then the gateway, in one transaction like any change. */
+export async function commitBlocks(
+  ctx: DeployContext,
+  store: Store,
+  command: string,
+  previous: BlockEntry[],
+  entries: BlockEntry[],
+): Promise<boolean> {
+  try {
+    store.putBlocks({ version: 1, entries });
+  } catch (e) {
+    return cannotWrite(ctx, e);
+  }
+  return makeReal(ctx, store, {
+    command,
+    exp: "(blocklist)",
+    from: blockElements(previous),
+    to: blockElements(entries),
+    fromRecords: [],
+    toRecords: [],
+    whole: () => stateParts(store),
   });
-  if (intent.blocks !== undefined) store.putIndex({ ...intent.indexPrevious, base: skeletonDigest(ctx.testbed) });
-  else await pushRecords(ctx, exp, intent.next?.applied.records ?? [], intent.previous?.applied.records ?? [], false);
-  store.dropIntent();
+}
+
+/**
+ * After a crash mid-change (a pending record whose generation the store never reached): the gateway's tables
+ * are made exactly what the store says, then the changed experiment's DNS names. A pending record of a change
+ * that committed is only dropped.
+ */
+export async function recover(ctx: DeployContext, store: Store): Promise<void> {
+  const p = store.readPending();
+  if (p === null) return;
+  if (p.generation <= store.generation()) {
+    store.dropPending();
+    return;
+  }
+  const digest = skeletonDigest(ctx.testbed);
+  syncTables(ctx.gw, ctx.testbed, desiredElements(ctx.testbed, stateParts(store)), {
+    whole: store.readIndex().base !== digest,
+  });
+  store.putIndexMeta({ base: digest });
+  if (p.experiment !== "(blocklist)" && p.records.length > 0) {
+    // The names the change may have touched go, then the store's records are written again.
+    const now = store.readExperiment(p.experiment)?.applied.records ?? [];
+    await pushRecords(ctx, p.experiment, p.records, [], false);
+    await rewriteRecords(ctx, p.experiment, now);
+  }
+  store.dropPending();
   report(
     ctx,
     "FWC808",
-    store.intentPath,
-    `rolled back the unfinished \`${intent.command}\` of ${exp} started ${intent.started}`,
+    join(ctx.stateDir, DB_FILE),
+    `rolled back the unfinished \`${p.command}\` of ${p.experiment} started ${p.started}`,
     "run that command again if it is still wanted",
   );
 }
 
-/** Runs `body` holding the lock, after rolling back any unfinished change; state and nft problems become reports. */
+/** State and gateway problems as reports; true when `e` was one. */
+function reportProblem(ctx: DeployContext, e: unknown): boolean {
+  if (e instanceof LockError) report(ctx, "FWC804", ctx.stateDir, e.message);
+  else if (e instanceof StateError)
+    report(ctx, "FWC802", ctx.stateDir, e.message, "nothing was changed on the gateway");
+  else if (e instanceof NftError) report(ctx, "FWC803", ctx.gw.netns ?? "gateway", e.message);
+  else if (e instanceof Abort) return true;
+  else if ((e as NodeJS.ErrnoException).code !== undefined)
+    report(
+      ctx,
+      "FWC802",
+      ctx.stateDir,
+      `cannot use the state directory: ${(e as Error).message}`,
+      "free space or fix permissions in the state directory; nothing was changed",
+    );
+  else return false;
+  return true;
+}
+
+/**
+ * A store that is about to be made while the gateway has fwc's tables: the state was lost, or this is not the
+ * gateway's state directory. Starting empty would drop every experiment's rules at the next whole-table write.
+ */
+function refuseLostState(ctx: DeployContext): void {
+  if (hasLegacyState(ctx.stateDir)) return;
+  let there = false;
+  try {
+    there = anyTable(ctx.gw);
+  } catch {
+    return; // no nft to ask (a dry run off the gateway): the first change finds out
+  }
+  if (there)
+    throw new StateError(
+      `${ctx.stateDir} holds no state, but the gateway has fwc's tables: the state was lost, or this is not the gateway's --state. Restore the state directory, or, to start empty, delete fwc's tables first (nft delete table inet fwc; nft delete table bridge fwc)`,
+    );
+}
+
+/**
+ * Runs a change command's `body` in one transaction of the store, holding its write lock, after putting the
+ * gateway back in step with the store if an earlier fwc died mid-change. Whatever `body` did not commit is
+ * rolled back. State and nft problems become reports.
+ */
 export async function withState<T>(
   ctx: DeployContext,
-  body: (store: StateStore) => Promise<T>,
+  body: (store: Store) => Promise<T>,
   options: { recover?: boolean } = {},
 ): Promise<T | null> {
-  const store = new StateStore(ctx.stateDir);
-  let release: (() => void) | null = null;
+  let store: SqliteStore | null = null;
   try {
-    release = acquireLock(ctx.stateDir, ctx.waitMs);
-    if (options.recover !== false && !ctx.dryRun) await recover(ctx, store);
-    return await body(store);
+    store = SqliteStore.open(ctx.stateDir, claimsOf, {
+      create: true,
+      waitMs: ctx.waitMs,
+      beforeCreate: () => refuseLostState(ctx),
+    });
+    store!.begin(ctx.waitMs);
+    if (options.recover !== false && !ctx.dryRun) await recover(ctx, store!);
+    return await body(store!);
   } catch (e) {
-    if (e instanceof LockError) report(ctx, "FWC804", ctx.stateDir, e.message);
-    else if (e instanceof StateError)
-      report(ctx, "FWC802", ctx.stateDir, e.message, "fix or remove the file; fwc reconcile rebuilds the index");
-    else if (e instanceof NftError) report(ctx, "FWC803", ctx.gw.netns ?? "gateway", e.message);
-    else if (e instanceof Abort) return null;
-    else if ((e as NodeJS.ErrnoException).code !== undefined)
-      report(
-        ctx,
-        "FWC802",
-        ctx.stateDir,
-        `cannot use the state directory: ${(e as Error).message}`,
-        "free space or fix permissions in the state directory; nothing was changed",
-      );
-    else throw e;
+    if (!reportProblem(ctx, e)) throw e;
     return null;
   } finally {
-    release?.();
+    store?.close();
+  }
+}
+
+/**
+ * Runs a command that only reads (status, blocks): under the write lock when `locked` (so that no change is
+ * half-way while it compares the gateway with the store), never creating a store.
+ */
+export async function withReader<T>(
+  ctx: DeployContext,
+  body: (store: StoreReader, pending: ReturnType<Store["readPending"]>) => Promise<T>,
+  options: { locked: boolean },
+): Promise<T | null> {
+  let reader: StoreReader | null = null;
+  try {
+    reader = openReader(ctx.stateDir, claimsOf);
+    if (reader instanceof SqliteStore && options.locked) reader.begin(ctx.waitMs);
+    const pending = reader instanceof SqliteStore ? reader.readPending() : null;
+    return await body(
+      reader,
+      pending !== null && reader instanceof SqliteStore && pending.generation > reader.generation() ? pending : null,
+    );
+  } catch (e) {
+    if (!reportProblem(ctx, e)) throw e;
+    return null;
+  } finally {
+    reader?.close();
   }
 }

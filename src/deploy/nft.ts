@@ -48,6 +48,13 @@ export function tableExists(gw: Gateway): boolean {
   return FAMILIES.every((f) => new RegExp(`^table ${f} ${TABLE}$`, "m").test(r.out));
 }
 
+/** Whether the gateway has any of fwc's tables. */
+export function anyTable(gw: Gateway): boolean {
+  const r = run(gw, ["list", "tables"]);
+  if (!r.ok) throw new NftError(`nft list tables failed: ${firstLines(r.err)}`);
+  return FAMILIES.some((f) => new RegExp(`^table ${f} ${TABLE}$`, "m").test(r.out));
+}
+
 /** The elements of every set and map in `nft list table` output. */
 export function parseListing(text: string): ElementSet {
   const out: ElementSet = {};

@@ -249,16 +249,16 @@ export const CODES = {
   FWC800: e("experiment not swapped in", "The state has no such experiment: swap it in first (`fwc swapin`)."),
   FWC801: e("experiment already swapped in", "The experiment is already on the gateway: change it with `fwc modify`."),
   FWC802: e(
-    "unusable state directory",
-    "A state file cannot be read or written (corrupt, permissions, disk full); nothing was changed on the gateway.",
+    "unusable state",
+    "The store (`DIR/fwc.db`, `DIR/pending.db`) cannot be read or written: deleted, emptied or garbled, a link, a record that fails its schema, permissions, a full disk. Nothing was changed on the gateway; the message says which file and what to do.",
   ),
   FWC803: e(
     "the gateway refused the change",
     "nft (or the network namespace) refused the transaction; the gateway keeps its previous ruleset.",
   ),
   FWC804: e(
-    "state directory busy",
-    "Another fwc is changing this gateway; commands on one state directory run one at a time.",
+    "state busy",
+    "Another fwc held the store's write lock for longer than `--wait`; commands on one store run one at a time. Nothing was changed.",
   ),
   FWC805: e(
     "DNS update failed",
@@ -271,7 +271,7 @@ export const CODES = {
   ),
   FWC808: w(
     "interrupted command rolled back",
-    "An earlier fwc stopped in the middle of a change (killed, crashed, disk full); its change was undone first.",
+    "An earlier fwc stopped in the middle of a change (killed, crashed, power lost); the store never took its change, and the gateway and DNS were put back to what the store says first.",
   ),
   FWC809: w(
     "open connections not cut",
@@ -292,8 +292,8 @@ export const CODES = {
     "fwc compares the gateway's chains and rules with its own by loading them into a scratch network namespace (`unshare --net`), which failed (not root, or no CAP_SYS_ADMIN in a container); `fwc status` cannot say the gateway is in step, and `fwc reconcile` writes the tables whole.",
   ),
   FWC815: w(
-    "index rebuilt",
-    "The state's index could not be read (garbled, emptied); `fwc reconcile` rebuilt it from the experiments' own records. The quarantine of recently released ports was only in the index.",
+    "store rebuilt",
+    "`fwc reconcile` rebuilt part of the store from the experiments' own records (the ports, addresses and nodes they hold, the pending record) and says what it could not: an unreadable experiment record, a lost quarantine queue.",
   ),
 
   // 9xx: fwc itself

@@ -1,23 +1,13 @@
-/**
- * The deploy step's pieces without a kernel: element deltas, reading nft's listing back, conntrack flows and
- * which grants admit them, dynamic grants, g5kfw openings, the lock and crash-safe writes. test/kernel/ runs
- * them against the real nft, conntrack and packets.
- */
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { resolveDynamic } from "../../src/access/dynamic.js";
 import { diffElements, type ElementSet, renderDelta } from "../../src/backends/nftables/render.js";
 import { blockElements, parseBlock } from "../../src/deploy/blocks.js";
 import { G5kOpening, g5kRequest } from "../../src/deploy/commands.js";
 import { admits, blocked, parseFlows } from "../../src/deploy/conntrack.js";
-import { acquireLock, LockError } from "../../src/deploy/lock.js";
 import { normalizeKey, parseListing } from "../../src/deploy/nft.js";
-import { type BlockEntry, writeFileAtomic } from "../../src/deploy/state.js";
 import { skeletonLines } from "../../src/deploy/table.js";
 import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
+import type { BlockEntry } from "../../src/store/schema.js";
 
 describe("element deltas", () => {
   const a: ElementSet = {
@@ -242,34 +232,6 @@ describe("dynamic grants", () => {
     expect(g5kRequest(G5kOpening.parse([{ addr: "constructor", port: 22 }]), { web: {} })).toEqual({
       problem: 'opening 0: "constructor" is not a node of the experiment or its IPv6 address',
     });
-  });
-});
-
-describe("the state directory", () => {
-  it("writes files whole: a temporary file renamed over the old one, nothing left behind", () => {
-    const dir = mkdtempSync(join(tmpdir(), "fwc-state-"));
-    const f = join(dir, "sub", "x.json");
-    writeFileAtomic(f, "one");
-    writeFileAtomic(f, "two");
-    expect(readFileSync(f, "utf8")).toBe("two");
-    expect(readdirSync(join(dir, "sub"))).toEqual(["x.json"]);
-  });
-
-  it("the lock: taken, released, taken over from a dead owner, and a live owner is named", () => {
-    const dir = mkdtempSync(join(tmpdir(), "fwc-lock-"));
-    const release = acquireLock(dir, 0);
-    expect(readFileSync(join(dir, "lock"), "utf8")).toMatch(new RegExp(`^${process.pid} `));
-    expect(() => acquireLock(dir, 200)).toThrow(LockError);
-    release();
-    expect(existsSync(join(dir, "lock"))).toBe(false);
-    // A process that has exited: its lock is stale.
-    const dead = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" }).stdout.trim();
-    writeFileSync(join(dir, "lock"), `${dead} 2026-11-22T00:00:00Z\n`);
-    acquireLock(dir, 0)();
-    writeFileSync(join(dir, "lock"), "1 2026-11-22T00:00:00Z\n");
-    expect(() => acquireLock(dir, 100)).toThrow(
-      /another fwc \(pid 1, since 2026-11-22T00:00:00Z\) holds .*lock; waited 0 s/,
-    );
   });
 });
 

@@ -203,6 +203,7 @@ s.bind(${p}, ${JSON.stringify(addr)}, () => console.log("ready"));`;
     fwc = fwcOn(lab, dir, state, ["--wait", "2"]);
     for (const cmd of [
       ["nft", "delete", "table", "inet", "fwc"],
+      ["nft", "delete", "table", "bridge", "fwc"],
       ["conntrack", "-F"],
     ])
       try {

@@ -1,13 +1,28 @@
 /**
- * Injected faults on a real gateway: an invalid ruleset, nft missing, fwc killed after writing its intent and
- * after changing the kernel, a full disk for the state directory, and a state directory held by another fwc.
- * After each, the gateway passes exactly the traffic it passed before (real packets), and the state is
- * consistent with the kernel (`fwc status`), at once or after the next command rolled the change back.
+ * Injected faults on a real gateway: an invalid ruleset, nft missing, fwc killed after writing its pending
+ * record and after changing the kernel, a full disk for the state directory, a store held by another fwc (and
+ * one whose holder died), and every file of the store deleted, truncated or garbled. After each, the gateway
+ * passes exactly the traffic it passed before (real packets), and the store is consistent with the kernel
+ * (`fwc status`), at once, after the next command put the gateway back, or after a backup was restored.
  */
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fwcOn, TESTBED_YAML } from "./deploy-helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
@@ -42,6 +57,11 @@ describe.skipIf(!canRunKernelTests())("faults leave the gateway as it was", () =
     writeFileSync(join(dir, "testbed.yaml"), TESTBED_YAML);
     writeFileSync(join(dir, "e1.ns"), E1);
     writeFileSync(join(dir, "e1.json"), JSON.stringify({ web: { ipv4: "10.1.1.3" }, db: { ipv4: "10.1.1.4" } }));
+    writeFileSync(
+      join(dir, "e2.ns"),
+      'set ns [new Simulator]\nsource tb_compat.tcl\nset x [$ns node]\ntb-allow-external $x shared rdr "x/22"\n$ns run\n',
+    );
+    writeFileSync(join(dir, "e2.json"), JSON.stringify({ x: { ipv4: "10.1.1.9" } }));
     // The state directory lives on a small file system of its own, to be filled up later.
     mkdirSync(state);
     lab.sh(["mount", "-t", "tmpfs", "-o", "size=2m", "fwc-test", state]);
@@ -94,14 +114,14 @@ describe.skipIf(!canRunKernelTests())("faults leave the gateway as it was", () =
     inStep();
   });
 
-  it("killed after writing its intent: the kernel is untouched, the next command rolls the intent back", () => {
-    const r = fwc(open, { FWC_FAILPOINT: "after-intent" });
+  it("killed after writing its pending record: the kernel is untouched, the next command finds nothing to undo", () => {
+    const r = fwc(open, { FWC_FAILPOINT: "after-pending" });
     expect(r.signal).toBe("SIGKILL");
     expect(traffic()).toEqual(baseline);
     const s = fwc(["status"]);
     expect(s.code).toBe(1);
     expect(s.err).toContain("an unfinished `open` of proj/e1");
-    // The dead process's lock is taken over; the change is undone.
+    // The dead process's lock went with it; the change is undone.
     const rec = fwc(["reconcile"]);
     expect(rec.code).toBe(0);
     expect(rec.err).toContain("warning[FWC808]: rolled back the unfinished `open` of proj/e1");
@@ -133,56 +153,172 @@ describe.skipIf(!canRunKernelTests())("faults leave the gateway as it was", () =
     spawnSync("dd", ["if=/dev/zero", `of=${join(state, "filler")}`, "bs=4k"], { encoding: "utf8" });
     const r = fwc(open);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/error\[FWC802\]: cannot (write|use) the state( directory)?: ENOSPC/);
+    expect(r.err).toMatch(
+      /error\[FWC802\]: .*(fwc\.db: (the disk is full|an I\/O error)|cannot (write|use) the state( directory)?: ENOSPC)/,
+    );
+    expect(r.err).not.toContain("internal error");
     expect(traffic()).toEqual(baseline);
     rmSync(join(state, "filler"));
     inStep();
   });
 
-  it("a deleted index is rebuilt from the experiments, never taken as empty: a held port is not handed out", () => {
-    // proj/e1 holds 20000 (web/80). Without its index, an empty one gave 20000 to another experiment's swapin.
-    rmSync(join(state, "index.json"));
-    writeFileSync(
-      join(dir, "e2.ns"),
-      'set ns [new Simulator]\nsource tb_compat.tcl\nset x [$ns node]\ntb-allow-external $x shared rdr "x/22"\n$ns run\n',
-    );
-    writeFileSync(join(dir, "e2.json"), JSON.stringify({ x: { ipv4: "10.1.1.9" } }));
-    const r = fwc(["swapin", join(dir, "e2.ns"), "--exp", "proj/e2", "--nodes", join(dir, "e2.json"), "--json"]);
-    expect(r.code).toBe(0);
-    const ports = (JSON.parse(r.out) as { inbound: { external: { port: number } }[] }).inbound;
-    expect(ports.map((e) => e.external.port)).toEqual([20001]);
-    expect(lab.send("inet", "tcp", "198.51.100.1", 20000)).toBe("web:80 198.51.100.2");
-    expect(fwc(["swapout", "--exp", "proj/e2"]).code).toBe(0);
+  // ---- damage to the store: each file deleted, truncated or garbled ----
+
+  const holders: ChildProcess[] = [];
+  afterAll(() => {
+    for (const h of holders) h.kill("SIGKILL");
+  });
+  /** Another process with the database open ("open"), or holding its write lock until it is killed ("lock"). */
+  const holdDb = (mode: "open" | "lock") =>
+    new Promise<ChildProcess>((resolve, reject) => {
+      const mod = createRequire(import.meta.url).resolve("better-sqlite3");
+      const c = spawn(process.execPath, [
+        "-e",
+        `const D = require(${JSON.stringify(mod)}); const d = new D(${JSON.stringify(db)}); ${mode === "lock" ? 'd.exec("BEGIN IMMEDIATE");' : 'd.prepare("SELECT 1").get();'} process.stdout.write("held\\n"); setInterval(() => {}, 1000);`,
+      ]);
+      holders.push(c);
+      c.stdout!.once("data", () => resolve(c));
+      c.once("exit", (code) => reject(new Error(`the holder exited with ${code}`)));
+    });
+
+  const db = join(state, "fwc.db");
+  const files = ["fwc.db", "fwc.db-wal", "fwc.db-shm", "pending.db"];
+  const backup = join(dir, "backup");
+  /** A copy of the store taken while no command runs (the operator's backup). */
+  const takeBackup = () => {
+    mkdirSync(backup, { recursive: true });
+    for (const f of files)
+      if (existsSync(join(state, f))) copyFileSync(join(state, f), join(backup, f));
+      else rmSync(join(backup, f), { force: true });
+  };
+  const restore = () => {
+    for (const f of files)
+      if (existsSync(join(backup, f))) copyFileSync(join(backup, f), join(state, f));
+      else rmSync(join(state, f), { force: true });
+  };
+  /** A change command is refused with FWC802 naming `what`, and nothing changes on the gateway. */
+  const swapin2 = ["swapin", join(dir, "e2.ns"), "--exp", "proj/e2", "--nodes", join(dir, "e2.json")];
+  const refused = (what: RegExp, commands = [open, swapin2]) => {
+    for (const args of commands) {
+      const r = fwc(args);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toMatch(/error\[FWC802\]/);
+      expect(r.err).toMatch(what);
+      expect(r.err).not.toMatch(/internal error|SqliteError| {4}at /);
+    }
+    expect(traffic()).toEqual(baseline);
+  };
+  const garble = (path: string, at: number, bytes: number) => {
+    const fd = openSync(path, "r+");
+    writeSync(fd, Buffer.alloc(bytes, 0xa5), 0, bytes, at);
+    closeSync(fd);
+  };
+
+  it("the database deleted: refused, never taken as an empty state; the backup brings it back", () => {
+    takeBackup();
+    for (const f of ["fwc.db", "fwc.db-wal", "fwc.db-shm"]) rmSync(join(state, f), { force: true });
+    // An empty store would give proj/e1's port 20000 to proj/e2.
+    refused(/fwc\.db is missing, but .*pending\.db shows it existed/);
+    // With pending.db gone too, the gateway's own tables still say a state existed.
+    rmSync(join(state, "pending.db"));
+    refused(/holds no state, but the gateway has fwc's tables/);
+    restore();
     inStep();
   });
 
-  it("a garbled index: commands refuse and name it, reconcile rebuilds it and says what was lost", () => {
-    writeFileSync(join(state, "index.json"), '{"version": 1, "ports": [garbage');
-    const refused = fwc(open);
-    expect(refused.code).toBe(1);
-    expect(refused.err).toMatch(/error\[FWC802\]: .*index\.json: not JSON/);
-    expect(traffic()).toEqual(baseline);
-    const r = fwc(["reconcile"]);
-    expect(r.code).toBe(0);
-    expect(r.err).toContain("warning[FWC815]");
-    expect(r.err).toContain("rebuilt from the 1 experiment(s)' own records");
+  it("the database truncated or emptied: refused; garbled: refused with what SQLite found", () => {
+    takeBackup();
+    truncateSync(db, 0);
+    rmSync(join(state, "fwc.db-wal"), { force: true });
+    refused(/has no tables, but .* shows it had: it was emptied or truncated/);
+    // Without pending.db, the gateway's tables still say the store had experiments.
+    rmSync(join(state, "pending.db"));
+    refused(/holds no state, but the gateway has fwc's tables/);
+    restore();
+    truncateSync(db, 3000);
+    refused(/fwc\.db: (the database is damaged|not an SQLite database)/);
+    restore();
+    garble(db, 0, 100);
+    refused(/fwc\.db: not an SQLite database/);
+    restore();
     inStep();
-    // The rebuilt index still knows proj/e1's port.
-    const o = fwc(["open", "--exp", "proj/e1", "--rdr", "db/5432", "--json"]);
-    expect(o.code).toBe(0);
+  });
+
+  it("the -wal file deleted after a change while another process had the database open: nothing is lost", async () => {
+    // With another connection open, fwc's own close does not fold the WAL into the database: its checkpoint
+    // after each commit does.
+    const reader = await holdDb("open");
+    const o = fwc([...open, "--json"]);
+    expect(o.code, o.err).toBe(0);
     expect(o.out).toContain('"port": 20001');
+    expect(existsSync(join(state, "fwc.db-wal"))).toBe(true);
+    reader.kill("SIGKILL");
+    await new Promise((r) => reader.once("exit", r));
+    for (const f of ["fwc.db-wal", "fwc.db-shm"]) rmSync(join(state, f), { force: true });
+    const s = fwc(["status", "--exp", "proj/e1", "--json"]);
+    expect([s.code, s.err]).toEqual([0, ""]);
+    expect(s.out).toContain('"port": 20001');
     expect(fwc(["close", "--exp", "proj/e1", "--all"]).code).toBe(0);
     inStep();
   });
 
-  it("one fwc at a time: a busy state directory is waited for, then named", () => {
-    // A live process holds the lock (this test's own pid stands for another fwc).
-    writeFileSync(join(state, "lock"), `${process.pid} 2026-11-22T00:00:00Z\n`);
+  it("an experiment's record edited into garbage: refused and named; reconcile keeps its ports held", () => {
+    takeBackup();
+    const d = new Database(db);
+    d.prepare("UPDATE experiments SET state = '{\"version\": 1, garbage' WHERE name = 'proj/e1'").run();
+    d.close();
+    // Commands on proj/e1 are refused; others go on (the ports it holds are rows of their own, intact).
+    refused(/experiment proj\/e1 is not JSON/, [open, ["close", "--exp", "proj/e1", "--all"]]);
+    const r = fwc(["reconcile"]);
+    expect(r.code, r.err + r.out).toBe(1);
+    expect(r.err).toContain("warning[FWC815]");
+    expect(r.err).toMatch(/experiment proj\/e1 is not JSON.*what it holds stays held/);
+    expect(r.err).toContain("the gateway's tables are left as they are");
+    expect(traffic()).toEqual(baseline);
+    restore();
+    inStep();
+  });
+
+  it("pending.db deleted: nothing is lost; garbled: refused, and reconcile makes a new one", () => {
+    rmSync(join(state, "pending.db"));
+    expect(fwc(open).code).toBe(0);
+    expect(fwc(["close", "--exp", "proj/e1", "--all"]).code).toBe(0);
+    inStep();
+    garble(join(state, "pending.db"), 0, 64);
+    refused(/pending\.db: not an SQLite database/);
+    const r = fwc(["reconcile"]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/warning\[FWC815\]: .*pending\.db: not an SQLite database.*replaced with an empty one/);
+    inStep();
+  });
+
+  it("the database a symbolic link: refused without reading what it points to", () => {
+    takeBackup();
+    rmSync(db);
+    symlinkSync("/etc/shadow", db);
+    refused(/fwc\.db: not a regular file \(a symbolic link\)/);
+    rmSync(db);
+    restore();
+    inStep();
+  });
+
+  // ---- the write lock: the kernel's, held by a process and gone with it ----
+
+  it("one fwc at a time: a held store is waited for, then named; a killed holder's lock is gone at once", async () => {
+    const holder = await holdDb("lock");
+    const t = Date.now();
     const r = fwc(open);
     expect(r.code).toBe(1);
-    expect(r.err).toContain(`error[FWC804]: another fwc (pid ${process.pid}, since 2026-11-22T00:00:00Z) holds`);
-    rmSync(join(state, "lock"));
+    expect(r.err).toMatch(/error\[FWC804\]: another fwc holds the write lock of .*fwc\.db; waited 1 s/);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1000);
     expect(traffic()).toEqual(baseline);
+    // The holder dies without releasing anything: the kernel drops its lock, and no file names its pid.
+    holder.kill("SIGKILL");
+    await new Promise((r) => holder.once("exit", r));
+    const o = fwc(open);
+    expect(o.code, o.err).toBe(0);
+    expect(fwc(["close", "--exp", "proj/e1", "--all"]).code).toBe(0);
+    expect(existsSync(join(state, "lock"))).toBe(false);
     inStep();
   });
 });

@@ -1,0 +1,615 @@
+/**
+ * The embedded store (docs/deploy.md, "The state"): an SQLite database in the state directory, through
+ * better-sqlite3.
+ *
+ *   DIR/fwc.db       the truth: experiments, the ports, dedicated addresses and claims each holds, the
+ *                    blocklist, the quarantine queue and the deployed skeleton's digest. WAL mode: readers never
+ *                    wait for a writer; a writer takes the database's write lock with BEGIN IMMEDIATE, which the
+ *                    kernel releases when its process dies (no lock file, no pid to go stale or be reused).
+ *   DIR/pending.db   the change under way (its DNS records and the generation it commits), so that the next
+ *                    command can put the gateway and DNS back to what fwc.db says after a crash.
+ *
+ * Ports, dedicated addresses and claims are rows keyed by the port, the address or the claim: the database
+ * itself refuses to give one to two experiments.
+ */
+import { existsSync, lstatSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import * as z from "zod/mini";
+import { portBitmap, type ReleasedPorts, ReleasedPorts as ReleasedSchema, withoutPorts } from "../plan/allocations.js";
+import "../schema.js";
+import { hasLegacyState, LEGACY_FILES, LegacyState } from "./legacy.js";
+import {
+  BlockEntry,
+  type Blocks,
+  ExperimentState,
+  emptyIndex,
+  type Index,
+  isExperimentName,
+  Pending,
+  StateError,
+} from "./schema.js";
+import { LockError, type Store, type StoreReader } from "./store.js";
+
+export const DB_FILE = "fwc.db";
+export const PENDING_FILE = "pending.db";
+const SCHEMA = "1";
+
+const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS experiments (name TEXT PRIMARY KEY, state TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ports (port INTEGER PRIMARY KEY, experiment TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ports_by ON ports (experiment);
+CREATE TABLE IF NOT EXISTS dedicated (address TEXT PRIMARY KEY, experiment TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedicated_by ON dedicated (experiment);
+CREATE TABLE IF NOT EXISTS claims (claim TEXT PRIMARY KEY, experiment TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS claims_by ON claims (experiment);
+CREATE TABLE IF NOT EXISTS blocks (seq INTEGER PRIMARY KEY, entry TEXT NOT NULL);
+`;
+
+type SqliteError = Error & { code?: string };
+
+const isSqlite = (e: unknown): e is SqliteError =>
+  e instanceof Error && typeof (e as SqliteError).code === "string" && (e as SqliteError).code!.startsWith("SQLITE_");
+
+/** What an SQLite error code means for the person running fwc. */
+function explain(path: string, e: SqliteError): string {
+  const code = e.code!;
+  const what =
+    code === "SQLITE_NOTADB"
+      ? "not an SQLite database (damaged or replaced)"
+      : code.startsWith("SQLITE_CORRUPT")
+        ? "the database is damaged"
+        : code === "SQLITE_FULL"
+          ? "the disk is full"
+          : code.startsWith("SQLITE_READONLY") || code === "SQLITE_PERM" || code.startsWith("SQLITE_CANTOPEN")
+            ? "cannot be opened for writing (permissions, or a read-only file system)"
+            : code.startsWith("SQLITE_IOERR")
+              ? "an I/O error while using it (a full disk, or a failing one)"
+              : e.message;
+  const help =
+    code === "SQLITE_FULL" || code.startsWith("SQLITE_IOERR")
+      ? "free space in the state directory and check the disk"
+      : code.startsWith("SQLITE_READONLY") || code === "SQLITE_PERM" || code.startsWith("SQLITE_CANTOPEN")
+        ? "run fwc as the owner of the state directory, on a writable file system"
+        : "restore it from a backup";
+  return `${path}: ${what} (${code}); ${help}`;
+}
+
+/** Runs `f`, turning SQLite's errors into state errors that name the database and say what to do. */
+function guard<T>(path: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (isSqlite(e)) {
+      if (e.code === "SQLITE_BUSY" || e.code === "SQLITE_LOCKED")
+        throw new LockError(`another fwc is using ${path}; try again when it is done, or raise --wait`);
+      throw new StateError(explain(path, e));
+    }
+    throw e;
+  }
+}
+
+/** A record read back from the database, checked against its schema. */
+function parseRow<T extends z.ZodMiniType>(path: string, what: string, text: string, schema: T): z.infer<T> {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new StateError(`${path}: ${what} is not JSON (the database was changed by hand?); restore it from a backup`);
+  }
+  const r = schema.safeParse(data);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new StateError(`${path}: ${what}: ${i.path.join(".") || "(top level)"}: ${i.message}`);
+  }
+  return r.data;
+}
+
+const Released = z.array(ReleasedSchema);
+const Zone = z.nullable(z.object({ name: z.string(), serial: z.int(), digest: z.string() }));
+const Base = z.nullable(z.string());
+
+/** Rejects a path that is a link or not a file (fwc makes its files itself). */
+function mustBeFile(path: string): boolean {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw e;
+  }
+  if (!st.isFile())
+    throw new StateError(
+      `${path}: not a regular file (${st.isSymbolicLink() ? "a symbolic link" : "a directory or device"}); fwc makes its state files itself: remove it`,
+    );
+  return true;
+}
+
+const expandPorts = (ports: { port: number; portEnd: number }[]): number[] => {
+  const out: number[] = [];
+  for (const p of ports) for (let x = p.port; x <= p.portEnd; x++) out.push(x);
+  return out;
+};
+
+/** What an experiment claims: its nodes' addresses, bridge ports and MACs (computed by the caller). */
+export type ClaimsOf = (s: ExperimentState) => string[];
+
+export class SqliteStore implements Store {
+  readonly location: string;
+  private readonly db: Database.Database;
+  private pendingDb: Database.Database | null = null;
+  private dirty = false;
+
+  private constructor(
+    readonly dir: string,
+    db: Database.Database,
+    private readonly claimsOf: ClaimsOf,
+  ) {
+    this.location = join(dir, DB_FILE);
+    this.db = db;
+  }
+
+  /**
+   * Opens the store of DIR, creating it (and migrating a state directory of the old layout) when `create` is
+   * set; null when there is none and `create` is not set.
+   */
+  static open(
+    dir: string,
+    claimsOf: ClaimsOf,
+    options: { create: boolean; waitMs: number; beforeCreate?: () => void },
+  ): SqliteStore | null {
+    const path = join(dir, DB_FILE);
+    const exists = mustBeFile(path);
+    mustBeFile(join(dir, PENDING_FILE));
+    if (!exists) {
+      if (!options.create) return null;
+      // pending.db is made with the database: alone, it says the database was deleted or moved.
+      if (existsSync(join(dir, PENDING_FILE)))
+        throw new StateError(
+          `${path} is missing, but ${join(dir, PENDING_FILE)} shows it existed: without it fwc does not know which ports and addresses experiments hold; restore it from a backup`,
+        );
+    }
+    mkdirSync(dir, { recursive: true });
+    const db = guard(path, () => new Database(path, { timeout: options.waitMs }));
+    const store = new SqliteStore(dir, db, claimsOf);
+    try {
+      guard(path, () => {
+        db.pragma("synchronous = FULL");
+        // A database made by someone else, or damaged past its header, is found here rather than mid-change.
+        if (db.pragma("journal_mode", { simple: true }) !== "wal") db.pragma("journal_mode = WAL");
+      });
+      if (exists && store.schemaVersion() === null && existsSync(join(dir, PENDING_FILE)))
+        throw new StateError(
+          `${path} has no tables, but ${join(dir, PENDING_FILE)} shows it had: it was emptied or truncated; restore it from a backup`,
+        );
+      if (!exists || store.schemaVersion() === null) {
+        if (!options.create) {
+          store.close();
+          return null;
+        }
+        options.beforeCreate?.();
+        store.create(options.waitMs);
+      } else if (store.schemaVersion() !== SCHEMA)
+        throw new StateError(
+          `${path}: schema ${store.schemaVersion()} is not one this fwc knows (${SCHEMA}); use the fwc that wrote it`,
+        );
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+    return store;
+  }
+
+  private schemaVersion(): string | null {
+    return guard(this.location, () => {
+      const t = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+      if (t === undefined) return null;
+      const r = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
+      return r?.value ?? null;
+    });
+  }
+
+  /** Makes the tables (under the write lock: of two first commands, one creates, the other finds them). */
+  private create(waitMs: number): void {
+    this.begin(waitMs);
+    let pending: Pending | null = null;
+    try {
+      guard(this.location, () => {
+        this.db.exec(SCHEMA_SQL);
+        if (this.meta("schema") === null) {
+          this.setMeta("schema", SCHEMA);
+          this.setMeta("generation", "0");
+          if (hasLegacyState(this.dir)) pending = this.migrate();
+        }
+      });
+      this.commit();
+    } catch (e) {
+      this.rollback();
+      throw e;
+    }
+    // Made after the tables exist: from now on, a database without its tables was emptied, not new.
+    this.writePendingRow(pending);
+    this.moveLegacyAside();
+  }
+
+  /** Reads a state directory of the old layout into the (empty) tables: see docs/deploy.md, "Upgrading". */
+  private migrate(): Pending | null {
+    const legacy = new LegacyState(this.dir);
+    const intent = legacy.readIntent();
+    const states = legacy.listExperiments();
+    let index: Index;
+    try {
+      index = legacy.readIndex();
+    } catch {
+      index = emptyIndex();
+    }
+    let blocks = legacy.readBlocks();
+    // An unfinished change is taken back: the experiment (or blocklist) before it, and the gateway and DNS are
+    // put back to that by the first command (the pending record below).
+    const byName = new Map(states.map((s) => [s.experiment, s]));
+    if (intent !== null) {
+      if (intent.blocks !== undefined) blocks = intent.blocks.previous;
+      else if (intent.previous === null) byName.delete(intent.experiment);
+      else byName.set(intent.experiment, intent.previous);
+    }
+    for (const s of byName.values()) this.putExperiment(s.experiment, s);
+    this.putBlocks(blocks);
+    const used = portBitmap([...byName.values()].flatMap((s) => s.allocations.ports));
+    this.putIndexMeta({ base: index.base, released: withoutPorts(index.released, used) });
+    if (index.zone !== undefined) this.setMeta("zone", JSON.stringify(index.zone));
+    // A generation the store never reaches: the first command puts the gateway and DNS back to the store.
+    return intent === null
+      ? null
+      : {
+          version: 1,
+          command: intent.command,
+          experiment: intent.experiment,
+          generation: Number.MAX_SAFE_INTEGER,
+          records: [...(intent.previous?.applied.records ?? []), ...(intent.next?.applied.records ?? [])],
+          started: intent.started,
+        };
+  }
+
+  private moveLegacyAside(): void {
+    if (!hasLegacyState(this.dir)) return;
+    const aside = join(this.dir, `pre-store-${new Date().toISOString().replace(/[:.]/g, "")}`);
+    mkdirSync(aside, { recursive: true });
+    for (const f of LEGACY_FILES)
+      if (existsSync(join(this.dir, f)))
+        try {
+          renameSync(join(this.dir, f), join(aside, f));
+        } catch {
+          // left in place: it is never read again once the database exists
+        }
+  }
+
+  private meta(key: string): string | null {
+    const r = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    return r?.value ?? null;
+  }
+
+  private setMeta(key: string, value: string): void {
+    this.db
+      .prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+      .run(key, value);
+    this.dirty = true;
+  }
+
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
+  }
+
+  begin(waitMs: number): void {
+    guard(this.location, () => this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(waitMs))}`));
+    try {
+      this.db.exec("BEGIN IMMEDIATE");
+    } catch (e) {
+      if (isSqlite(e) && (e.code === "SQLITE_BUSY" || e.code === "SQLITE_LOCKED"))
+        throw new LockError(
+          `another fwc holds the write lock of ${this.location}; waited ${Math.round(waitMs / 1000)} s. Try again when it is done, or raise --wait`,
+        );
+      throw new StateError(explain(this.location, e as SqliteError));
+    }
+    this.dirty = false;
+  }
+
+  commit(): void {
+    guard(this.location, () => {
+      if (this.dirty) this.setMeta("generation", String(this.generation() + 1));
+      this.db.exec("COMMIT");
+    });
+    this.dirty = false;
+    // The committed change goes into the database file at once, so that a lost -wal file loses nothing.
+    try {
+      this.db.pragma("wal_checkpoint(PASSIVE)");
+    } catch {
+      // a reader holds an older snapshot: the next commit's checkpoint catches up
+    }
+  }
+
+  rollback(): void {
+    if (this.db.inTransaction)
+      try {
+        this.db.exec("ROLLBACK");
+      } catch {
+        // SQLite rolled back already (I/O error); the database is as it was
+      }
+    this.dirty = false;
+  }
+
+  close(): void {
+    this.rollback();
+    this.pendingDb?.close();
+    this.pendingDb = null;
+    if (this.db.open) this.db.close();
+  }
+
+  generation(): number {
+    return guard(this.location, () => Number(this.meta("generation") ?? "0"));
+  }
+
+  readIndex(): Index {
+    return guard(this.location, () => {
+      const ports = this.db.prepare("SELECT port FROM ports ORDER BY port").pluck().all() as number[];
+      const ranges: { port: number; portEnd: number }[] = [];
+      for (const p of ports) {
+        const last = ranges[ranges.length - 1];
+        if (last !== undefined && last.portEnd + 1 === p) last.portEnd = p;
+        else ranges.push({ port: p, portEnd: p });
+      }
+      const dedicated: Index["dedicated"] = {};
+      for (const r of this.db.prepare("SELECT address, experiment FROM dedicated").all() as {
+        address: string;
+        experiment: string;
+      }[])
+        dedicated[r.address] = r.experiment;
+      const meta = (key: string) => this.meta(key);
+      const released = parseRow(this.location, "the quarantine queue", meta("released") ?? "[]", Released);
+      const base = parseRow(this.location, "the skeleton digest", meta("base") ?? "null", Base);
+      const zone = parseRow(this.location, "the zone serial", meta("zone") ?? "null", Zone);
+      return { version: 1, base, ports: ranges, dedicated, released, ...(zone === null ? {} : { zone }) };
+    });
+  }
+
+  readExperiment(exp: string): ExperimentState | null {
+    if (!isExperimentName(exp)) throw new StateError(`"${exp}" is not PID/EID made of two DNS labels`);
+    const name = exp.toLowerCase();
+    const r = guard(
+      this.location,
+      () => this.db.prepare("SELECT state FROM experiments WHERE name = ?").get(name) as { state: string } | undefined,
+    );
+    return r === undefined ? null : parseRow(this.location, `experiment ${name}`, r.state, ExperimentState);
+  }
+
+  listExperiments(): ExperimentState[] {
+    const rows = guard(
+      this.location,
+      () =>
+        this.db.prepare("SELECT name, state FROM experiments ORDER BY name").all() as { name: string; state: string }[],
+    );
+    return rows.map((r) => parseRow(this.location, `experiment ${r.name}`, r.state, ExperimentState));
+  }
+
+  readBlocks(): Blocks {
+    const rows = guard(
+      this.location,
+      () => this.db.prepare("SELECT seq, entry FROM blocks ORDER BY seq").all() as { seq: number; entry: string }[],
+    );
+    return {
+      version: 1,
+      entries: rows.map((r) => parseRow(this.location, `blocklist entry ${r.seq}`, r.entry, BlockEntry)),
+    };
+  }
+
+  claimHolders(claims: string[]): Map<string, string> {
+    return guard(this.location, () => {
+      const q = this.db.prepare("SELECT experiment FROM claims WHERE claim = ?").pluck();
+      const out = new Map<string, string>();
+      for (const c of claims) {
+        const holder = q.get(c) as string | undefined;
+        if (holder !== undefined) out.set(c, holder);
+      }
+      return out;
+    });
+  }
+
+  putExperiment(exp: string, state: ExperimentState | null): void {
+    if (!isExperimentName(exp)) throw new StateError(`"${exp}" is not PID/EID made of two DNS labels`);
+    const name = exp.toLowerCase();
+    guard(this.location, () => {
+      this.dirty = true;
+      for (const t of [
+        "experiments WHERE name",
+        "ports WHERE experiment",
+        "dedicated WHERE experiment",
+        "claims WHERE experiment",
+      ])
+        this.db.prepare(`DELETE FROM ${t} = ?`).run(name);
+      if (state === null) return;
+      this.db.prepare("INSERT INTO experiments (name, state) VALUES (?, ?)").run(name, JSON.stringify(state));
+      this.insertRows(name, state);
+    });
+  }
+
+  /** The experiment's ports, addresses and claims; one held by another experiment is refused by its key. */
+  private insertRows(name: string, state: ExperimentState): void {
+    const holder = (table: string, col: string, v: string | number) =>
+      this.db.prepare(`SELECT experiment FROM ${table} WHERE ${col} = ?`).pluck().get(v) as string | undefined;
+    const insert = (table: string, col: string, values: (string | number)[], what: string) => {
+      const st = this.db.prepare(`INSERT INTO ${table} (${col}, experiment) VALUES (?, ?)`);
+      for (const v of values)
+        try {
+          st.run(v, name);
+        } catch (e) {
+          if (isSqlite(e) && e.code!.startsWith("SQLITE_CONSTRAINT")) {
+            const h = holder(table, col, v);
+            if (h === name) continue; // the experiment names it twice: held once
+            throw new StateError(`${what} ${v} is held by experiment ${h} already; fwc reconcile checks the store`);
+          }
+          throw e;
+        }
+    };
+    insert("ports", "port", expandPorts(state.allocations.ports), "gateway port");
+    insert(
+      "dedicated",
+      "address",
+      state.allocations.dedicated.map((d) => d.address),
+      "dedicated address",
+    );
+    insert("claims", "claim", this.claimsOf(state), "node");
+  }
+
+  putIndexMeta(meta: { base?: string | null; released?: ReleasedPorts[] }): void {
+    guard(this.location, () => {
+      if (meta.base !== undefined) this.setMeta("base", JSON.stringify(meta.base));
+      if (meta.released !== undefined) this.setMeta("released", JSON.stringify(meta.released));
+    });
+  }
+
+  putBlocks(blocks: Blocks): void {
+    guard(this.location, () => {
+      this.dirty = true;
+      this.db.prepare("DELETE FROM blocks").run();
+      const st = this.db.prepare("INSERT INTO blocks (seq, entry) VALUES (?, ?)");
+      for (const [i, e] of blocks.entries.entries()) st.run(i, JSON.stringify(e));
+    });
+  }
+
+  rebuildIndex(): { experiments: number; unreadable: number; problems: string[] } {
+    return guard(this.location, () => {
+      const problems: string[] = [];
+      const rows = this.db.prepare("SELECT name, state FROM experiments ORDER BY name").all() as {
+        name: string;
+        state: string;
+      }[];
+      this.dirty = true;
+      // Rows of experiments that are gone go; an experiment whose record cannot be read keeps its rows (what it
+      // holds stays held), the others' rows are made again from their records.
+      for (const t of ["ports", "dedicated", "claims"])
+        this.db.prepare(`DELETE FROM ${t} WHERE experiment NOT IN (SELECT name FROM experiments)`).run();
+      const readable: [string, ExperimentState][] = [];
+      for (const r of rows)
+        try {
+          readable.push([r.name, parseRow(this.location, `experiment ${r.name}`, r.state, ExperimentState)]);
+        } catch (e) {
+          if (!(e instanceof StateError)) throw e;
+          problems.push(`${e.message}: what it holds stays held`);
+        }
+      for (const [name] of readable)
+        for (const t of ["ports", "dedicated", "claims"])
+          this.db.prepare(`DELETE FROM ${t} WHERE experiment = ?`).run(name);
+      let n = 0;
+      for (const [name, s] of readable)
+        try {
+          this.insertRows(name, s);
+          n++;
+        } catch (e) {
+          if (!(e instanceof StateError)) throw e;
+          problems.push(`experiment ${name}: ${e.message}`);
+        }
+      const used = portBitmap(
+        (this.db.prepare("SELECT port FROM ports").pluck().all() as number[]).map((p) => ({ port: p, portEnd: p })),
+      );
+      let released: ReleasedPorts[] = [];
+      try {
+        released = parseRow(this.location, "the quarantine queue", this.meta("released") ?? "[]", Released);
+      } catch (e) {
+        problems.push(`${(e as Error).message}: the quarantine starts again empty`);
+      }
+      this.setMeta("released", JSON.stringify(withoutPorts(released, used)));
+      return { experiments: n, problems, unreadable: rows.length - readable.length };
+    });
+  }
+
+  // ---- the change under way (DIR/pending.db) ----
+
+  private pending(create: boolean): Database.Database | null {
+    if (this.pendingDb !== null) return this.pendingDb;
+    const path = join(this.dir, PENDING_FILE);
+    if (!create && !mustBeFile(path)) return null;
+    const db = guard(path, () => {
+      const d = new Database(path, { timeout: 1000 });
+      d.pragma("synchronous = FULL");
+      d.exec("CREATE TABLE IF NOT EXISTS pending (id INTEGER PRIMARY KEY CHECK (id = 1), change TEXT NOT NULL)");
+      return d;
+    });
+    this.pendingDb = db;
+    return db;
+  }
+
+  private writePendingRow(p: Pending | null): void {
+    const path = join(this.dir, PENDING_FILE);
+    const db = this.pending(true)!;
+    guard(path, () => {
+      if (p === null) db.prepare("DELETE FROM pending").run();
+      else db.prepare("INSERT OR REPLACE INTO pending (id, change) VALUES (1, ?)").run(JSON.stringify(p));
+    });
+  }
+
+  readPending(): Pending | null {
+    const path = join(this.dir, PENDING_FILE);
+    const db = this.pending(false);
+    if (db === null) return null;
+    const r = guard(
+      path,
+      () => db.prepare("SELECT change FROM pending WHERE id = 1").get() as { change: string } | undefined,
+    );
+    return r === undefined ? null : parseRow(path, "the pending change", r.change, Pending);
+  }
+
+  writePending(p: Pending): void {
+    this.writePendingRow(p);
+  }
+
+  dropPending(): void {
+    this.writePendingRow(null);
+  }
+
+  /** Replaces a damaged pending.db with an empty one (reconcile). */
+  resetPending(): void {
+    this.pendingDb?.close();
+    this.pendingDb = null;
+    for (const f of [PENDING_FILE, `${PENDING_FILE}-journal`]) rmSync(join(this.dir, f), { force: true });
+    this.writePendingRow(null);
+  }
+}
+
+/** A state directory of the old layout, read as a store (fwc compile --state before any change command). */
+class LegacyReader implements StoreReader {
+  readonly location: string;
+  private readonly legacy: LegacyState;
+  constructor(dir: string) {
+    this.location = dir;
+    this.legacy = new LegacyState(dir);
+  }
+  readIndex = () => this.legacy.readIndex();
+  readExperiment = (exp: string) => this.legacy.readExperiment(exp);
+  listExperiments = () => this.legacy.listExperiments();
+  readBlocks = () => this.legacy.readBlocks();
+  close(): void {}
+}
+
+/** No store yet: nothing is held, nothing is swapped in. */
+class EmptyReader implements StoreReader {
+  constructor(readonly location: string) {}
+  readIndex = () => emptyIndex();
+  readExperiment = (exp: string): ExperimentState | null => {
+    if (!isExperimentName(exp)) throw new StateError(`"${exp}" is not PID/EID made of two DNS labels`);
+    return null;
+  };
+  listExperiments = (): ExperimentState[] => [];
+  readBlocks = (): Blocks => ({ version: 1, entries: [] });
+  close(): void {}
+}
+
+/** The store of DIR for reading, whatever it holds: the database, a directory of the old layout, or nothing. */
+export function openReader(dir: string, claimsOf: ClaimsOf): StoreReader {
+  const s = SqliteStore.open(dir, claimsOf, { create: false, waitMs: 5000 });
+  if (s !== null) return s;
+  if (existsSync(join(dir, PENDING_FILE)))
+    throw new StateError(
+      `${join(dir, DB_FILE)} is missing, but ${join(dir, PENDING_FILE)} shows it existed; restore it from a backup`,
+    );
+  return hasLegacyState(dir) ? new LegacyReader(dir) : new EmptyReader(join(dir, DB_FILE));
+}
