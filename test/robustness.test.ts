@@ -1,8 +1,11 @@
 /**
  * Properties: random bytes and random mutations of valid NS files never crash or hang `fwc check`; every problem
- * is a diagnostic whose position lies inside the file.
+ * is a diagnostic whose position lies inside the file. Programs that build big values (strings of millions of
+ * characters, lists of them, arrays of lists) stay inside the memory and time budgets of the real binary.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -129,4 +132,52 @@ describe("fwc check never crashes or hangs", () => {
     ])
       checkText(text);
   });
+});
+
+describe("fwc check stays inside its budgets on big values", () => {
+  const FWC = join(import.meta.dirname, "..", "dist", "fwc.cjs");
+  const dir = mkdtempSync(join(tmpdir(), "fwc-big-"));
+  const size = fc.constantFrom(1000, 100_000, 1_000_000, 4_000_000, 16_000_000);
+  const statement = fc.oneof(
+    size.map((n) => `set s [string repeat a ${n}]`),
+    size.map((n) => `set s [string repeat abc ${Math.floor(n / 3)}]`),
+    fc.constant('set l [split $s ""]'),
+    fc.constant("set l [list $l $l $l $s]"),
+    fc.constant("lappend l $s $s"),
+    fc.constant("append s $s $s"),
+    fc.constant("set s [string reverse $s]"),
+    fc.constant("set s [string toupper $s]"),
+    fc.constant("set s [string map {a bb} $s]"),
+    fc.constant("set s [string range $s 1 end]"),
+    fc.constant('set s [join $l ""]'),
+    fc.constant("set s [concat $s $l]"),
+    fc.constant("set s [format %s%s $s $s]"),
+    fc.constant("set n [llength $l]; set m [string length $s]"),
+    fc.constant("foreach i {1 2 3 4 5 6} { set a($i) $s }"),
+    fc.constant('foreach i {1 2 3 4 5 6} { set a($i) [split $s ""] }'),
+    fc.constant("for {set i 0} {$i < 100} {incr i} { set s [string reverse $s] }"),
+    fc.constant("for {set i 0} {$i < 50} {incr i} { lappend l [string repeat x 100000] }"),
+  );
+
+  it("random programs of big strings and lists end with a diagnostic or a result, never an abort", () => {
+    let run = 0;
+    fc.assert(
+      fc.property(fc.array(statement, { minLength: 1, maxLength: 6 }), (stmts) => {
+        const f = join(dir, `big${run++}.ns`);
+        writeFileSync(f, `set s x\nset l {}\n${stmts.join("\n")}\n`);
+        const t = Date.now();
+        const r = spawnSync(process.execPath, [FWC, "check", f, "--max-seconds", "2"], {
+          encoding: "utf8",
+          timeout: 30_000,
+        });
+        const what = `${stmts.join("; ")}\n${r.stderr.slice(0, 2000)}`;
+        expect(r.signal, what).toBeNull();
+        expect([0, 1], what).toContain(r.status);
+        expect(r.stderr, what).not.toMatch(/internal error|FWC900|FATAL|heap out of memory|\n {4}at /);
+        // The 2 s deadline, with room for process start and a slow machine.
+        expect(Date.now() - t, what).toBeLessThan(12_000);
+      }),
+      { numRuns: 30, seed: 1127 },
+    );
+  }, 400_000);
 });
