@@ -86,7 +86,8 @@ function main(): void {
     const opts = ["--state", state, "--testbed", join(dir, "testbed.yaml"), "--netns", lab.name("gw")];
     const fresh = () => {
       rmSync(state, { recursive: true, force: true });
-      spawnSync("ip", ["netns", "exec", lab.name("gw"), "nft", "delete", "table", "inet", "fwc"]);
+      for (const family of ["inet", "bridge"])
+        spawnSync("ip", ["netns", "exec", lab.name("gw"), "nft", "delete", "table", family, "fwc"]);
       const r = spawnSync(bin, [
         "swapin",
         join(dir, "e.ns"),

@@ -110,19 +110,27 @@ export async function swapin(
   opts: Shown,
 ): Promise<boolean> {
   return (
-    (await withState(ctx, async (store) => {
-      if (store.readExperiment(exp) !== null) {
-        report(ctx, "FWC801", exp, `${exp} is already swapped in`, `use fwc modify ${file.path} --exp ${exp}`);
-        return false;
-      }
-      const d: Desired = { file: file.path, policy, dynamic: emptyDynamic(), nodes };
-      return change(ctx, store, "swapin", exp, null, d, file, opts);
-    })) ?? false
+    (await withState(
+      ctx,
+      async (store) => {
+        if (store.readExperiment(exp) !== null) {
+          report(ctx, "FWC801", exp, `${exp} is already swapped in`, `use fwc modify ${file.path} --exp ${exp}`);
+          return false;
+        }
+        // Not found: a damaged page could hide it too, and its ports would be handed out again.
+        store.check();
+        const d: Desired = { file: file.path, policy, dynamic: emptyDynamic(), nodes };
+        return change(ctx, store, "swapin", exp, null, d, file, opts);
+      },
+      { create: true },
+    )) ?? false
   );
 }
 
 function need(ctx: DeployContext, store: StoreReader, exp: string): ExperimentState | null {
   const s = store.readExperiment(exp);
+  // Not found: make sure a damaged page is not what hides it.
+  if (s === null && "check" in store) (store as Store).check();
   if (s === null)
     report(ctx, "FWC800", exp, `${exp} is not swapped in on this gateway`, "fwc swapin FILE --exp PID/EID first");
   return s;
@@ -279,101 +287,98 @@ export interface Drift {
 /** Endpoints of each experiment, the blocklist, and every difference between the gateway and the state. */
 export async function status(ctx: DeployContext, exp: string | undefined, opts: Shown): Promise<boolean> {
   return (
-    (await withReader(
-      ctx,
-      async (store, pending) => {
-        const states = exp === undefined ? store.listExperiments() : [need(ctx, store, exp)].filter((s) => s !== null);
-        if (exp !== undefined && states.length === 0) return false;
-        const blocks = store.readBlocks().entries;
-        const listing = listTables(ctx.gw);
-        const canonical = canonicalSkeleton(ctx.testbed);
-        if ("problem" in canonical)
-          report(ctx, "FWC814", ctx.gw.netns ?? "gateway", canonical.problem, "run fwc status as root on the gateway");
-        const found = tableDrift(
-          listing,
-          desiredElements(ctx.testbed, stateParts(store)),
-          "problem" in canonical ? null : canonical,
-        );
-        const byOwner = new Map<string, Drift>();
-        const strays: string[] = [];
-        const rules: string[] = [];
-        for (const d of found) {
-          if (d.kind === "table" || d.kind === "rules") rules.push(d.what);
-          else if (d.owner === null) strays.push(d.what);
-          else {
-            const x = byOwner.get(d.owner) ?? { experiment: d.owner, missing: [], extra: [] };
-            (d.kind === "missing" ? x.missing : x.extra).push(d.what);
-            byOwner.set(d.owner, x);
-          }
-        }
-        const drift = [...byOwner.values()].filter((d) => exp === undefined || d.experiment === exp);
-        const index = store.readIndex();
-        const plans: Plan[] = [];
-        for (const s of states) {
-          const p = planDesired(ctx, s.experiment, desiredOf(s), s, index, new SourceFile(s.file, ""));
-          if (p !== null) plans.push(p.plan);
-        }
-        for (const r of rules)
-          report(ctx, "FWC810", ctx.gw.netns ?? "gateway", r, "fwc reconcile writes fwc's tables again from the state");
-        for (const d of drift)
-          report(
-            ctx,
-            "FWC810",
-            d.experiment,
-            `${d.experiment}: the gateway lacks ${d.missing.length} and has ${d.extra.length} unexpected element(s)${d.missing[0] ? `, e.g. missing ${d.missing[0]}` : `, e.g. ${d.extra[0]}`}`,
-            "fwc reconcile puts the gateway back in step with the state",
-          );
-        if (exp === undefined && strays.length > 0)
-          report(
-            ctx,
-            "FWC810",
-            ctx.gw.netns ?? "gateway",
-            `fwc's tables hold ${strays.length} element(s) the state does not, e.g. ${strays[0]}`,
-            "fwc reconcile removes them",
-          );
-        for (const st of states)
-          for (const p of await dnsDrift(ctx, st.applied.records))
-            report(ctx, "FWC810", "dns", `${st.experiment}: ${p}`, "fwc reconcile writes the experiment's names again");
-        if (pending !== null)
-          report(
-            ctx,
-            "FWC810",
-            store.location,
-            `an unfinished \`${pending.command}\` of ${pending.experiment} (started ${pending.started}) is pending`,
-            "the next command or fwc reconcile puts the gateway back to what the store says",
-          );
-        const tablesThere = listing.tables.inet !== null && listing.tables.bridge !== null;
-        if (opts.json)
-          ctx.out.push(
-            `${JSON.stringify(
-              {
-                experiments: plans.map((p) => endpointsJson(p)),
-                blocks,
-                drift,
-                strays: exp === undefined ? strays : [],
-                rules,
-                table: tablesThere,
-                interrupted:
-                  pending === null
-                    ? null
-                    : { command: pending.command, experiment: pending.experiment, started: pending.started },
-              },
-              null,
-              2,
-            )}\n`,
-          );
+    (await withReader(ctx, async (store, pending, c) => {
+      if ("check" in store) (store as Store).check();
+      const states = exp === undefined ? store.listExperiments() : [need(c, store, exp)].filter((s) => s !== null);
+      if (exp !== undefined && states.length === 0) return false;
+      const blocks = store.readBlocks().entries;
+      const listing = listTables(c.gw);
+      const canonical = canonicalSkeleton(c.testbed);
+      if ("problem" in canonical)
+        report(c, "FWC814", c.gw.netns ?? "gateway", canonical.problem, "run fwc status as root on the gateway");
+      const found = tableDrift(
+        listing,
+        desiredElements(c.testbed, stateParts(store)),
+        "problem" in canonical ? null : canonical,
+      );
+      const byOwner = new Map<string, Drift>();
+      const strays: string[] = [];
+      const rules: string[] = [];
+      for (const d of found) {
+        if (d.kind === "table" || d.kind === "rules") rules.push(d.what);
+        else if (d.owner === null) strays.push(d.what);
         else {
-          for (const p of plans) ctx.out.push(endpointsTable(p));
-          if (exp === undefined) {
-            ctx.out.push(`${states.length} experiment(s) on the gateway\n`);
-            ctx.out.push(blocksTable(blocks));
-          }
-          if (ctx.bag.errorCount === 0) ctx.out.push("The gateway is in step with the state.\n");
+          const x = byOwner.get(d.owner) ?? { experiment: d.owner, missing: [], extra: [] };
+          (d.kind === "missing" ? x.missing : x.extra).push(d.what);
+          byOwner.set(d.owner, x);
         }
-        return true;
-      },
-      { locked: true },
-    )) ?? false
+      }
+      const drift = [...byOwner.values()].filter((d) => exp === undefined || d.experiment === exp);
+      const index = store.readIndex();
+      const plans: Plan[] = [];
+      for (const s of states) {
+        const p = planDesired(c, s.experiment, desiredOf(s), s, index, new SourceFile(s.file, ""));
+        if (p !== null) plans.push(p.plan);
+      }
+      for (const r of rules)
+        report(c, "FWC810", c.gw.netns ?? "gateway", r, "fwc reconcile writes fwc's tables again from the state");
+      for (const d of drift)
+        report(
+          c,
+          "FWC810",
+          d.experiment,
+          `${d.experiment}: the gateway lacks ${d.missing.length} and has ${d.extra.length} unexpected element(s)${d.missing[0] ? `, e.g. missing ${d.missing[0]}` : `, e.g. ${d.extra[0]}`}`,
+          "fwc reconcile puts the gateway back in step with the state",
+        );
+      if (exp === undefined && strays.length > 0)
+        report(
+          c,
+          "FWC810",
+          c.gw.netns ?? "gateway",
+          `fwc's tables hold ${strays.length} element(s) the state does not, e.g. ${strays[0]}`,
+          "fwc reconcile removes them",
+        );
+      for (const st of states)
+        for (const p of await dnsDrift(c, st.applied.records))
+          report(c, "FWC810", "dns", `${st.experiment}: ${p}`, "fwc reconcile writes the experiment's names again");
+      if (pending !== null)
+        report(
+          c,
+          "FWC810",
+          store.location,
+          `an unfinished \`${pending.command}\` of ${pending.experiment} (started ${pending.started}) is pending`,
+          "the next command or fwc reconcile puts the gateway back to what the store says",
+        );
+      const tablesThere = listing.tables.inet !== null && listing.tables.bridge !== null;
+      if (opts.json)
+        c.out.push(
+          `${JSON.stringify(
+            {
+              experiments: plans.map((p) => endpointsJson(p)),
+              blocks,
+              drift,
+              strays: exp === undefined ? strays : [],
+              rules,
+              table: tablesThere,
+              interrupted:
+                pending === null
+                  ? null
+                  : { command: pending.command, experiment: pending.experiment, started: pending.started },
+            },
+            null,
+            2,
+          )}\n`,
+        );
+      else {
+        for (const p of plans) c.out.push(endpointsTable(p));
+        if (exp === undefined) {
+          c.out.push(`${states.length} experiment(s) on the gateway\n`);
+          c.out.push(blocksTable(blocks));
+        }
+        if (c.bag.errorCount === 0) c.out.push("The gateway is in step with the state.\n");
+      }
+      return true;
+    })) ?? false
   );
 }
 
@@ -386,6 +391,7 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
     (await withState(
       ctx,
       async (store) => {
+        store.check();
         if (!ctx.dryRun)
           try {
             await recover(ctx, store);
@@ -492,69 +498,69 @@ export async function changeBlocks(
   opts: Shown,
 ): Promise<boolean> {
   return (
-    (await withState(ctx, async (store) => {
-      const previous = store.readBlocks();
-      const have = new Map(previous.entries.map((e) => [blockKey(e), e]));
-      const at = new Date().toISOString();
-      let entries = previous.entries;
-      if (command === "block") {
-        const added: BlockEntry[] = [];
-        for (const r of requests) {
-          const old = have.get(blockKey(r));
-          if (old !== undefined) {
-            report(
-              ctx,
-              "FWC813",
-              "fwc block",
-              `${blockText(r)} is blocked already (since ${old.at}, by ${old.by}${old.reason ? `: ${old.reason}` : ""})`,
-            );
-            continue;
-          }
-          have.set(blockKey(r), { ...r, reason, by: who, at });
-          added.push({ ...r, reason, by: who, at });
-        }
-        entries = [...entries, ...added];
-      } else {
-        const gone = new Set<string>();
-        for (const r of requests) {
-          if (!have.has(blockKey(r)))
-            report(ctx, "FWC812", "fwc unblock", `${blockText(r)} is not on the blocklist`, "fwc blocks lists it");
-          gone.add(blockKey(r));
-        }
-        if (ctx.bag.errorCount > 0) return false;
-        entries = entries.filter((e) => !gone.has(blockKey(e)));
-      }
-      const what = `${command} ${requests.map(blockText).join(" ")}`;
-      if (ctx.dryRun) {
-        const delta = diffElements(blockElements(previous.entries), blockElements(entries));
-        ctx.out.push(isEmptyDelta(delta) ? "# fwc: no change to the gateway's tables\n" : renderDelta(delta, what));
-        return true;
-      }
-      if (entries.length !== previous.entries.length) {
-        if (!(await commitBlocks(ctx, store, command, previous.entries, entries))) return false;
+    (await withState(
+      ctx,
+      async (store) => {
+        const previous = store.readBlocks();
+        const have = new Map(previous.entries.map((e) => [blockKey(e), e]));
+        const at = new Date().toISOString();
+        let entries = previous.entries;
         if (command === "block") {
-          const cut = cutBlockedFlows(ctx.gw, blockElements(entries));
-          if (cut.problem !== undefined) report(ctx, "FWC809", ctx.gw.netns ?? "gateway", cut.problem);
+          const added: BlockEntry[] = [];
+          for (const r of requests) {
+            const old = have.get(blockKey(r));
+            if (old !== undefined) {
+              report(
+                ctx,
+                "FWC813",
+                "fwc block",
+                `${blockText(r)} is blocked already (since ${old.at}, by ${old.by}${old.reason ? `: ${old.reason}` : ""})`,
+              );
+              continue;
+            }
+            have.set(blockKey(r), { ...r, reason, by: who, at });
+            added.push({ ...r, reason, by: who, at });
+          }
+          entries = [...entries, ...added];
+        } else {
+          const gone = new Set<string>();
+          for (const r of requests) {
+            if (!have.has(blockKey(r)))
+              report(ctx, "FWC812", "fwc unblock", `${blockText(r)} is not on the blocklist`, "fwc blocks lists it");
+            gone.add(blockKey(r));
+          }
+          if (ctx.bag.errorCount > 0) return false;
+          entries = entries.filter((e) => !gone.has(blockKey(e)));
         }
-      }
-      ctx.out.push(opts.json ? `${JSON.stringify({ blocks: entries }, null, 2)}\n` : blocksTable(entries));
-      return true;
-    })) ?? false
+        const what = `${command} ${requests.map(blockText).join(" ")}`;
+        if (ctx.dryRun) {
+          const delta = diffElements(blockElements(previous.entries), blockElements(entries));
+          ctx.out.push(isEmptyDelta(delta) ? "# fwc: no change to the gateway's tables\n" : renderDelta(delta, what));
+          return true;
+        }
+        if (entries.length !== previous.entries.length) {
+          if (!(await commitBlocks(ctx, store, command, previous.entries, entries))) return false;
+          if (command === "block") {
+            const cut = cutBlockedFlows(ctx.gw, blockElements(entries));
+            if (cut.problem !== undefined) report(ctx, "FWC809", ctx.gw.netns ?? "gateway", cut.problem);
+          }
+        }
+        ctx.out.push(opts.json ? `${JSON.stringify({ blocks: entries }, null, 2)}\n` : blocksTable(entries));
+        return true;
+      },
+      { create: true },
+    )) ?? false
   );
 }
 
 /** The blocklist as it stands (read only). */
 export async function listBlocks(ctx: DeployContext, opts: Shown): Promise<boolean> {
   return (
-    (await withReader(
-      ctx,
-      async (store) => {
-        const entries = store.readBlocks().entries;
-        ctx.out.push(opts.json ? `${JSON.stringify({ blocks: entries }, null, 2)}\n` : blocksTable(entries));
-        return true;
-      },
-      { locked: false },
-    )) ?? false
+    (await withReader(ctx, async (store, _pending, c) => {
+      const entries = store.readBlocks().entries;
+      c.out.push(opts.json ? `${JSON.stringify({ blocks: entries }, null, 2)}\n` : blocksTable(entries));
+      return true;
+    })) ?? false
   );
 }
 

@@ -7,7 +7,7 @@
  *   2. plan the experiment's new state (static grants from the NS file, dynamic grants, allocations);
  *   3. write its rows: the store refuses a port, address or node another experiment holds;
  *   4. write the pending record (the DNS records the change may touch, the generation it commits);
- *   5. apply the element-level delta to the gateway in one `nft` transaction, checked with `nft -c` first (the
+ *   5. apply the element-level delta to the gateway in one `nft -f` transaction, all or nothing (the
  *      whole table is written only when the gateway has none or its skeleton changed);
  *   6. push the DNS change and verify it by query (when the testbed has a DNS server);
  *   7. commit: the change is the truth; then drop the pending record;
@@ -17,7 +17,7 @@
  * command (or `fwc reconcile`) makes the gateway and DNS follow it.
  */
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AccessPolicy } from "../access/policy.js";
 import { type DnsRecord, dnsSettings } from "../backends/dns/records.js";
@@ -31,13 +31,13 @@ import {
   skeletonText,
 } from "../backends/nftables/render.js";
 import type { DiagnosticCode } from "../diagnostics/codes.js";
-import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
+import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import { type Allocations, portBitmap, portRanges } from "../plan/allocations.js";
 import { nodeAddresses, type Plan, planAccess } from "../plan/plan.js";
 import { hasLegacyState } from "../store/legacy.js";
-import { type BlockEntry, type ExperimentState, type Index, StateError } from "../store/schema.js";
-import { DB_FILE, openReader, PENDING_FILE, SqliteStore } from "../store/sqlite.js";
+import { type BlockEntry, type ExperimentState, type Index, type Pending, StateError } from "../store/schema.js";
+import { DB_FILE, openReader, SqliteStore } from "../store/sqlite.js";
 import { LockError, type Store, type StoreReader } from "../store/store.js";
 import type { NodeAddresses, TestbedConfig } from "../testbed/config.js";
 import { blockElements } from "./blocks.js";
@@ -286,8 +286,16 @@ function cannotWrite(ctx: DeployContext, e: unknown): false {
   return false;
 }
 
-const fail = (p: string | undefined, name: string) => {
+/**
+ * A failpoint: "NAME" kills the process there; "pause-NAME" waits there until the file FWC_FAILPOINT_RELEASE
+ * exists (at most 30 s), after writing FWC_FAILPOINT_RELEASE.paused, so that a test can act mid-change.
+ */
+const fail = async (p: string | undefined, name: string) => {
   if (p === name) process.kill(process.pid, "SIGKILL");
+  const release = process.env.FWC_FAILPOINT_RELEASE;
+  if (p !== `pause-${name}` || release === undefined) return;
+  writeFileSync(`${release}.paused`, String(process.pid));
+  for (let i = 0; i < 300 && !existsSync(release); i++) await new Promise((r) => setTimeout(r, 100));
 };
 
 /** Every record a change may put on the DNS server or take from it. */
@@ -314,24 +322,42 @@ async function makeReal(
   const { command, exp, from, to, fromRecords, toRecords } = change;
   const what = `${command} ${exp}`;
   const base = store.readIndex().base;
+  const generation = store.generation() + 1;
   try {
     store.writePending({
       version: 1,
       command,
       experiment: exp,
-      generation: store.generation() + 1,
+      generation,
       records: touched(fromRecords, toRecords),
       started: new Date().toISOString(),
     });
   } catch (e) {
     return cannotWrite(ctx, e);
   }
-  fail(ctx.failpoint, "after-pending");
+  await fail(ctx.failpoint, "after-pending");
+  // The lock is only as good as the files it is on: deleted or replaced under this command, another command
+  // would not wait for it.
+  const replaced = () => {
+    if (!store.filesReplaced()) return false;
+    report(
+      ctx,
+      "FWC802",
+      store.location,
+      `${store.location} (or its -wal or -shm file) was deleted or replaced while fwc ran: another command would not have waited for this one`,
+      "never delete SQLite's files while fwc may run; run fwc reconcile, then the command again",
+    );
+    return true;
+  };
+  if (replaced()) {
+    store.dropPending(generation);
+    return false;
+  }
   let applied: { base: string };
   try {
     applied = applyElements(ctx, base, from, to, what, () => change.whole(to));
   } catch (e) {
-    store.dropPending();
+    store.dropPending(generation);
     if (e instanceof NftError) {
       report(
         ctx,
@@ -344,7 +370,7 @@ async function makeReal(
     }
     throw e;
   }
-  fail(ctx.failpoint, "after-nft");
+  await fail(ctx.failpoint, "after-nft");
   const undo = async () => {
     applyElements(ctx, applied.base, to, from, `undo ${what}`, () => change.whole(from));
     await pushRecords(ctx, exp, toRecords, fromRecords, false);
@@ -352,7 +378,7 @@ async function makeReal(
   const dnsProblems = await pushRecords(ctx, exp, fromRecords, toRecords, true);
   if (dnsProblems.length > 0) {
     await undo();
-    store.dropPending();
+    store.dropPending(generation);
     for (const p of dnsProblems)
       report(
         ctx,
@@ -363,7 +389,12 @@ async function makeReal(
       );
     return false;
   }
-  fail(ctx.failpoint, "after-dns");
+  await fail(ctx.failpoint, "after-dns");
+  if (replaced()) {
+    await undo();
+    store.dropPending(generation);
+    return false;
+  }
   try {
     store.putIndexMeta({ base: applied.base });
     store.commit();
@@ -373,9 +404,9 @@ async function makeReal(
     await undo();
     store.rollback();
     try {
-      store.dropPending();
+      store.dropPending(generation);
     } catch {
-      // left for the next command
+      // left for the next command, which then finds the gateway as the store says
     }
     report(
       ctx,
@@ -386,11 +417,8 @@ async function makeReal(
     );
     return false;
   }
-  try {
-    store.dropPending();
-  } catch {
-    // A committed change's pending record is known by its generation: the next command drops it.
-  }
+  // The pending record stays: its generation is the store's now, which says the change is done (one write less
+  // per change than dropping it).
   return true;
 }
 
@@ -478,23 +506,19 @@ export async function commitBlocks(
  */
 export async function recover(ctx: DeployContext, store: Store): Promise<void> {
   const p = store.readPending();
-  if (p === null) return;
-  if (p.generation <= store.generation()) {
-    store.dropPending();
-    return;
-  }
+  if (p === null || p.generation <= store.generation()) return;
   const digest = skeletonDigest(ctx.testbed);
   syncTables(ctx.gw, ctx.testbed, desiredElements(ctx.testbed, stateParts(store)), {
     whole: store.readIndex().base !== digest,
   });
   store.putIndexMeta({ base: digest });
-  if (p.experiment !== "(blocklist)" && p.records.length > 0) {
+  if (p.experiment !== "(blocklist)" && p.experiment !== "(unknown)" && p.records.length > 0) {
     // The names the change may have touched go, then the store's records are written again.
     const now = store.readExperiment(p.experiment)?.applied.records ?? [];
     await pushRecords(ctx, p.experiment, p.records, [], false);
     await rewriteRecords(ctx, p.experiment, now);
   }
-  store.dropPending();
+  store.dropPending(p.generation);
   report(
     ctx,
     "FWC808",
@@ -544,23 +568,32 @@ function refuseLostState(ctx: DeployContext): void {
 /**
  * Runs a change command's `body` in one transaction of the store, holding its write lock, after putting the
  * gateway back in step with the store if an earlier fwc died mid-change. Whatever `body` did not commit is
- * rolled back. State and nft problems become reports.
+ * rolled back. State and nft problems become reports. `create`: the command may make the store (swapin,
+ * block); the others, and every dry run, never make or migrate one (a dry run works on a copy in memory).
  */
 export async function withState<T>(
   ctx: DeployContext,
   body: (store: Store) => Promise<T>,
-  options: { recover?: boolean } = {},
+  options: { recover?: boolean; create?: boolean } = {},
 ): Promise<T | null> {
   let store: SqliteStore | null = null;
   try {
     store = SqliteStore.open(ctx.stateDir, claimsOf, {
-      create: true,
+      create: options.create === true && !ctx.dryRun,
       waitMs: ctx.waitMs,
       beforeCreate: () => refuseLostState(ctx),
     });
-    store!.begin(ctx.waitMs);
-    if (options.recover !== false && !ctx.dryRun) await recover(ctx, store!);
-    return await body(store!);
+    // No store: nothing is swapped in. A dry run (or a command that finds nothing to change) works on a store
+    // in memory holding what the old layout holds, if anything; a stray --state is not made a directory.
+    if (store === null) {
+      // Without a store, a reconcile would empty the gateway: the same check as before making one.
+      if (!ctx.dryRun) refuseLostState(ctx);
+      store = SqliteStore.scratch(ctx.stateDir, claimsOf);
+    }
+    for (const n of store.notes) report(ctx, "FWC815", store.location, n, "see docs/deploy.md, Upgrading");
+    store.begin(ctx.waitMs);
+    if (options.recover !== false && !ctx.dryRun) await recover(ctx, store);
+    return await body(store);
   } catch (e) {
     if (!reportProblem(ctx, e)) throw e;
     return null;
@@ -569,28 +602,61 @@ export async function withState<T>(
   }
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /**
- * Runs a command that only reads (status, blocks): under the write lock when `locked` (so that no change is
- * half-way while it compares the gateway with the store), never creating a store.
+ * Runs a command that only reads (status, blocks) without the write lock, never making a store. `body` runs
+ * with a context of its own and may run again: its result counts when the store did not change while it ran
+ * and no change was under way (a change touches the gateway before it commits), so that a comparison of the
+ * gateway with the store never reports a change in flight as drift. After a few tries it waits for the lock.
  */
 export async function withReader<T>(
   ctx: DeployContext,
-  body: (store: StoreReader, pending: ReturnType<Store["readPending"]>) => Promise<T>,
-  options: { locked: boolean },
+  body: (store: StoreReader, pending: Pending | null, c: DeployContext) => Promise<T>,
 ): Promise<T | null> {
-  let reader: StoreReader | null = null;
+  for (let attempt = 0; ; attempt++) {
+    const c: DeployContext = { ...ctx, bag: new DiagnosticBag(ctx.bag.limit), out: [] };
+    let reader: StoreReader | null = null;
+    let ok = false;
+    let result: T | null = null;
+    try {
+      const last = attempt >= 5;
+      reader = openReader(ctx.stateDir, claimsOf, { lock: last });
+      const store = reader instanceof SqliteStore ? reader : null;
+      if (store !== null && last) store.begin(ctx.waitMs);
+      const before = store?.generation() ?? 0;
+      const p = store?.readPending() ?? null;
+      const pending = p !== null && p.generation > before ? p : null;
+      result = await body(reader, pending, c);
+      // Still the same store, and no change in flight (a pending record ahead of the store is a change under
+      // way if its command holds the lock, or a crash's if nobody does).
+      ok = store === null || last || (store.generation() === before && (pending === null || !writerActive(ctx)));
+    } catch (e) {
+      if (!reportProblem(c, e)) throw e;
+      ok = true;
+    } finally {
+      reader?.close();
+    }
+    if (ok) {
+      for (const d of c.bag.items) ctx.bag.add(d.code, d.span, d.message, d.help, d.related);
+      ctx.out.push(...c.out);
+      return result;
+    }
+    await sleep(20 + 30 * attempt);
+  }
+}
+
+/** Whether a command holds the store's write lock now (false when it cannot be told: a read-only store). */
+function writerActive(ctx: DeployContext): boolean {
+  let probe: SqliteStore | null = null;
   try {
-    reader = openReader(ctx.stateDir, claimsOf);
-    if (reader instanceof SqliteStore && options.locked) reader.begin(ctx.waitMs);
-    const pending = reader instanceof SqliteStore ? reader.readPending() : null;
-    return await body(
-      reader,
-      pending !== null && reader instanceof SqliteStore && pending.generation > reader.generation() ? pending : null,
-    );
+    probe = SqliteStore.open(ctx.stateDir, claimsOf, { create: false, waitMs: 0 });
+    if (probe === null) return false;
+    probe.begin(0);
+    return false;
   } catch (e) {
-    if (!reportProblem(ctx, e)) throw e;
-    return null;
+    return e instanceof LockError;
   } finally {
-    reader?.close();
+    probe?.close();
   }
 }

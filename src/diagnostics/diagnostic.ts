@@ -23,8 +23,16 @@ export const MESSAGE_LIMIT = 600;
 
 /** `s` cut to `limit` characters, saying how many were cut (a message can quote hostile input or a tool's output). */
 export function capText(s: string, limit = MESSAGE_LIMIT): string {
-  return s.length <= limit ? s : `${s.slice(0, limit)}... (${s.length - limit} more characters cut)`;
+  const t = s.length <= limit ? s : `${s.slice(0, limit)}... (${s.length - limit} more characters cut)`;
+  return visible(t);
 }
+
+/**
+ * Control characters (an escape sequence that would recolour or clear the terminal, a carriage return that
+ * would hide a line) written as \xNN; a message may quote a name or a key from a hostile file. Line breaks stay.
+ */
+export const visible = (s: string): string =>
+  s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 
 /** Collects diagnostics; deduplicates identical reports (a loop body re-evaluated reports once) and caps the count. */
 export class DiagnosticBag {

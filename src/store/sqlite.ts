@@ -12,7 +12,7 @@
  * Ports, dedicated addresses and claims are rows keyed by the port, the address or the claim: the database
  * itself refuses to give one to two experiments.
  */
-import { existsSync, lstatSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import * as z from "zod/mini";
@@ -150,25 +150,56 @@ export class SqliteStore implements Store {
     this.db = db;
   }
 
+  /** What opening the store found and dealt with (the migration's notes), for the command to report. */
+  readonly notes: string[] = [];
+
   /**
    * Opens the store of DIR, creating it (and migrating a state directory of the old layout) when `create` is
-   * set; null when there is none and `create` is not set.
+   * set; null when there is none and `create` is not set. `readonly` opens an existing store for reading only
+   * (it works on a read-only file system, or for a user who may not write the directory).
    */
   static open(
     dir: string,
     claimsOf: ClaimsOf,
-    options: { create: boolean; waitMs: number; beforeCreate?: () => void },
+    options: { create: boolean; waitMs: number; beforeCreate?: () => void; readonly?: boolean },
   ): SqliteStore | null {
     const path = join(dir, DB_FILE);
     const exists = mustBeFile(path);
-    mustBeFile(join(dir, PENDING_FILE));
+    const hadPending = mustBeFile(join(dir, PENDING_FILE));
+    // SQLite's own files beside them: a link there would make SQLite write where it points.
+    for (const f of [`${DB_FILE}-wal`, `${DB_FILE}-shm`, `${PENDING_FILE}-wal`, `${PENDING_FILE}-shm`])
+      mustBeFile(join(dir, f));
     if (!exists) {
-      if (!options.create) return null;
       // pending.db is made with the database: alone, it says the database was deleted or moved.
-      if (existsSync(join(dir, PENDING_FILE)))
+      if (hadPending && !hasLegacyState(dir))
         throw new StateError(
           `${path} is missing, but ${join(dir, PENDING_FILE)} shows it existed: without it fwc does not know which ports and addresses experiments hold; restore it from a backup`,
         );
+      if (!options.create) return null;
+    }
+    if (options.readonly === true) {
+      const db = guard(
+        path,
+        () => new Database(path, { readonly: true, fileMustExist: true, timeout: options.waitMs }),
+      );
+      const store = new SqliteStore(dir, db, claimsOf);
+      try {
+        const v = store.schemaVersion();
+        if (v === null) {
+          if (hadPending && !hasLegacyState(dir))
+            throw new StateError(
+              `${path} has no tables, but ${join(dir, PENDING_FILE)} shows it had: it was emptied or truncated; restore it from a backup`,
+            );
+          store.close();
+          return null;
+        }
+        if (v !== SCHEMA)
+          throw new StateError(`${path}: schema ${v} is not one this fwc knows (${SCHEMA}); use the fwc that wrote it`);
+      } catch (e) {
+        store.close();
+        throw e;
+      }
+      return store;
     }
     mkdirSync(dir, { recursive: true });
     const db = guard(path, () => new Database(path, { timeout: options.waitMs }));
@@ -176,10 +207,14 @@ export class SqliteStore implements Store {
     try {
       guard(path, () => {
         db.pragma("synchronous = FULL");
+        // Damage inside a page is found when the page is read, not taken for data.
+        db.pragma("cell_size_check = ON");
         // A database made by someone else, or damaged past its header, is found here rather than mid-change.
         if (db.pragma("journal_mode", { simple: true }) !== "wal") db.pragma("journal_mode = WAL");
       });
-      if (exists && store.schemaVersion() === null && existsSync(join(dir, PENDING_FILE)))
+      // A database without its tables is new, or being migrated (the old files are still there); beside a
+      // pending.db and nothing to migrate, it was emptied.
+      if (exists && store.schemaVersion() === null && hadPending && !hasLegacyState(dir))
         throw new StateError(
           `${path} has no tables, but ${join(dir, PENDING_FILE)} shows it had: it was emptied or truncated; restore it from a backup`,
         );
@@ -201,6 +236,31 @@ export class SqliteStore implements Store {
     return store;
   }
 
+  /**
+   * A store in memory, for a dry run where none exists yet: empty, or what the old layout in DIR holds.
+   * Nothing is written to DIR.
+   */
+  static scratch(dir: string, claimsOf: ClaimsOf): SqliteStore {
+    const store = new SqliteStore(dir, new Database(":memory:"), claimsOf);
+    store.inMemory = true;
+    store.begin(0);
+    try {
+      guard(store.location, () => {
+        store.db.exec(SCHEMA_SQL);
+        store.setMeta("schema", SCHEMA);
+        store.setMeta("generation", "0");
+        if (hasLegacyState(dir)) store.migrate();
+      });
+      store.commit();
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+    return store;
+  }
+
+  private inMemory = false;
+
   private schemaVersion(): string | null {
     return guard(this.location, () => {
       const t = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
@@ -213,14 +273,18 @@ export class SqliteStore implements Store {
   /** Makes the tables (under the write lock: of two first commands, one creates, the other finds them). */
   private create(waitMs: number): void {
     this.begin(waitMs);
-    let pending: Pending | null = null;
     try {
       guard(this.location, () => {
         this.db.exec(SCHEMA_SQL);
         if (this.meta("schema") === null) {
           this.setMeta("schema", SCHEMA);
           this.setMeta("generation", "0");
-          if (hasLegacyState(this.dir)) pending = this.migrate();
+          if (hasLegacyState(this.dir)) {
+            const pending = this.migrate();
+            // Written under the lock, before the commit: a crash in between leaves the old files in place and
+            // the migration is done again.
+            if (pending !== null) this.writePending(pending);
+          }
         }
       });
       this.commit();
@@ -228,47 +292,73 @@ export class SqliteStore implements Store {
       this.rollback();
       throw e;
     }
-    // Made after the tables exist: from now on, a database without its tables was emptied, not new.
-    this.writePendingRow(pending);
+    // Made once the tables exist (from now on, a database without its tables was emptied, not new); never
+    // emptied here, since another command may have written its record meanwhile.
+    this.pending(true);
     this.moveLegacyAside();
   }
 
-  /** Reads a state directory of the old layout into the (empty) tables: see docs/deploy.md, "Upgrading". */
+  /**
+   * Reads a state directory of the old layout into the (empty) tables: see docs/deploy.md, "Upgrading". An
+   * experiment's file that cannot be read, or two experiments holding one port or address, stop it (nothing is
+   * changed); a damaged index or intent is noted and what it held is rebuilt or put back.
+   */
   private migrate(): Pending | null {
     const legacy = new LegacyState(this.dir);
-    const intent = legacy.readIntent();
+    let intent: ReturnType<LegacyState["readIntent"]> = null;
+    let intentLost = false;
+    try {
+      intent = legacy.readIntent();
+    } catch (e) {
+      if (!(e instanceof StateError)) throw e;
+      intentLost = true;
+      this.notes.push(
+        `${e.message}: the change an old fwc left unfinished is not known; this command makes the gateway's tables what the store says`,
+      );
+    }
     const states = legacy.listExperiments();
-    let index: Index;
+    let index: Index = emptyIndex();
     try {
       index = legacy.readIndex();
-    } catch {
-      index = emptyIndex();
+    } catch (e) {
+      if (!(e instanceof StateError)) throw e;
+      this.notes.push(
+        `${e.message}: the ports in use are taken from the experiments' own records; the quarantine of recently released ports starts again empty`,
+      );
     }
     let blocks = legacy.readBlocks();
     // An unfinished change is taken back: the experiment (or blocklist) before it, and the gateway and DNS are
     // put back to that by the first command (the pending record below).
-    const byName = new Map(states.map((s) => [s.experiment, s]));
+    const byName = new Map(states.map((s) => [s.experiment.toLowerCase(), s]));
     if (intent !== null) {
       if (intent.blocks !== undefined) blocks = intent.blocks.previous;
-      else if (intent.previous === null) byName.delete(intent.experiment);
-      else byName.set(intent.experiment, intent.previous);
+      else if (intent.previous === null) byName.delete(intent.experiment.toLowerCase());
+      else byName.set(intent.experiment.toLowerCase(), intent.previous);
     }
-    for (const s of byName.values()) this.putExperiment(s.experiment, s);
+    for (const s of byName.values())
+      try {
+        this.putExperiment(s.experiment, s);
+      } catch (e) {
+        if (!(e instanceof StateError)) throw e;
+        const [pid, eid] = s.experiment.toLowerCase().split("/");
+        throw new StateError(
+          `cannot move ${join(this.dir, "experiments", pid!, `${eid}.json`)} into the store: ${e.message}. The old fwc let two experiments take it; move one of their files out of ${join(this.dir, "experiments")} (then fwc reconcile removes its rules, and it can be swapped in again)`,
+        );
+      }
     this.putBlocks(blocks);
     const used = portBitmap([...byName.values()].flatMap((s) => s.allocations.ports));
     this.putIndexMeta({ base: index.base, released: withoutPorts(index.released, used) });
     if (index.zone !== undefined) this.setMeta("zone", JSON.stringify(index.zone));
     // A generation the store never reaches: the first command puts the gateway and DNS back to the store.
-    return intent === null
-      ? null
-      : {
-          version: 1,
-          command: intent.command,
-          experiment: intent.experiment,
-          generation: Number.MAX_SAFE_INTEGER,
-          records: [...(intent.previous?.applied.records ?? []), ...(intent.next?.applied.records ?? [])],
-          started: intent.started,
-        };
+    if (intent === null && !intentLost) return null;
+    return {
+      version: 1,
+      command: intent?.command ?? "(unknown)",
+      experiment: intent?.experiment ?? "(unknown)",
+      generation: Number.MAX_SAFE_INTEGER,
+      records: [...(intent?.previous?.applied.records ?? []), ...(intent?.next?.applied.records ?? [])],
+      started: intent?.started ?? "(unknown)",
+    };
   }
 
   private moveLegacyAside(): void {
@@ -445,7 +535,7 @@ export class SqliteStore implements Store {
           if (isSqlite(e) && e.code!.startsWith("SQLITE_CONSTRAINT")) {
             const h = holder(table, col, v);
             if (h === name) continue; // the experiment names it twice: held once
-            throw new StateError(`${what} ${v} is held by experiment ${h} already; fwc reconcile checks the store`);
+            throw new StateError(`experiment ${name}: ${what} ${v} is held by experiment ${h} already`);
           }
           throw e;
         }
@@ -530,6 +620,8 @@ export class SqliteStore implements Store {
     if (!create && !mustBeFile(path)) return null;
     const db = guard(path, () => {
       const d = new Database(path, { timeout: 1000 });
+      // One fsync per write, no journal file made and removed each time.
+      if (d.pragma("journal_mode", { simple: true }) !== "wal") d.pragma("journal_mode = WAL");
       d.pragma("synchronous = FULL");
       d.exec("CREATE TABLE IF NOT EXISTS pending (id INTEGER PRIMARY KEY CHECK (id = 1), change TEXT NOT NULL)");
       return d;
@@ -538,16 +630,8 @@ export class SqliteStore implements Store {
     return db;
   }
 
-  private writePendingRow(p: Pending | null): void {
-    const path = join(this.dir, PENDING_FILE);
-    const db = this.pending(true)!;
-    guard(path, () => {
-      if (p === null) db.prepare("DELETE FROM pending").run();
-      else db.prepare("INSERT OR REPLACE INTO pending (id, change) VALUES (1, ?)").run(JSON.stringify(p));
-    });
-  }
-
   readPending(): Pending | null {
+    if (this.inMemory) return null;
     const path = join(this.dir, PENDING_FILE);
     const db = this.pending(false);
     if (db === null) return null;
@@ -559,21 +643,76 @@ export class SqliteStore implements Store {
   }
 
   writePending(p: Pending): void {
-    this.writePendingRow(p);
+    if (this.inMemory) return;
+    const db = this.pending(true)!;
+    guard(join(this.dir, PENDING_FILE), () =>
+      db.prepare("INSERT OR REPLACE INTO pending (id, change) VALUES (1, ?)").run(JSON.stringify(p)),
+    );
   }
 
-  dropPending(): void {
-    this.writePendingRow(null);
+  /** Drops the pending record of generation `generation` (only that one: never another command's). */
+  dropPending(generation: number): void {
+    if (this.inMemory) return;
+    const db = this.pending(true)!;
+    guard(join(this.dir, PENDING_FILE), () =>
+      db.prepare("DELETE FROM pending WHERE json_extract(change, '$.generation') = ?").run(generation),
+    );
   }
 
   /** Replaces a damaged pending.db with an empty one (reconcile). */
   resetPending(): void {
     this.pendingDb?.close();
     this.pendingDb = null;
-    for (const f of [PENDING_FILE, `${PENDING_FILE}-journal`]) rmSync(join(this.dir, f), { force: true });
-    this.writePendingRow(null);
+    for (const f of [PENDING_FILE, `${PENDING_FILE}-wal`, `${PENDING_FILE}-shm`, `${PENDING_FILE}-journal`])
+      rmSync(join(this.dir, f), { force: true });
+    this.pending(true);
+  }
+
+  /**
+   * SQLite's check of every page of the database (about 10 ms for 10,000 experiments): run where damage would
+   * pass for an answer (an experiment not found at swapin, FWC800, status and reconcile), not on every command.
+   */
+  check(): void {
+    if (this.inMemory) return;
+    const r = guard(this.location, () => this.db.pragma("quick_check", { simple: true }));
+    if (r !== "ok")
+      throw new StateError(
+        `${this.location}: the database is damaged (SQLite's check: ${String(r)}); restore it from a backup`,
+      );
+  }
+
+  /**
+   * Whether the store's files were deleted or replaced while this command had them open (its lock would then
+   * be on files no other command sees): the files this process has open, as /proc shows them.
+   */
+  filesReplaced(): boolean {
+    if (this.inMemory) return false;
+    let fds: string[];
+    try {
+      fds = readdirSync("/proc/self/fd");
+    } catch {
+      return false; // no /proc: not checked
+    }
+    const dir = realDir(this.dir);
+    const mine = new Set([DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`].map((f) => `${join(dir, f)} (deleted)`));
+    for (const fd of fds) {
+      try {
+        if (mine.has(readlinkSync(`/proc/self/fd/${fd}`))) return true;
+      } catch {
+        // closed meanwhile
+      }
+    }
+    return false;
   }
 }
+
+const realDir = (dir: string): string => {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
+  }
+};
 
 /** A state directory of the old layout, read as a store (fwc compile --state before any change command). */
 class LegacyReader implements StoreReader {
@@ -603,11 +742,14 @@ class EmptyReader implements StoreReader {
   close(): void {}
 }
 
-/** The store of DIR for reading, whatever it holds: the database, a directory of the old layout, or nothing. */
-export function openReader(dir: string, claimsOf: ClaimsOf): StoreReader {
-  const s = SqliteStore.open(dir, claimsOf, { create: false, waitMs: 5000 });
+/**
+ * The store of DIR for reading, whatever it holds: the database (read only unless `lock`, which may take the
+ * write lock), a directory of the old layout, or nothing.
+ */
+export function openReader(dir: string, claimsOf: ClaimsOf, options: { lock?: boolean } = {}): StoreReader {
+  const s = SqliteStore.open(dir, claimsOf, { create: false, waitMs: 5000, readonly: options.lock !== true });
   if (s !== null) return s;
-  if (existsSync(join(dir, PENDING_FILE)))
+  if (existsSync(join(dir, PENDING_FILE)) && !hasLegacyState(dir))
     throw new StateError(
       `${join(dir, DB_FILE)} is missing, but ${join(dir, PENDING_FILE)} shows it existed; restore it from a backup`,
     );

@@ -48,9 +48,16 @@ export interface Store extends StoreReader {
   readPending(): Pending | null;
   /** Written durably before the gateway changes; committed on its own, outside the transaction. */
   writePending(p: Pending): void;
-  dropPending(): void;
+  /** Drops the pending record of that generation only (never another command's). */
+  dropPending(generation: number): void;
   /** Replaces a pending record that cannot be read with none (reconcile, which then syncs everything). */
   resetPending(): void;
+  /** A full check of the store (damage found, not taken for data); StateError when it fails. */
+  check(): void;
+  /** Whether the store's files were deleted or replaced under this command (its lock is then worthless). */
+  filesReplaced(): boolean;
+  /** What opening the store dealt with (a migration's notes), for the command to report. */
+  readonly notes: string[];
 }
 
 /** Another command holds the store's write lock for longer than `--wait`. */

@@ -24,7 +24,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fwcOn, TESTBED_YAML } from "./deploy-helpers.js";
+import { parseListing } from "../../src/deploy/nft.js";
+import { FWC, fwcOn, TESTBED_YAML } from "./deploy-helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
 
 const E1 = `set ns [new Simulator]
@@ -154,7 +155,7 @@ describe.skipIf(!canRunKernelTests())("faults leave the gateway as it was", () =
     const r = fwc(open);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(
-      /error\[FWC802\]: .*(fwc\.db: (the disk is full|an I\/O error)|cannot (write|use) the state( directory)?: ENOSPC)/,
+      /error\[FWC802\]: .*((fwc|pending)\.db: (the disk is full|an I\/O error)|cannot (write|use) the state( directory)?: ENOSPC)/,
     );
     expect(r.err).not.toContain("internal error");
     expect(traffic()).toEqual(baseline);
@@ -298,6 +299,96 @@ describe.skipIf(!canRunKernelTests())("faults leave the gateway as it was", () =
     symlinkSync("/etc/shadow", db);
     refused(/fwc\.db: not a regular file \(a symbolic link\)/);
     rmSync(db);
+    restore();
+    inStep();
+  });
+
+  // ---- changes in flight: paused at a failpoint while the test acts ----
+
+  /** Starts `args` paused at `point` (pause-<point>); resolves once it is there, with what releases it. */
+  const paused = async (args: string[], point: string) => {
+    const release = join(dir, `release-${Date.now()}`);
+    const c = spawn(
+      FWC,
+      [...args, "--state", state, "--testbed", join(dir, "testbed.yaml"), "--netns", lab.name("gw"), "--wait", "1"],
+      {
+        env: { ...process.env, FWC_FAILPOINT: `pause-${point}`, FWC_FAILPOINT_RELEASE: release },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    holders.push(c);
+    let err = "";
+    c.stderr!.on("data", (d: Buffer) => {
+      err += String(d);
+    });
+    const done = new Promise<{ code: number | null; err: string }>((r) => c.once("exit", (code) => r({ code, err })));
+    for (let i = 0; i < 200 && !existsSync(`${release}.paused`); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(`${release}.paused`), err).toBe(true);
+    return { done, go: () => writeFileSync(release, "") };
+  };
+
+  it("the -wal and -shm files deleted under a running change: it is refused, not applied beside another", async () => {
+    // The reviewer's reproduction: two commands both ran, both given 20001, one of them lost by the store.
+    const p = await paused(open, "after-pending");
+    for (const f of ["fwc.db-wal", "fwc.db-shm"]) rmSync(join(state, f), { force: true });
+    p.go();
+    const r = await p.done;
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(/error\[FWC802\]: .*was deleted or replaced while fwc ran/);
+    expect(traffic()).toEqual(baseline);
+    inStep();
+  });
+
+  it("status while a change is in flight waits for it instead of reporting its elements as drift", async () => {
+    const p = await paused(open, "after-nft");
+    // The kernel has the new redirect, the store not yet.
+    const rdr = () => parseListing(lab.exec("gw", ["nft", "list", "map", "inet", "fwc", "rdr4"])).rdr4 ?? [];
+    try {
+      expect(rdr().some((e) => e.key.endsWith(": 10.1.1.4 . 5432"))).toBe(true);
+    } catch (e) {
+      p.go();
+      throw e;
+    }
+    const s = spawn(
+      FWC,
+      ["status", "--state", state, "--testbed", join(dir, "testbed.yaml"), "--netns", lab.name("gw")],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let err = "";
+    let out = "";
+    s.stderr!.on("data", (d: Buffer) => {
+      err += String(d);
+    });
+    s.stdout!.on("data", (d: Buffer) => {
+      out += String(d);
+    });
+    const sd = new Promise<number | null>((r) => s.once("exit", r));
+    await new Promise((r) => setTimeout(r, 600));
+    p.go();
+    expect((await p.done).code).toBe(0);
+    expect([await sd, err]).toEqual([0, ""]);
+    expect(out).toContain("The gateway is in step with the state.");
+    expect(fwc(["close", "--exp", "proj/e1", "--all"]).code).toBe(0);
+    inStep();
+  });
+
+  it("a damaged page of the experiments table: swapin of a hidden experiment is refused, never a second copy", () => {
+    takeBackup();
+    const d = new Database(db, { readonly: true });
+    const root = d.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'experiments'").pluck().get() as number;
+    const size = d.pragma("page_size", { simple: true }) as number;
+    d.close();
+    garble(db, (root - 1) * size, 64);
+    const r = fwc(["swapin", join(dir, "e1.ns"), "--exp", "proj/e1", "--nodes", join(dir, "e1.json")]);
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(/error\[FWC802\]: .*fwc\.db: (the database is damaged|not an SQLite database)/);
+    expect(r.err).not.toMatch(/internal error| {4}at /);
+    const st = fwc(["status"]);
+    expect(st.code).toBe(1);
+    expect(st.err).toMatch(/the database is damaged/);
+    expect(traffic()).toEqual(baseline);
     restore();
     inStep();
   });

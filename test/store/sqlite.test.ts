@@ -4,7 +4,7 @@
  * wait, the rebuild of reconcile, and the migration of a state directory of the old layout (test/kernel/faults
  * damages the store on a real gateway).
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -12,6 +12,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { claimsOf } from "../../src/deploy/lifecycle.js";
+import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
+import { SourceFile, span } from "../../src/diagnostics/source.js";
 import { type ExperimentState, StateError } from "../../src/store/schema.js";
 import { openReader, SqliteStore } from "../../src/store/sqlite.js";
 import { LockError } from "../../src/store/store.js";
@@ -233,5 +235,113 @@ describe("the embedded store", () => {
     expect(() => open(old)).toThrow(/experiments\/p\/a\.json: not JSON/);
     // Nothing was made of it: the old files stay, and no half-made database is left to be taken as the truth.
     expect(existsSync(join(old, "experiments", "p", "a.json"))).toBe(true);
+  });
+
+  it("a command drops only its own pending record, never the one another command wrote meanwhile", () => {
+    const dir = fresh();
+    const a = open(dir);
+    const b = open(dir);
+    const rec = (generation: number) => ({
+      version: 1 as const,
+      command: "open",
+      experiment: "p/a",
+      generation,
+      records: [],
+      started: "2026-11-27T00:00:00Z",
+    });
+    a.writePending(rec(7));
+    // b's change (generation 6) finished late: dropping its record must leave a's.
+    b.dropPending(6);
+    expect(a.readPending()?.generation).toBe(7);
+    b.dropPending(7);
+    expect(a.readPending()).toBeNull();
+    a.close();
+    b.close();
+  });
+
+  it("migration: a garbled index or intent is noted and rebuilt; two experiments on one port stop it, named", () => {
+    const dir = fresh();
+    mkdirSync(join(dir, "experiments", "p"), { recursive: true });
+    writeFileSync(
+      join(dir, "experiments", "p", "a.json"),
+      JSON.stringify(experiment("p/a", [[20000, 20000]], "10.0.0.2")),
+    );
+    writeFileSync(join(dir, "index.json"), '{"version": 1,');
+    writeFileSync(join(dir, "intent.json"), "{garbage");
+    const s = open(dir);
+    expect(s.notes.join("\n")).toMatch(
+      /index\.json: not JSON.*quarantine of recently released ports starts again empty/,
+    );
+    expect(s.notes.join("\n")).toMatch(/intent\.json: not JSON.*makes the gateway's tables what the store says/);
+    expect(s.readIndex().ports).toEqual([{ port: 20000, portEnd: 20000 }]);
+    // The first command puts the gateway back to the store.
+    expect(s.readPending()?.generation).toBeGreaterThan(s.generation());
+    s.close();
+
+    const two = fresh();
+    mkdirSync(join(two, "experiments", "p"), { recursive: true });
+    writeFileSync(
+      join(two, "experiments", "p", "a.json"),
+      JSON.stringify(experiment("p/a", [[20000, 20000]], "10.0.0.2")),
+    );
+    writeFileSync(
+      join(two, "experiments", "p", "b.json"),
+      JSON.stringify(experiment("p/b", [[20000, 20001]], "10.0.0.3")),
+    );
+    expect(() => open(two)).toThrow(
+      /cannot move .*experiments\/p\/b\.json into the store: experiment p\/b: gateway port 20000 is held by experiment p\/a already.*move one of their files out/,
+    );
+    expect(existsSync(join(two, "experiments", "p", "b.json"))).toBe(true);
+  });
+
+  it("names and keys from a damaged store are shown without their control characters", () => {
+    const dir = fresh();
+    open(dir).close();
+    const db = new Database(join(dir, "fwc.db"));
+    db.prepare("INSERT INTO experiments (name, state) VALUES (?, 'x')").run(`\x1b[31mp/e${"A".repeat(5000)}`);
+    db.close();
+    const bag = new DiagnosticBag();
+    const s = open(dir);
+    try {
+      s.listExperiments();
+    } catch (e) {
+      bag.add("FWC802", span(new SourceFile("s", ""), 0, 0), (e as Error).message);
+    }
+    s.close();
+    const m = bag.items[0]!.message;
+    expect(m).toContain("\\x1b[31mp/e");
+    expect(m).not.toContain("\x1b");
+    expect(m.length).toBeLessThan(700);
+  });
+});
+
+describe("commands that must not make or change a store", () => {
+  const FWC = join(import.meta.dirname, "..", "..", "dist", "fwc.cjs");
+  const tb = join(fresh(), "testbed.yaml");
+  writeFileSync(
+    tb,
+    "domain: testbed.example.net\ngateway:\n  name: gw.testbed.example.net\n  ipv4: 198.51.100.1\n  outside: eth0\n  inside: [eth1]\nports: 20000-29999\n",
+  );
+  const fwc = (args: string[]) => spawnSync(FWC, [...args, "--testbed", tb], { encoding: "utf8" });
+
+  it("a dry run on a state directory of the old layout leaves it as it is", () => {
+    const dir = fresh();
+    mkdirSync(join(dir, "experiments", "p"), { recursive: true });
+    writeFileSync(
+      join(dir, "experiments", "p", "a.json"),
+      JSON.stringify(experiment("p/a", [[20000, 20000]], "10.0.0.2")),
+    );
+    const r = fwc(["open", "--exp", "p/a", "--nat", "192.0.2.1/53/udp", "--dry-run", "--state", dir]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("add element inet fwc");
+    expect(readdirSync(dir).sort()).toEqual(["experiments"]);
+  });
+
+  it("a change of an experiment in a state directory that does not exist makes no directory", () => {
+    const dir = join(fresh(), "typo");
+    const r = fwc(["open", "--exp", "p/a", "--nat", "192.0.2.1/53/udp", "--state", dir]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("error[FWC800]: p/a is not swapped in");
+    expect(existsSync(dir)).toBe(false);
   });
 });
