@@ -9,7 +9,7 @@
  *   DIR/intent.json                 a change that did not finish, with the state before and after it
  *   DIR/blocks.json, DIR/claims.json, DIR/lock
  */
-import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as z from "zod/mini";
 import "../schema.js";
@@ -21,6 +21,7 @@ import {
   indexOf,
   isExperimentName,
   StateError,
+  stateFile,
 } from "./schema.js";
 
 const Claims = z.record(z.string(), z.string());
@@ -49,18 +50,8 @@ export const hasLegacyState = (dir: string): boolean =>
 const MAX_STATE_BYTES = 256 * 1024 * 1024;
 
 function readJson<T extends z.ZodMiniType>(path: string, schema: T): z.infer<T> | null {
-  let st: ReturnType<typeof lstatSync>;
-  try {
-    st = lstatSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw e;
-  }
-  // A link could point anywhere (and an error quoting the file would show what is there): fwc's files are files.
-  if (!st.isFile())
-    throw new StateError(
-      `${path}: not a regular file (${st.isSymbolicLink() ? "a symbolic link" : "a directory or device"}); fwc writes its state files itself: remove it`,
-    );
+  const st = stateFile(path);
+  if (st === null) return null;
   if (st.size > MAX_STATE_BYTES) throw new StateError(`${path}: ${st.size} bytes, not a state file fwc wrote`);
   let data: unknown;
   try {

@@ -3,6 +3,7 @@
  * addresses in use, the operator's blocklist, and the change under way. zod schemas: every record read back is
  * checked, so a damaged store is refused with the record and the field, never taken for something it is not.
  */
+import { lstatSync, type Stats } from "node:fs";
 import * as z from "zod/mini";
 import { AccessPolicy, InboundGrant, Open6Grant, OutboundGrant } from "../access/policy.js";
 import { DnsRecord } from "../backends/dns/records.js";
@@ -117,3 +118,22 @@ export const isExperimentName = (s: string): boolean => EXPERIMENT.test(s);
 
 /** A state file that cannot be read as what it should be: the message says which file and why. */
 export class StateError extends Error {}
+
+/**
+ * A state file's status, or null when there is none. A link or anything but a regular file is refused: it could
+ * point anywhere, and an error quoting the file would show what is there; fwc makes its files itself.
+ */
+export function stateFile(path: string): Stats | null {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+  if (!st.isFile())
+    throw new StateError(
+      `${path}: not a regular file (${st.isSymbolicLink() ? "a symbolic link" : "a directory or device"}); fwc makes its state files itself: remove it`,
+    );
+  return st;
+}

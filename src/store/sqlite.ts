@@ -12,7 +12,7 @@
  * Ports, dedicated addresses and claims are rows keyed by the port, the address or the claim: the database
  * itself refuses to give one to two experiments.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import * as z from "zod/mini";
@@ -28,6 +28,7 @@ import {
   isExperimentName,
   Pending,
   StateError,
+  stateFile,
 } from "./schema.js";
 import { LockError, type Store, type StoreReader } from "./store.js";
 
@@ -110,21 +111,8 @@ const Released = z.array(ReleasedSchema);
 const Zone = z.nullable(z.object({ name: z.string(), serial: z.int(), digest: z.string() }));
 const Base = z.nullable(z.string());
 
-/** Rejects a path that is a link or not a file (fwc makes its files itself). */
-function mustBeFile(path: string): boolean {
-  let st: ReturnType<typeof lstatSync>;
-  try {
-    st = lstatSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw e;
-  }
-  if (!st.isFile())
-    throw new StateError(
-      `${path}: not a regular file (${st.isSymbolicLink() ? "a symbolic link" : "a directory or device"}); fwc makes its state files itself: remove it`,
-    );
-  return true;
-}
+/** Whether a state file is there (a link or a directory is refused). */
+const mustBeFile = (path: string): boolean => stateFile(path) !== null;
 
 const expandPorts = (ports: { port: number; portEnd: number }[]): number[] => {
   const out: number[] = [];
