@@ -71,7 +71,7 @@ function deployOptions(cmd: Command): Command {
     .option("--json", "print JSON")
     .option(
       "--wait <seconds>",
-      "how long to wait for another fwc holding the state directory (default: 10)",
+      "how long to wait for another fwc holding the store's write lock (default: 10)",
       positiveInt,
     );
 }
