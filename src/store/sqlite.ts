@@ -12,7 +12,18 @@
  * Ports, dedicated addresses and claims are rows keyed by the port, the address or the claim: the database
  * itself refuses to give one to two experiments.
  */
-import { existsSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import * as z from "zod/mini";
@@ -166,11 +177,24 @@ export class SqliteStore implements Store {
       if (!options.create) return null;
     }
     if (options.readonly === true) {
-      const db = guard(
-        path,
-        () => new Database(path, { readonly: true, fileMustExist: true, timeout: options.waitMs }),
-      );
+      let files = dir;
+      let db: Database.Database;
+      try {
+        db = new Database(path, { readonly: true, fileMustExist: true, timeout: options.waitMs });
+        db.pragma("schema_version"); // a WAL database is opened for real at its first read
+      } catch (e) {
+        if (!isSqlite(e) || !/^SQLITE_(CANTOPEN|READONLY)/.test(e.code!))
+          throw new StateError(explain(path, e as SqliteError));
+        // A reader that may not write the directory (a read-only mount, another user) cannot make SQLite's
+        // -shm file: it reads a copy of the files instead.
+        files = mkdtempSync(join(tmpdir(), "fwc-read-"));
+        for (const f of [DB_FILE, `${DB_FILE}-wal`, PENDING_FILE, `${PENDING_FILE}-wal`])
+          if (existsSync(join(dir, f))) copyFileSync(join(dir, f), join(files, f));
+        db = guard(path, () => new Database(join(files, DB_FILE), { fileMustExist: true }));
+      }
       const store = new SqliteStore(dir, db, claimsOf);
+      store.readonly = true;
+      store.files = files;
       try {
         const v = store.schemaVersion();
         if (v === null) {
@@ -248,6 +272,9 @@ export class SqliteStore implements Store {
   }
 
   private inMemory = false;
+  private readonly = false;
+  /** Where the files are: DIR, or the copy a reader made of them. */
+  private files: string | null = null;
 
   private schemaVersion(): string | null {
     return guard(this.location, () => {
@@ -421,6 +448,7 @@ export class SqliteStore implements Store {
     this.pendingDb?.close();
     this.pendingDb = null;
     if (this.db.open) this.db.close();
+    if (this.files !== null && this.files !== this.dir) rmSync(this.files, { recursive: true, force: true });
   }
 
   generation(): number {
@@ -604,9 +632,17 @@ export class SqliteStore implements Store {
 
   private pending(create: boolean): Database.Database | null {
     if (this.pendingDb !== null) return this.pendingDb;
-    const path = join(this.dir, PENDING_FILE);
+    const path = join(this.files ?? this.dir, PENDING_FILE);
     if (!create && !mustBeFile(path)) return null;
     const db = guard(path, () => {
+      if (this.readonly) {
+        // A reader writes nothing, not even SQLite's bookkeeping: no table yet means no record.
+        const copy = this.files !== null && this.files !== this.dir;
+        const d = new Database(path, { readonly: !copy, fileMustExist: true, timeout: 1000 });
+        const has = d.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pending'").get();
+        if (has === undefined) d.exec("CREATE TEMP TABLE pending (id INTEGER PRIMARY KEY, change TEXT NOT NULL)");
+        return d;
+      }
       const d = new Database(path, { timeout: 1000 });
       // One fsync per write, no journal file made and removed each time.
       if (d.pragma("journal_mode", { simple: true }) !== "wal") d.pragma("journal_mode = WAL");

@@ -337,6 +337,26 @@ describe("commands that must not make or change a store", () => {
     expect(readdirSync(dir).sort()).toEqual(["experiments"]);
   });
 
+  it.skipIf(process.getuid?.() !== 0)("readers work on a read-only mount of the state directory", () => {
+    const dir = fresh();
+    const st = open(dir);
+    st.begin(0);
+    st.putExperiment("p/a", experiment("p/a", [[20000, 20000]], "10.0.0.2"));
+    st.putBlocks({ version: 1, entries: [{ cidr: "192.0.2.0/24", reason: "scan", by: "cli:ops", at: "x" }] });
+    st.commit();
+    st.close();
+    const ro = fresh();
+    expect(spawnSync("mount", ["--bind", dir, ro]).status).toBe(0);
+    try {
+      expect(spawnSync("mount", ["-o", "remount,ro,bind", ro]).status).toBe(0);
+      const r = fwc(["blocks", "--json", "--state", ro]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).blocks[0].cidr).toBe("192.0.2.0/24");
+    } finally {
+      spawnSync("umount", [ro]);
+    }
+  });
+
   it("a change of an experiment in a state directory that does not exist makes no directory", () => {
     const dir = join(fresh(), "typo");
     const r = fwc(["open", "--exp", "p/a", "--nat", "192.0.2.1/53/udp", "--state", dir]);
