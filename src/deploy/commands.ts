@@ -391,6 +391,16 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
     (await withState(
       ctx,
       async (store) => {
+        if (store.scratch && !ctx.dryRun) {
+          report(
+            ctx,
+            "FWC802",
+            ctx.stateDir,
+            `${ctx.stateDir} holds no store: there is nothing to reconcile the gateway with`,
+            "check --state (or $FWC_STATE); a store is made by the first swapin or block",
+          );
+          return false;
+        }
         store.check();
         if (!ctx.dryRun)
           try {

@@ -273,7 +273,7 @@ export function applyElements(
     applyTransaction(ctx.gw, renderDelta(delta, what) + bad);
   } catch (e) {
     // A table is gone (the gateway rebooted, someone deleted it): the delta cannot apply, the whole tables can.
-    if (e instanceof NftError && !tableExists(ctx.gw)) return writeWhole();
+    if (e instanceof NftError && !e.unknown && !tableExists(ctx.gw)) return writeWhole();
     throw e;
   }
   return { base: digest };
@@ -357,14 +357,18 @@ async function makeReal(
   try {
     applied = applyElements(ctx, base, from, to, what, () => change.whole(to));
   } catch (e) {
-    store.dropPending(generation);
+    // nft refused the transaction: nothing was applied. nft killed or timed out: the kernel may have taken it,
+    // and the pending record stays for the next command to put the gateway back to the store.
+    if (!(e instanceof NftError) || !e.unknown) store.dropPending(generation);
     if (e instanceof NftError) {
       report(
         ctx,
         "FWC803",
         ctx.gw.netns ?? "gateway",
         e.message,
-        "the gateway keeps its previous ruleset; fix the cause and run the command again",
+        e.unknown
+          ? "the next fwc command (or fwc reconcile) puts the gateway back to what the store says"
+          : "the gateway keeps its previous ruleset; fix the cause and run the command again",
       );
       return false;
     }
@@ -402,12 +406,13 @@ async function makeReal(
     // The store cannot take the change (disk full): undo it everywhere. The pending record stays when it cannot
     // be dropped; the next command then finds the gateway as the store says, which is what it checks.
     await undo();
-    store.rollback();
+    // Dropped while the lock is still held (a rollback releases it, and the next command may reuse the number).
     try {
       store.dropPending(generation);
     } catch {
       // left for the next command, which then finds the gateway as the store says
     }
+    store.rollback();
     report(
       ctx,
       "FWC802",
@@ -523,7 +528,7 @@ export async function recover(ctx: DeployContext, store: Store): Promise<void> {
     ctx,
     "FWC808",
     join(ctx.stateDir, DB_FILE),
-    `rolled back the unfinished \`${p.command}\` of ${p.experiment} started ${p.started}`,
+    `the store does not have the last change, \`${p.command}\` of ${p.experiment} started ${p.started} (interrupted, or the store was restored from an older copy): the gateway was put back to what the store says`,
     "run that command again if it is still wanted",
   );
 }
@@ -579,7 +584,8 @@ export async function withState<T>(
   let store: SqliteStore | null = null;
   try {
     store = SqliteStore.open(ctx.stateDir, claimsOf, {
-      create: options.create === true && !ctx.dryRun,
+      // A directory of the old layout is migrated by any change command (a dry run reads a copy in memory).
+      create: (options.create === true || hasLegacyState(ctx.stateDir)) && !ctx.dryRun,
       waitMs: ctx.waitMs,
       beforeCreate: () => refuseLostState(ctx),
     });
@@ -628,9 +634,16 @@ export async function withReader<T>(
       const p = store?.readPending() ?? null;
       const pending = p !== null && p.generation > before ? p : null;
       result = await body(reader, pending, c);
-      // Still the same store, and no change in flight (a pending record ahead of the store is a change under
-      // way if its command holds the lock, or a crash's if nobody does).
-      ok = store === null || last || (store.generation() === before && (pending === null || !writerActive(ctx)));
+      // Still the same store, and no change in flight: a pending record ahead of the store is a change under way
+      // if its command holds the lock, or a crash's if nobody does. One that appeared while `body` ran is looked
+      // at again.
+      const after = store?.readPending() ?? null;
+      const aheadAfter = after !== null && after.generation > before;
+      ok =
+        store === null ||
+        last ||
+        (store.generation() === before &&
+          (!aheadAfter || (pending !== null && after.generation === pending.generation && !writerActive(ctx))));
     } catch (e) {
       if (!reportProblem(c, e)) throw e;
       ok = true;

@@ -6,13 +6,20 @@ import { spawnSync } from "node:child_process";
 import { canonicalAddress, isAddress } from "../access/address.js";
 import { type ElementSet, FAMILIES, TABLE } from "../backends/nftables/render.js";
 
-export class NftError extends Error {}
+export class NftError extends Error {
+  /** nft did not finish (killed, timed out): whether the kernel took the transaction is not known. */
+  unknown = false;
+}
 
 export interface Gateway {
   netns?: string;
 }
 
-export function run(gw: Gateway, args: string[], input?: string): { ok: boolean; out: string; err: string } {
+export function run(
+  gw: Gateway,
+  args: string[],
+  input?: string,
+): { ok: boolean; status: number | null; out: string; err: string } {
   const cmd = gw.netns === undefined ? ["nft", ...args] : ["ip", "netns", "exec", gw.netns, "nft", ...args];
   const r = spawnSync(cmd[0]!, cmd.slice(1), { input, encoding: "utf8", maxBuffer: 1 << 30, timeout: 120_000 });
   if (r.error !== undefined) {
@@ -28,7 +35,7 @@ export function run(gw: Gateway, args: string[], input?: string): { ok: boolean;
     throw new NftError("nft is not installed on the gateway (Debian: apt-get install nftables)");
   if (r.status !== 0 && /Cannot open network namespace/.test(err))
     throw new NftError(`no network namespace "${gw.netns}": ${err}`);
-  return { ok: r.status === 0, out: r.stdout, err };
+  return { ok: r.status === 0, status: r.status, out: r.stdout, err };
 }
 
 /**
@@ -39,7 +46,15 @@ export function run(gw: Gateway, args: string[], input?: string): { ok: boolean;
  */
 export function applyTransaction(gw: Gateway, text: string): void {
   const a = run(gw, ["-f", "-"], text);
-  if (!a.ok) throw new NftError(`nft refused the change (nothing was applied): ${firstLines(a.err)}`);
+  if (a.ok) return;
+  // nft answers a refusal with exit status 1; anything else (a signal, a timeout) may come after the kernel
+  // committed.
+  if (a.status === 1) throw new NftError(`nft refused the change (nothing was applied): ${firstLines(a.err)}`);
+  const e = new NftError(
+    `nft did not finish (${a.status === null ? "killed or timed out" : `exit status ${a.status}`}): the gateway may or may not have the change: ${firstLines(a.err)}`,
+  );
+  e.unknown = true;
+  throw e;
 }
 
 const firstLines = (s: string) => s.split("\n").slice(0, 4).join(" / ");

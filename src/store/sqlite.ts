@@ -12,17 +12,7 @@
  * Ports, dedicated addresses and claims are rows keyed by the port, the address or the claim: the database
  * itself refuses to give one to two experiments.
  */
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readlinkSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-} from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -272,6 +262,11 @@ export class SqliteStore implements Store {
   }
 
   private inMemory = false;
+
+  /** A store in memory (a dry run, or no store in DIR): nothing it holds is written anywhere. */
+  get scratch(): boolean {
+    return this.inMemory;
+  }
   private readonly = false;
   /** Where the files are: DIR, or the copy a reader made of them. */
   private files: string | null = null;
@@ -417,6 +412,7 @@ export class SqliteStore implements Store {
       throw new StateError(explain(this.location, e as SqliteError));
     }
     this.dirty = false;
+    this.held = this.identities();
   }
 
   commit(): void {
@@ -705,38 +701,34 @@ export class SqliteStore implements Store {
       );
   }
 
-  /**
-   * Whether the store's files were deleted or replaced while this command had them open (its lock would then
-   * be on files no other command sees): the files this process has open, as /proc shows them.
-   */
-  filesReplaced(): boolean {
-    if (this.inMemory) return false;
-    let fds: string[];
-    try {
-      fds = readdirSync("/proc/self/fd");
-    } catch {
-      return false; // no /proc: not checked
-    }
-    const dir = realDir(this.dir);
-    const mine = new Set([DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`].map((f) => `${join(dir, f)} (deleted)`));
-    for (const fd of fds) {
+  /** The store's files as they were when this command took the lock (device and inode of each). */
+  private held = new Map<string, string>();
+
+  private identities(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const f of [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`]) {
       try {
-        if (mine.has(readlinkSync(`/proc/self/fd/${fd}`))) return true;
+        const st = statSync(join(this.dir, f));
+        out.set(f, `${st.dev}:${st.ino}`);
       } catch {
-        // closed meanwhile
+        // not there (yet)
       }
     }
+    return out;
+  }
+
+  /**
+   * Whether the store's files were deleted, replaced or moved (the directory too) since this command took the
+   * lock: its lock would then be on files no other command sees. Each file must still be the one it was, by
+   * device and inode.
+   */
+  filesReplaced(): boolean {
+    if (this.inMemory || this.readonly) return false;
+    const now = this.identities();
+    for (const [f, id] of this.held) if (now.get(f) !== id) return true;
     return false;
   }
 }
-
-const realDir = (dir: string): string => {
-  try {
-    return realpathSync(dir);
-  } catch {
-    return dir;
-  }
-};
 
 /** A state directory of the old layout, read as a store (fwc compile --state before any change command). */
 class LegacyReader implements StoreReader {

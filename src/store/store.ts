@@ -58,6 +58,8 @@ export interface Store extends StoreReader {
   filesReplaced(): boolean;
   /** What opening the store dealt with (a migration's notes), for the command to report. */
   readonly notes: string[];
+  /** A store in memory (a dry run, or no store in DIR): nothing it holds is written anywhere. */
+  readonly scratch: boolean;
 }
 
 /** Another command holds the store's write lock for longer than `--wait`. */

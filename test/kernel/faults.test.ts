@@ -125,7 +125,7 @@ describe.skipIf(!canRunKernelTests())("faults leave the gateway as it was", () =
     // The dead process's lock went with it; the change is undone.
     const rec = fwc(["reconcile"]);
     expect(rec.code).toBe(0);
-    expect(rec.err).toContain("warning[FWC808]: rolled back the unfinished `open` of proj/e1");
+    expect(rec.err).toContain("warning[FWC808]: the store does not have the last change, `open` of proj/e1");
     expect(traffic()).toEqual(baseline);
     inStep();
   });
@@ -143,7 +143,7 @@ describe.skipIf(!canRunKernelTests())("faults leave the gateway as it was", () =
     // Any next command first rolls back; here an unrelated status-changing one.
     const o = fwc(["open", "--exp", "proj/e1", "--nat", "192.0.2.1/53/udp"]);
     expect(o.code).toBe(0);
-    expect(o.err).toContain("rolled back the unfinished `open` of proj/e1");
+    expect(o.err).toContain("the store does not have the last change, `open` of proj/e1");
     expect(traffic()).toEqual(baseline);
     expect(fwc(["close", "--exp", "proj/e1", "--all"]).code).toBe(0);
     inStep();
@@ -335,6 +335,42 @@ describe.skipIf(!canRunKernelTests())("faults leave the gateway as it was", () =
     const r = await p.done;
     expect(r.code, r.err).toBe(1);
     expect(r.err).toMatch(/error\[FWC802\]: .*was deleted or replaced while fwc ran/);
+    expect(traffic()).toEqual(baseline);
+    inStep();
+  });
+
+  it("the database file moved aside and copied back under a running change: refused too", async () => {
+    const p = await paused(open, "after-pending");
+    rmSync(join(dir, "fwc.db.old"), { force: true });
+    // A copy of the store under its name: another command would take a lock on the copy and not wait.
+    copyFileSync(db, join(dir, "fwc.db.old"));
+    rmSync(db);
+    copyFileSync(join(dir, "fwc.db.old"), db);
+    p.go();
+    const r = await p.done;
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(/error\[FWC802\]: .*was deleted or replaced while fwc ran/);
+    expect(traffic()).toEqual(baseline);
+    inStep();
+  });
+
+  it("nft killed after the kernel took the change: the record stays, and the next command puts the gateway back", () => {
+    const path = join(dir, "killbin");
+    mkdirSync(path, { recursive: true });
+    const nft = lab.sh(["which", "nft"]).trim();
+    // nft applies the transaction, then dies as if killed (the OOM killer, the 120 s timeout).
+    writeFileSync(join(path, "nft"), `#!/bin/sh\n[ "$1" = "-f" ] || exec ${nft} "$@"\n${nft} "$@"\nexit 137\n`, {
+      mode: 0o755,
+    });
+    const r = fwc(open, { PATH: `${path}:${process.env.PATH}` });
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("error[FWC803]: nft did not finish");
+    const s = fwc(["status"]);
+    expect(s.code).toBe(1);
+    expect(s.err).toContain("an unfinished `open` of proj/e1");
+    const o = fwc(["reconcile"]);
+    expect(o.code, o.err).toBe(0);
+    expect(o.err).toContain("the store does not have the last change, `open` of proj/e1");
     expect(traffic()).toEqual(baseline);
     inStep();
   });
