@@ -207,6 +207,17 @@ export class SqliteStore implements Store {
     const db = guard(path, () => new Database(path, { timeout: options.waitMs }));
     const store = new SqliteStore(dir, db, claimsOf);
     try {
+      // A database without its tables is new, or being migrated (the old files are still there); beside a
+      // pending.db and nothing to migrate, it was emptied. A command that makes no store leaves it untouched.
+      const empty = exists && store.schemaVersion() === null;
+      if (empty && hadPending && !hasLegacyState(dir))
+        throw new StateError(
+          `${path} has no tables, but ${join(dir, PENDING_FILE)} shows it had: it was emptied or truncated; restore it from a backup`,
+        );
+      if (empty && !options.create) {
+        store.close();
+        return null;
+      }
       guard(path, () => {
         db.pragma("synchronous = FULL");
         // Damage inside a page is found when the page is read, not taken for data.
@@ -214,17 +225,7 @@ export class SqliteStore implements Store {
         // A database made by someone else, or damaged past its header, is found here rather than mid-change.
         if (db.pragma("journal_mode", { simple: true }) !== "wal") db.pragma("journal_mode = WAL");
       });
-      // A database without its tables is new, or being migrated (the old files are still there); beside a
-      // pending.db and nothing to migrate, it was emptied.
-      if (exists && store.schemaVersion() === null && hadPending && !hasLegacyState(dir))
-        throw new StateError(
-          `${path} has no tables, but ${join(dir, PENDING_FILE)} shows it had: it was emptied or truncated; restore it from a backup`,
-        );
-      if (!exists || store.schemaVersion() === null) {
-        if (!options.create) {
-          store.close();
-          return null;
-        }
+      if (!exists || empty) {
         options.beforeCreate?.();
         store.create(options.waitMs);
       } else if (store.schemaVersion() !== SCHEMA)
