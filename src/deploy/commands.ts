@@ -4,7 +4,6 @@
  * any tb-allow-external call replaces the dynamic grants; one whose file has none keeps them; swapout removes
  * everything; DNS follows.
  */
-import { userInfo } from "node:os";
 import ipaddr from "ipaddr.js";
 import * as z from "zod/mini";
 import { canonicalAddress, isAddress } from "../access/address.js";
@@ -20,6 +19,9 @@ import { type BlockEntry, type ExperimentState, StateError } from "../store/sche
 import { PENDING_FILE } from "../store/sqlite.js";
 import type { Store, StoreReader } from "../store/store.js";
 import { DEFAULT_EXPERIMENT_LIMITS, type NodeAddresses } from "../testbed/config.js";
+
+export { cliUser } from "./audit.js";
+
 import { type BlockRequest, blockElements, blockKey, blockText } from "./blocks.js";
 import { cutBlockedFlows } from "./conntrack.js";
 import {
@@ -475,18 +477,6 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
 }
 
 // ---- the operator's blocklist ----
-
-/** Who runs this command, for the blocklist and the audit: `cli:<unix user>` (the sudo caller when there is one). */
-export function cliUser(): string {
-  let name = process.env.SUDO_USER;
-  if (name === undefined || name === "")
-    try {
-      name = userInfo().username;
-    } catch {
-      name = `uid ${process.getuid?.() ?? "?"}`;
-    }
-  return `cli:${name}`;
-}
 
 export function blocksTable(entries: BlockEntry[]): string {
   if (entries.length === 0) return "Blocked networks: none\n";

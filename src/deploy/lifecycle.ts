@@ -40,6 +40,7 @@ import { type BlockEntry, type ExperimentState, type Index, type Pending, StateE
 import { DB_FILE, openReader, SqliteStore } from "../store/sqlite.js";
 import { LockError, type Store, type StoreReader } from "../store/store.js";
 import type { NodeAddresses, TestbedConfig } from "../testbed/config.js";
+import { AUDIT_FILE, type AuditEntry, appendAudit, changeOf, cliUser } from "./audit.js";
 import { blockElements } from "./blocks.js";
 import { cutRevokedFlows } from "./conntrack.js";
 import { pushDns, verifyChanges } from "./dns.js";
@@ -60,6 +61,8 @@ export interface DeployContext {
    * the process there; "invalid-ruleset" adds a line nft refuses to the transaction.
    */
   failpoint?: string;
+  /** Who asks, for the audit log: `cli:<unix user>` by default, the user's name in the service. */
+  who?: string;
 }
 
 /** What a change wants the experiment to be; null removes it (swapout). */
@@ -424,7 +427,27 @@ async function makeReal(
   }
   // The pending record stays: its generation is the store's now, which says the change is done (one write less
   // per change than dropping it).
+  audit(ctx, {
+    command,
+    experiment: exp === "(blocklist)" ? null : exp,
+    ...changeOf(from, to, fromRecords, toRecords),
+  });
   return true;
+}
+
+/** Appends to the audit log; a change that could not be written there is reported, not undone. */
+export function audit(ctx: DeployContext, entry: Omit<AuditEntry, "time" | "who">): void {
+  try {
+    appendAudit(ctx.stateDir, { time: new Date().toISOString(), who: ctx.who ?? cliUser(), ...entry });
+  } catch (e) {
+    report(
+      ctx,
+      "FWC816",
+      join(ctx.stateDir, AUDIT_FILE),
+      `the change was made, but not written to the audit log: ${(e as Error).message}`,
+      "free space or fix the file; the store and the gateway have the change",
+    );
+  }
 }
 
 /**
@@ -513,9 +536,10 @@ export async function recover(ctx: DeployContext, store: Store): Promise<void> {
   const p = store.readPending();
   if (p === null || p.generation <= store.generation()) return;
   const digest = skeletonDigest(ctx.testbed);
-  syncTables(ctx.gw, ctx.testbed, desiredElements(ctx.testbed, stateParts(store)), {
+  const synced = syncTables(ctx.gw, ctx.testbed, desiredElements(ctx.testbed, stateParts(store)), {
     whole: store.readIndex().base !== digest,
   });
+  audit(ctx, { command: "recover", experiment: null, added: [], removed: [], changed: synced.changed });
   store.putIndexMeta({ base: digest });
   if (p.experiment !== "(blocklist)" && p.experiment !== "(unknown)" && p.records.length > 0) {
     // The names the change may have touched go, then the store's records are written again.

@@ -295,6 +295,10 @@ export const CODES = {
     "store rebuilt",
     "`fwc reconcile` rebuilt part of the store from the experiments' own records (the ports, addresses and nodes they hold, the pending record) and says what it could not: an unreadable experiment record, a lost quarantine queue.",
   ),
+  FWC816: w(
+    "change not audited",
+    "The change reached the store and the gateway, but its line could not be appended to the audit log (`DIR/audit.jsonl`): a full disk, permissions, or a link in its place.",
+  ),
 
   // 9xx: fwc itself
   FWC900: e("internal error", "fwc failed on this input; the input may be fine. Please report it with the file."),

@@ -13,6 +13,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readFileSync,
   rmSync,
   symlinkSync,
   truncateSync,
@@ -300,6 +301,21 @@ describe.skipIf(!canRunKernelTests())("faults leave the gateway as it was", () =
     refused(/fwc\.db: not a regular file \(a symbolic link\)/);
     rmSync(db);
     restore();
+    inStep();
+  });
+
+  it("the audit log a symbolic link: the change is made and reported as not audited; the link is not written through", () => {
+    const target = join(dir, "not-the-audit-log");
+    writeFileSync(target, "untouched\n");
+    rmSync(join(state, "audit.jsonl"), { force: true });
+    symlinkSync(target, join(state, "audit.jsonl"));
+    const r = fwc(open);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/warning\[FWC816\]: the change was made, but not written to the audit log: .*symbolic link/);
+    expect(readFileSync(target, "utf8")).toBe("untouched\n");
+    rmSync(join(state, "audit.jsonl"));
+    expect(fwc(["close", "--exp", "proj/e1", "--all"]).code).toBe(0);
+    expect(readFileSync(join(state, "audit.jsonl"), "utf8")).toMatch(/"command":"close","experiment":"proj\/e1"/);
     inStep();
   });
 

@@ -5,8 +5,8 @@
  * established connection flowing through all of it.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FWC, fwcOn, TESTBED_YAML } from "./deploy-helpers.js";
@@ -224,5 +224,45 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
     expect(listed).not.toContain("proj/e1");
     expect(listed).toContain("proj/e2");
     expect(fwc(["status", "--exp", "proj/e1"]).code).toBe(1);
+  });
+
+  it("every change is one line of the audit log: when, who, command, experiment, what was added and removed", () => {
+    const lines = readFileSync(join(state, "audit.jsonl"), "utf8").trimEnd().split("\n");
+    const entries = lines.map(
+      (l) =>
+        JSON.parse(l) as {
+          time: string;
+          who: string;
+          command: string;
+          experiment: string | null;
+          added: string[];
+          removed: string[];
+        },
+    );
+    const who = `cli:${process.env.SUDO_USER || userInfo().username}`;
+    for (const e of entries) {
+      expect(Number.isNaN(Date.parse(e.time))).toBe(false);
+      expect(e.who).toBe(who);
+    }
+    const commands = entries.map((e) => `${e.command} ${e.experiment}`);
+    for (const c of [
+      "swapin proj/e1",
+      "swapin proj/e2",
+      "open proj/e1",
+      "close proj/e1",
+      "modify proj/e1",
+      "swapout proj/e1",
+    ])
+      expect(commands).toContain(c);
+    // Dry runs change nothing, and are not in it.
+    expect(entries.length).toBe(commands.length);
+    const swapout = [...entries].reverse().find((e) => e.command === "swapout")!;
+    expect(swapout.added).toEqual([]);
+    expect(swapout.removed.some((x) => /^rdr4 198\.51\.100\.1 \. tcp \. [0-9]+ : 10\.1\.1\.3 \. [0-9]+$/.test(x))).toBe(
+      true,
+    );
+    const swapin = entries.find((e) => e.command === "swapin" && e.experiment === "proj/e1")!;
+    expect(swapin.removed).toEqual([]);
+    expect(swapin.added.length).toBeGreaterThan(0);
   });
 });
