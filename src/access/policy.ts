@@ -18,6 +18,8 @@ export const Origin = z.object({
   text: z.string(),
   /** The tb-allow-external call it belongs to. */
   call: z.object({ line: z.int().check(z.minimum(1)), column: z.int().check(z.minimum(1)) }),
+  /** A dynamic grant given for a time (`fwc open --for`): when it ends (ISO time). */
+  expires: z.optional(z.string()),
 });
 
 export const DedicatedGrant = z.object({ node: z.string(), origin: Origin });

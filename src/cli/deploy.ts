@@ -28,6 +28,8 @@ export interface DeployOptions extends LimitOptions {
   dryRun?: boolean;
   json?: boolean;
   wait?: number;
+  /** open --for: the grants' lifetime in seconds. */
+  for?: number;
   exp?: string;
   nodes?: string;
   rdr?: string;
@@ -178,7 +180,7 @@ export async function deployAction(
           }
           req = r.request;
         }
-        ok = await cmd.open(ctx, exp!, req, shown);
+        ok = await cmd.open(ctx, exp!, req, shown, opts.for === undefined ? undefined : { seconds: opts.for });
         break;
       }
       case "close":

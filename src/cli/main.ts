@@ -12,6 +12,16 @@ function positiveInt(v: string): number {
   return Number(v);
 }
 
+/** A lifetime: 90s, 30m, 2h, 1d, 1h30m (at most 366 days); in seconds. */
+function duration(v: string): number {
+  const unit: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+  const parts = /^([0-9]{1,7}[smhd])+$/.test(v) ? [...v.matchAll(/([0-9]+)([smhd])/g)] : [];
+  const seconds = parts.reduce((n, m) => n + Number(m[1]) * unit[m[2]!]!, 0);
+  if (seconds <= 0 || seconds > 366 * 86400)
+    throw new InvalidArgumentError("expected a duration such as 90s, 30m, 2h, 1d or 1h30m (more than 0, at most 366d)");
+  return seconds;
+}
+
 function limitOptions(cmd: Command): Command {
   return cmd
     .option(
@@ -178,7 +188,12 @@ export function buildProgram(exit: (code: number) => void): Command {
         program
           .command("open")
           .description("grant access to a running experiment (with --json: g5kfw openings on standard input)")
-          .option("--exp <pid/eid>", "the experiment"),
+          .option("--exp <pid/eid>", "the experiment")
+          .option(
+            "--for <duration>",
+            "the grants end after this long (90s, 30m, 2h, 1d, 1h30m); fwc reconcile removes them then",
+            duration,
+          ),
       ),
     ),
   ).action(deploy("open"));

@@ -44,10 +44,12 @@ import { canonicalSkeleton, desiredElements, listTables, syncTables, tableDrift 
 
 export interface Shown {
   json: boolean;
+  /** Print nothing (a change made by reconcile). */
+  quiet?: boolean;
 }
 
 function show(ctx: DeployContext, plan: Plan, opts: Shown): void {
-  if (ctx.dryRun) return;
+  if (ctx.dryRun || opts.quiet === true) return;
   ctx.out.push(opts.json ? `${JSON.stringify(endpointsJson(plan), null, 2)}\n` : endpointsTable(plan));
 }
 
@@ -150,8 +152,9 @@ export async function modify(
     (await withState(ctx, async (store) => {
       const prev = need(ctx, store, exp);
       if (prev === null) return false;
-      // CXA: a file with any tb-allow-external call overrules the dynamic grants; a file without keeps them.
-      const dynamic = policy.hasCalls ? emptyDynamic() : prev.dynamic;
+      // CXA: a file with any tb-allow-external call overrules the dynamic grants; a file without keeps them
+      // (those whose time is not up).
+      const dynamic = policy.hasCalls ? emptyDynamic() : unexpired(prev.dynamic).dynamic;
       const d: Desired = { file: file.path, policy, dynamic, nodes: nodes ?? prev.nodes };
       return change(ctx, store, "modify", exp, prev, d, file, opts);
     })) ?? false
@@ -172,17 +175,49 @@ const optionSpan = (o: { file: string; column: number; text: string }) =>
 /** Grants compared without where they came from. */
 const grantKey = (g: object) => JSON.stringify({ ...g, origin: undefined });
 
-export async function open(ctx: DeployContext, exp: string, req: DynamicRequest, opts: Shown): Promise<boolean> {
+/** Grants with a lifetime, and whether one has ended. */
+type Timed = { origin: { expires?: string } };
+const ended = (g: Timed, now: number) => g.origin.expires !== undefined && Date.parse(g.origin.expires) <= now;
+
+/** The dynamic grants that have not ended, and how many have. */
+export function unexpired(dyn: ExperimentState["dynamic"], now = Date.now()) {
+  const keep = <T extends Timed>(gs: T[]) => gs.filter((g) => !ended(g, now));
+  const inbound = keep(dyn.inbound);
+  const targets = new Set(inbound.map((g) => g.node));
+  const kept = {
+    inbound,
+    outbound: keep(dyn.outbound),
+    open6: keep(dyn.open6),
+    // A name stays while a dynamic redirect still points at its node.
+    dns: dyn.dns.filter((x) => x.reason !== "inbound" || targets.has(x.node)),
+  };
+  const count = (d: ExperimentState["dynamic"]) => d.inbound.length + d.outbound.length + d.open6.length;
+  return { dynamic: kept, expired: count(dyn) - count(kept) };
+}
+
+export async function open(
+  ctx: DeployContext,
+  exp: string,
+  req: DynamicRequest,
+  opts: Shown,
+  lifetime?: { seconds: number },
+): Promise<boolean> {
   return (
     (await withState(ctx, async (store) => {
       const prev = need(ctx, store, exp);
       if (prev === null) return false;
       const grants = resolveDynamic(req, prev.policy.nodes, ctx.bag);
       if (grants === null) return false;
-      const dyn = prev.dynamic;
-      const add = <T extends object>(have: T[], more: T[]) => {
+      // Grants whose time is up go with this change; the new ones carry their end (or none: for good).
+      const dyn = unexpired(prev.dynamic).dynamic;
+      const expires = lifetime === undefined ? undefined : new Date(Date.now() + lifetime.seconds * 1000).toISOString();
+      const timed = <T extends { origin: object }>(g: T): T => ({ ...g, origin: { ...g.origin, expires } });
+      // A grant opened again keeps one entry, with the lifetime of the last open.
+      const add = <T extends { origin: object }>(have: T[], more: T[]) => {
+        const fresh = new Map(more.map((g) => [grantKey(g), timed(g)]));
+        const kept = have.map((g) => fresh.get(grantKey(g)) ?? g);
         const seen = new Set(have.map(grantKey));
-        return [...have, ...more.filter((g) => !seen.has(grantKey(g)) && seen.add(grantKey(g)))];
+        return [...kept, ...[...fresh.values()].filter((g) => !seen.has(grantKey(g)) && seen.add(grantKey(g)))];
       };
       const dnsSeen = new Set(dyn.dns.map((x) => x.node));
       const d: Desired = {
@@ -420,6 +455,31 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
             );
             store.resetPending();
           }
+        // Grants whose time is up (fwc open --for) are removed first, one experiment at a time, each its own
+        // change (and its own transaction, so the lock is taken again for the next).
+        let expired = 0;
+        let toExpire: string[] = [];
+        try {
+          toExpire = store.listExperiments().map((x) => x.experiment);
+        } catch (e) {
+          // A damaged record: the rebuild below reports it; nothing expires until it is repaired.
+          if (!(e instanceof StateError)) throw e;
+        }
+        for (const name of toExpire) {
+          if (!store.inTransaction) store.begin(ctx.waitMs);
+          const cur = store.readExperiment(name);
+          if (cur === null) continue;
+          const u = unexpired(cur.dynamic);
+          if (u.expired === 0) continue;
+          const d: Desired = { ...desiredOf(cur), dynamic: u.dynamic };
+          if (
+            await change(ctx, store, "expire", name, cur, d, new SourceFile(cur.file, ""), { json: false, quiet: true })
+          )
+            expired += u.expired;
+          else return false;
+        }
+        if (!store.inTransaction) store.begin(ctx.waitMs);
+        if (expired > 0 && !ctx.dryRun) ctx.out.push(`Removed ${expired} grant(s) whose time was up.\n`);
         const rebuilt = store.rebuildIndex();
         for (const p of rebuilt.problems)
           report(ctx, "FWC815", store.location, p, "restore the store from a backup to get it back");

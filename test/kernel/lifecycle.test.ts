@@ -211,6 +211,35 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
     inStep();
   });
 
+  it("open --for: the grant works until its time is up, then reconcile removes it", async () => {
+    for (const bad of ["0s", "2x", "367d", "-5m", "1h30"]) {
+      const r = fwc(["open", "--exp", "proj/e1", "--rdr", "web/9100", "--for", bad]);
+      expect(r.code, bad).toBe(2);
+      expect(r.err).toContain("expected a duration such as 90s");
+    }
+    await lab.listen("web", "tcp", "10.1.1.3", 9100, "web:9100");
+    const before = Date.now();
+    const e = ok(["open", "--exp", "proj/e1", "--rdr", "web/9100", "--for", "3s"]) as unknown as {
+      inbound: { node: string; port: number; external: { port: number }; expires?: string; origin: string }[];
+    };
+    const g = e.inbound.find((x) => x.node === "web" && x.port === 9100)!;
+    expect(g.origin).toBe("dynamic");
+    const ends = Date.parse(g.expires!);
+    expect(ends).toBeGreaterThanOrEqual(before + 3000);
+    expect(ends).toBeLessThan(Date.now() + 3000 + 1000);
+    expect(fwc(["status", "--exp", "proj/e1"]).out).toMatch(/-> web:9100 +until 20[0-9-]+ [0-9:]+Z/);
+    expect(lab.send("inet", "tcp", "198.51.100.1", g.external.port)).toBe("web:9100 198.51.100.2");
+    // Before its time, reconcile leaves it.
+    expect(fwc(["reconcile"]).out).not.toContain("whose time was up");
+    await new Promise((r) => setTimeout(r, Math.max(0, ends - Date.now()) + 200));
+    const r = fwc(["reconcile"]);
+    expect([r.code, r.err]).toEqual([0, ""]);
+    expect(r.out).toContain("Removed 1 grant(s) whose time was up.");
+    expect(lab.send("inet", "tcp", "198.51.100.1", g.external.port)).not.toBe("web:9100 198.51.100.2");
+    expect(status("proj/e1").inbound.some((x) => x.node === "web" && x.port === 9100)).toBe(false);
+    inStep();
+  });
+
   it("swapout removes everything of the experiment, and only of it", async () => {
     const r = fwc(["swapout", "--exp", "proj/e1"]);
     expect([r.code, r.err]).toEqual([0, ""]);

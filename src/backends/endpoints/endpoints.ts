@@ -4,6 +4,10 @@ import type { Plan } from "../../plan/plan.js";
 
 const range = (port: number, portEnd: number) => (port === portEnd ? {} : { portEnd });
 const location = (o: Origin) => ({ file: o.file, line: o.line, column: o.column });
+/** A grant given for a time: when it ends. */
+const expires = (o: Origin) => (o.expires === undefined ? {} : { expires: o.expires });
+const until = (o: Origin) =>
+  o.expires === undefined ? "" : `  until ${o.expires.replace("T", " ").replace(/\.[0-9]+Z$/, "Z")}`;
 
 export function endpointsJson(plan: Plan) {
   return {
@@ -17,6 +21,7 @@ export function endpointsJson(plan: Plan) {
       external: { address: e.external.address, port: e.external.port, ...range(e.external.port, e.external.portEnd) },
       sources: e.sources,
       origin: e.origin.source,
+      ...expires(e.origin),
       location: location(e.origin),
     })),
     outbound: plan.outbound.map((e) => ({
@@ -25,6 +30,7 @@ export function endpointsJson(plan: Plan) {
       port: e.port,
       ...range(e.port, e.portEnd),
       origin: e.origin.source,
+      ...expires(e.origin),
       location: location(e.origin),
     })),
     open6: plan.open6.map((e) => ({
@@ -35,6 +41,7 @@ export function endpointsJson(plan: Plan) {
       ...range(e.port, e.portEnd),
       sources: e.sources,
       origin: e.origin.source,
+      ...expires(e.origin),
       location: location(e.origin),
     })),
     dedicated: plan.dedicated.map((d) => ({
@@ -57,13 +64,13 @@ export function endpointsTable(plan: Plan): string {
   if (plan.inbound.length === 0) out.push("  (none)");
   for (const e of plan.inbound)
     out.push(
-      `  ${e.external.address}:${ports(e.external.port, e.external.portEnd)}/${e.proto} -> ${e.node}:${ports(e.port, e.portEnd)}${e.sources.length > 0 ? `  from ${e.sources.join(", ")}` : ""}`,
+      `  ${e.external.address}:${ports(e.external.port, e.external.portEnd)}/${e.proto} -> ${e.node}:${ports(e.port, e.portEnd)}${e.sources.length > 0 ? `  from ${e.sources.join(", ")}` : ""}${until(e.origin)}`,
     );
   if (plan.open6.length > 0) {
     out.push("", "Direct IPv6 (no translation)");
     for (const e of plan.open6)
       out.push(
-        `  [${e.nodeAddress}] ${e.proto === "all" ? "all protocols" : `${ports(e.port, e.portEnd)}/${e.proto}`} (${e.node})${e.sources.length > 0 ? `  from ${e.sources.join(", ")}` : ""}`,
+        `  [${e.nodeAddress}] ${e.proto === "all" ? "all protocols" : `${ports(e.port, e.portEnd)}/${e.proto}`} (${e.node})${e.sources.length > 0 ? `  from ${e.sources.join(", ")}` : ""}${until(e.origin)}`,
       );
   }
   if (plan.dedicated.length > 0) {
@@ -73,7 +80,9 @@ export function endpointsTable(plan: Plan): string {
   out.push("", "Outbound: any node of the experiment may reach");
   if (plan.outbound.length === 0) out.push("  (none)");
   for (const e of plan.outbound)
-    out.push(`  ${e.host} ${e.proto === "all" ? "all protocols" : `${ports(e.port, e.portEnd)}/${e.proto}`}`);
+    out.push(
+      `  ${e.host} ${e.proto === "all" ? "all protocols" : `${ports(e.port, e.portEnd)}/${e.proto}`}${until(e.origin)}`,
+    );
   out.push("", "DNS");
   if (plan.dns.length === 0) out.push("  (none)");
   for (const d of plan.dns) out.push(`  ${d.name} ${d.type} ${d.target}`);
