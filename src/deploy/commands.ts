@@ -292,7 +292,8 @@ export async function close(
           dns: prev.dynamic.dns.filter((x) => targets.has(x.node)),
         };
       }
-      const d: Desired = { ...desiredOf(prev), dynamic };
+      // Grants whose time is up go too (closing one by name is not an error).
+      const d: Desired = { ...desiredOf(prev), dynamic: unexpired(dynamic).dynamic };
       return change(ctx, store, "close", exp, prev, d, new SourceFile(prev.file, ""), opts);
     })) ?? false
   );
@@ -476,7 +477,8 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
             await change(ctx, store, "expire", name, cur, d, new SourceFile(cur.file, ""), { json: false, quiet: true })
           )
             expired += u.expired;
-          else return false;
+          // Its problem is reported; the others' grants still expire, and the rest of reconcile still runs.
+          else store.rollback();
         }
         if (!store.inTransaction) store.begin(ctx.waitMs);
         if (expired > 0 && !ctx.dryRun) ctx.out.push(`Removed ${expired} grant(s) whose time was up.\n`);
