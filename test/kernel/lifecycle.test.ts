@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AuditEntry } from "../../src/deploy/audit.js";
 import { FWC, fwcOn, TESTBED_YAML } from "./deploy-helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
 
@@ -257,17 +258,7 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
 
   it("every change is one line of the audit log: when, who, command, experiment, what was added and removed", () => {
     const lines = readFileSync(join(state, "audit.jsonl"), "utf8").trimEnd().split("\n");
-    const entries = lines.map(
-      (l) =>
-        JSON.parse(l) as {
-          time: string;
-          who: string;
-          command: string;
-          experiment: string | null;
-          added: string[];
-          removed: string[];
-        },
-    );
+    const entries = lines.map((l) => JSON.parse(l) as AuditEntry);
     const who = `cli:${process.env.SUDO_USER || userInfo().username}`;
     for (const e of entries) {
       expect(Number.isNaN(Date.parse(e.time))).toBe(false);
