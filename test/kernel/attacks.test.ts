@@ -4,34 +4,13 @@
  * Every test starts from an empty gateway and a state directory of its own. Setup steps that any gateway must
  * accept use `expect`; what the attack must not achieve uses `expect.soft`, so a failing test lists every effect.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { FWC, type FwcRun, fwcOn } from "./deploy-helpers.js";
+import { FWC, type FwcRun, fwcOn, nsText, TESTBED6_YAML } from "./deploy-helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
-
-const TESTBED = `domain: testbed.example.net
-gateway:
-  name: gw.testbed.example.net
-  ipv4: 198.51.100.1
-  ipv6: 2001:db8:ffff::1
-  outside: eth0
-  inside: [eth1]
-ports: 20000-29999
-`;
-
-/** An NS file with these nodes and these lines of tb-allow-external calls. */
-const nsText = (nodes: string[], ...calls: string[]) =>
-  [
-    "set ns [new Simulator]",
-    "source tb_compat.tcl",
-    ...nodes.map((n) => `set ${n} [$ns node]`),
-    ...calls,
-    "$ns run",
-    "",
-  ].join("\n");
 
 const E1 = nsText(
   ["web", "db"],
@@ -53,7 +32,6 @@ interface Endpoints {
 describe.skipIf(!canRunKernelTests())("attacks on the gateway", () => {
   const lab = new Lab("attacks");
   const dir = mkdtempSync(join(tmpdir(), "fwc-attacks-"));
-  const children: ChildProcess[] = [];
   let states = 0;
   let state = "";
   let fwc: (args: string[], env?: Record<string, string>) => FwcRun;
@@ -129,34 +107,10 @@ describe.skipIf(!canRunKernelTests())("attacks on the gateway", () => {
     }
   };
 
-  /** A UDP listener that answers like the probe and counts the datagrams that arrive. */
-  const udpSink = async (ns: string, addr: string, p: number, name: string) => {
-    const script = `const s = require("node:dgram").createSocket("udp4");
-s.on("message", (m, r) => { console.log("got " + r.address); s.send(${JSON.stringify(name)} + " " + r.address + "\\n", r.port, r.address); });
-s.bind(${p}, ${JSON.stringify(addr)}, () => console.log("ready"));`;
-    const child = spawn("ip", ["netns", "exec", lab.name(ns), process.execPath, "-e", script], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.push(child);
-    const seen: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`udp sink ${ns}/${p} did not start`)), 10_000);
-      child.stdout!.on("data", (d: Buffer) => {
-        for (const line of String(d).split("\n")) {
-          if (line === "ready") {
-            clearTimeout(t);
-            resolve();
-          } else if (line.startsWith("got ")) seen.push(line.slice(4));
-        }
-      });
-    });
-    return seen;
-  };
-
   let inet53: string[];
 
   beforeAll(async () => {
-    writeFileSync(join(dir, "testbed.yaml"), TESTBED);
+    writeFileSync(join(dir, "testbed.yaml"), TESTBED6_YAML);
     for (const ns of ["inet", "gw", "web", "db", "x", "z", "stranger"]) lab.addNamespace(ns);
     lab.link("inet", "inet0", ["198.51.100.2/24", "192.154.6.21/32", "2001:db8:ffff::2/64"], "gw", "eth0", [
       "198.51.100.1/24",
@@ -193,7 +147,7 @@ s.bind(${p}, ${JSON.stringify(addr)}, () => console.log("ready"));`;
     await lab.listen("stranger", "tcp", "10.1.1.50", 22, "stranger:22");
     await lab.listen("inet", "tcp", "192.154.6.21", 25, "inet:25");
     await lab.listen("inet", "tcp", "2001:db8:ffff::2", 80, "inet6:80");
-    inet53 = await udpSink("inet", "192.154.6.21", 53, "inet:53");
+    inet53 = await lab.udpSink("inet", "192.154.6.21", 53, "inet:53");
   }, 60_000);
 
   // Every test: an empty gateway (no table, no tracked flows) and a state directory of its own.
@@ -214,7 +168,6 @@ s.bind(${p}, ${JSON.stringify(addr)}, () => console.log("ready"));`;
   });
 
   afterAll(() => {
-    for (const c of children) c.kill("SIGKILL");
     lab.destroy();
     rmSync(dir, { recursive: true, force: true });
   });

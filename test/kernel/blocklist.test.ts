@@ -11,30 +11,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type FwcRun, fwcOn } from "./deploy-helpers.js";
+import { type FwcRun, fwcOn, nsText, TESTBED6_YAML } from "./deploy-helpers.js";
 import { canRunKernelTests, Lab, lineReader } from "./lab.js";
-
-const TESTBED = `domain: testbed.example.net
-gateway:
-  name: gw.testbed.example.net
-  ipv4: 198.51.100.1
-  ipv6: 2001:db8:ffff::1
-  outside: eth0
-  inside: [eth1]
-ports: 20000-29999
-`;
 
 // Besides the grants of the brief, an IPv6 outbound grant (2001:db8::/32 covers both bad and good): `any` is
 // IPv4 only, and without it "web -> bad over IPv6 is dropped by the block" would prove nothing.
-const E1 = [
-  "set ns [new Simulator]",
-  "source tb_compat.tcl",
-  "set web [$ns node]",
-  "set db [$ns node]",
+const E1 = nsText(
+  ["web", "db"],
   'tb-allow-external $web shared rdr "web/80 web,53,udp" nat "any,0,tcp any,0,udp 2001:db8::/32,0,tcp" open6 "web,22,tcp"',
-  "$ns run",
-  "",
-].join("\n");
+);
 
 const GW = "198.51.100.1";
 const BAD = "203.0.113.5";
@@ -216,7 +201,7 @@ describe.skipIf(!canRunKernelTests())("the operator's blocklist on a real gatewa
   let web53: number;
 
   beforeAll(async () => {
-    writeFileSync(join(dir, "testbed.yaml"), TESTBED);
+    writeFileSync(join(dir, "testbed.yaml"), TESTBED6_YAML);
     mkdirSync(state);
     for (const ns of ["gw", "bad", "good", "web", "db"]) lab.addNamespace(ns);
     // The outside: a bridge eth0 on the gateway, with bad and good on its ports.

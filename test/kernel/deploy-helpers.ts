@@ -15,6 +15,28 @@ gateway:
 ports: 20000-29999
 `;
 
+/** The same testbed with IPv6 on the gateway (the attack and blocklist tests). */
+export const TESTBED6_YAML = `domain: testbed.example.net
+gateway:
+  name: gw.testbed.example.net
+  ipv4: 198.51.100.1
+  ipv6: 2001:db8:ffff::1
+  outside: eth0
+  inside: [eth1]
+ports: 20000-29999
+`;
+
+/** An NS file with these nodes and these lines of tb-allow-external calls. */
+export const nsText = (nodes: string[], ...calls: string[]) =>
+  [
+    "set ns [new Simulator]",
+    "source tb_compat.tcl",
+    ...nodes.map((n) => `set ${n} [$ns node]`),
+    ...calls,
+    "$ns run",
+    "",
+  ].join("\n");
+
 export interface FwcRun {
   code: number | null;
   signal: NodeJS.Signals | null;

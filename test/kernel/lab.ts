@@ -158,6 +158,37 @@ export class Lab {
     };
   }
 
+  /**
+   * A UDP listener that answers like the probe and records "<peer> <payload>" for every datagram that arrives
+   * (only while the test awaits: Lab.send blocks the event loop).
+   */
+  async udpSink(ns: string, addr: string, port: number, name: string): Promise<string[]> {
+    const script = `const s = require("node:dgram").createSocket(${JSON.stringify(addr.includes(":") ? "udp6" : "udp4")});
+s.on("message", (m, r) => { console.log("got " + r.address + " " + String(m).trim()); s.send(${JSON.stringify(name)} + " " + r.address + "\\n", r.port, r.address); });
+s.bind(${port}, ${JSON.stringify(addr)}, () => console.log("ready"));`;
+    const child = spawn("ip", ["netns", "exec", this.name(ns), process.execPath, "-e", script], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.children.push(child);
+    const seen: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`udp sink ${ns}/${port} did not start`)), 10_000);
+      let buf = "";
+      child.stdout!.on("data", (d: Buffer) => {
+        buf += String(d);
+        const lines = buf.split("\n");
+        buf = lines.pop()!; // a line not ended yet waits for the next chunk
+        for (const line of lines) {
+          if (line === "ready") {
+            clearTimeout(t);
+            resolve();
+          } else if (line.startsWith("got ")) seen.push(line.slice(4));
+        }
+      });
+    });
+    return seen;
+  }
+
   /** An echo listener that keeps connections open (for established-connection tests). */
   async echo(ns: string, addr: string, port: number, name: string): Promise<void> {
     const child = spawn(

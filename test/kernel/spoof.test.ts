@@ -8,12 +8,11 @@
  *
  * One lab for the whole file: proj/a (web) and proj/b (x) stay swapped in; a test closes what it opens.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FwcRun, fwcOn } from "./deploy-helpers.js";
+import { type FwcRun, fwcOn, nsText } from "./deploy-helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
 
 // Beside this file; from the compiled copy (dist/test/kernel) it is found in the source tree, as lab.ts does.
@@ -32,17 +31,6 @@ gateway:
 ports: 20000-29999
 dedicated: 198.51.100.128/25
 `;
-
-/** An NS file with these nodes and these lines of tb-allow-external calls. */
-const nsText = (nodes: string[], ...calls: string[]) =>
-  [
-    "set ns [new Simulator]",
-    "source tb_compat.tcl",
-    ...nodes.map((n) => `set ${n} [$ns node]`),
-    ...calls,
-    "$ns run",
-    "",
-  ].join("\n");
 
 const MAC = { web: "02:00:00:00:01:03", x: "02:00:00:00:01:09", str: "02:00:00:00:01:32", c: "02:00:00:00:01:14" };
 const WEB = { ipv4: "10.1.1.3", ipv6: "2620:0:e01::3", mac: MAC.web, port: "p-web" };
@@ -70,7 +58,6 @@ describe.skipIf(!canRunKernelTests())("spoofing and evasion on the gateway", () 
   const dir = mkdtempSync(join(tmpdir(), "fwc-spoof-"));
   const state = join(dir, "state");
   const fwc: (args: string[], env?: Record<string, string>) => FwcRun = fwcOn(lab, dir, state, ["--wait", "2"]);
-  const children: ChildProcess[] = [];
 
   const file = (name: string, text: string) => {
     writeFileSync(join(dir, name), text);
@@ -108,37 +95,6 @@ describe.skipIf(!canRunKernelTests())("spoofing and evasion on the gateway", () 
       String(o.count ?? 1),
       ...what,
     ]);
-
-  /**
-   * A UDP listener that answers like the probe and records "<peer> <payload>" for every datagram that arrives
-   * (only while the test awaits: lab.send blocks the event loop).
-   */
-  const udpSink = async (ns: string, addr: string, p: number, name: string) => {
-    const script = `const s = require("node:dgram").createSocket(${JSON.stringify(addr.includes(":") ? "udp6" : "udp4")});
-s.on("message", (m, r) => { console.log("got " + r.address + " " + String(m).trim()); s.send(${JSON.stringify(name)} + " " + r.address + "\\n", r.port, r.address); });
-s.bind(${p}, ${JSON.stringify(addr)}, () => console.log("ready"));`;
-    const child = spawn("ip", ["netns", "exec", lab.name(ns), process.execPath, "-e", script], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.push(child);
-    const seen: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`udp sink ${ns}/${p} did not start`)), 10_000);
-      let buf = "";
-      child.stdout!.on("data", (d: Buffer) => {
-        buf += String(d);
-        const lines = buf.split("\n");
-        buf = lines.pop()!; // a line not ended yet waits for the next chunk
-        for (const line of lines) {
-          if (line === "ready") {
-            clearTimeout(t);
-            resolve();
-          } else if (line.startsWith("got ")) seen.push(line.slice(4));
-        }
-      });
-    });
-    return seen;
-  };
 
   /** `fn` while namespace `ns` has the extra address `cidr` on eth0. */
   const withAddress = async <T>(ns: string, cidr: string, fn: () => Promise<T> | T): Promise<T> => {
@@ -223,8 +179,8 @@ s.bind(${p}, ${JSON.stringify(addr)}, () => console.log("ready"));`;
     await lab.listen("x", "tcp", "10.1.1.9", 22, "x:22");
     await lab.listen("c", "tcp", "10.1.1.20", 22, "c:22");
     await lab.listen("inet", "tcp", HOST, 25, "inet:25");
-    hostSink = await udpSink("inet", HOST, 53, "inet:53");
-    gwSink = await udpSink("gw", GW, 9999, "gw:9999");
+    hostSink = await lab.udpSink("inet", HOST, 53, "inet:53");
+    gwSink = await lab.udpSink("gw", GW, 9999, "gw:9999");
 
     swapin("proj/a", nsText(["web"], 'tb-allow-external $web shared rdr "web/80" nat "192.154.6.21,25,tcp"'), {
       web: WEB,
@@ -239,7 +195,6 @@ s.bind(${p}, ${JSON.stringify(addr)}, () => console.log("ready"));`;
   }, 60_000);
 
   afterAll(() => {
-    for (const c of children) c.kill("SIGKILL");
     lab.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
