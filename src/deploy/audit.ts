@@ -8,7 +8,7 @@ import { closeSync, constants, fsyncSync, openSync, writeSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import type { DnsRecord } from "../backends/dns/records.js";
-import { diffElements, type ElementSet } from "../backends/nftables/render.js";
+import type { ElementDelta, ElementSet } from "../backends/nftables/render.js";
 import { stateFile } from "../store/schema.js";
 
 export const AUDIT_FILE = "audit.jsonl";
@@ -28,14 +28,12 @@ export interface AuditEntry {
 
 const recordText = (r: DnsRecord) => `${r.name} ${r.type} ${r.target}`;
 
-/** What a change added and removed: elements as `set key`, DNS records as `name type target`. */
+/** What a change added and removed (its element delta, its records): elements as `set key`, records as `name type target`. */
 export function changeOf(
-  from: ElementSet,
-  to: ElementSet,
+  delta: ElementDelta,
   fromRecords: DnsRecord[],
   toRecords: DnsRecord[],
 ): { added: string[]; removed: string[] } {
-  const delta = diffElements(from, to);
   const lines = (set: ElementSet) => Object.entries(set).flatMap(([name, es]) => es.map((e) => `${name} ${e.key}`));
   const have = new Set(fromRecords.map(recordText));
   const want = new Set(toRecords.map(recordText));

@@ -24,6 +24,7 @@ import { type DnsRecord, dnsSettings } from "../backends/dns/records.js";
 import { diffRecords, renderNsupdate } from "../backends/dns/zone.js";
 import {
   diffElements,
+  type ElementDelta,
   type ElementSet,
   isEmptyDelta,
   renderDelta,
@@ -317,6 +318,8 @@ async function makeReal(
     exp: string;
     from: ElementSet;
     to: ElementSet;
+    /** diffElements(from, to), computed once by the caller. */
+    delta: ElementDelta;
     fromRecords: DnsRecord[];
     toRecords: DnsRecord[];
     whole: (elements: ElementSet) => { owner: string; elements: ElementSet }[];
@@ -324,7 +327,7 @@ async function makeReal(
 ): Promise<boolean> {
   const { command, exp, from, to, fromRecords, toRecords } = change;
   const what = `${command} ${exp}`;
-  const base = store.readIndex().base;
+  const base = store.readBase();
   const generation = store.generation() + 1;
   try {
     store.writePending({
@@ -430,7 +433,7 @@ async function makeReal(
   audit(ctx, {
     command,
     experiment: exp === "(blocklist)" ? null : exp,
-    ...changeOf(from, to, fromRecords, toRecords),
+    ...changeOf(change.delta, fromRecords, toRecords),
   });
   return true;
 }
@@ -473,8 +476,8 @@ export async function commitChange(
   } catch (e) {
     return cannotWrite(ctx, e);
   }
+  const delta = diffElements(from, to);
   if (ctx.dryRun) {
-    const delta = diffElements(from, to);
     ctx.out.push(
       isEmptyDelta(delta)
         ? "# fwc: no change to the gateway's table\n"
@@ -490,13 +493,14 @@ export async function commitChange(
     exp,
     from,
     to,
+    delta,
     fromRecords,
     toRecords,
     whole: (elements) => stateParts(store, { exp, elements }),
   });
   if (!ok) return false;
   // Only a change that removes elements can revoke a flow.
-  if (Object.keys(diffElements(from, to).remove).length > 0) {
+  if (Object.keys(delta.remove).length > 0) {
     const cut = cutRevokedFlows(ctx.gw, from, to);
     if (cut.problem !== undefined) report(ctx, "FWC809", ctx.gw.netns ?? "gateway", cut.problem);
   }
@@ -516,11 +520,14 @@ export async function commitBlocks(
   } catch (e) {
     return cannotWrite(ctx, e);
   }
+  const from = blockElements(previous);
+  const to = blockElements(entries);
   return makeReal(ctx, store, {
     command,
     exp: "(blocklist)",
-    from: blockElements(previous),
-    to: blockElements(entries),
+    from,
+    to,
+    delta: diffElements(from, to),
     fromRecords: [],
     toRecords: [],
     whole: () => stateParts(store),
@@ -537,7 +544,7 @@ export async function recover(ctx: DeployContext, store: Store): Promise<void> {
   if (p === null || p.generation <= store.generation()) return;
   const digest = skeletonDigest(ctx.testbed);
   const synced = syncTables(ctx.gw, ctx.testbed, desiredElements(ctx.testbed, stateParts(store)), {
-    whole: store.readIndex().base !== digest,
+    whole: store.readBase() !== digest,
   });
   audit(ctx, { command: "recover", experiment: null, added: [], removed: [], changed: synced.changed });
   store.putIndexMeta({ base: digest });

@@ -4,7 +4,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { canonicalAddress, isAddress } from "../access/address.js";
-import { type ElementSet, FAMILIES, TABLE } from "../backends/nftables/render.js";
+import { type ElementSet, FAMILIES, type Family, TABLE } from "../backends/nftables/render.js";
 
 export class NftError extends Error {
   /** nft did not finish (killed, timed out): whether the kernel took the transaction is not known. */
@@ -59,19 +59,18 @@ export function applyTransaction(gw: Gateway, text: string): void {
 
 const firstLines = (s: string) => s.split("\n").slice(0, 4).join(" / ");
 
-/** Whether both of fwc's tables exist (a gateway rebooted, or a table deleted by hand, has lost them). */
-export function tableExists(gw: Gateway): boolean {
+/** Which of fwc's tables (by family) the gateway has. */
+function fwcTables(gw: Gateway): Family[] {
   const r = run(gw, ["list", "tables"]);
   if (!r.ok) throw new NftError(`nft list tables failed: ${firstLines(r.err)}`);
-  return FAMILIES.every((f) => new RegExp(`^table ${f} ${TABLE}$`, "m").test(r.out));
+  return FAMILIES.filter((f) => new RegExp(`^table ${f} ${TABLE}$`, "m").test(r.out));
 }
 
+/** Whether both of fwc's tables exist (a gateway rebooted, or a table deleted by hand, has lost them). */
+export const tableExists = (gw: Gateway): boolean => fwcTables(gw).length === FAMILIES.length;
+
 /** Whether the gateway has any of fwc's tables. */
-export function anyTable(gw: Gateway): boolean {
-  const r = run(gw, ["list", "tables"]);
-  if (!r.ok) throw new NftError(`nft list tables failed: ${firstLines(r.err)}`);
-  return FAMILIES.some((f) => new RegExp(`^table ${f} ${TABLE}$`, "m").test(r.out));
-}
+export const anyTable = (gw: Gateway): boolean => fwcTables(gw).length > 0;
 
 /** The elements of every set and map in `nft list table` output. */
 export function parseListing(text: string): ElementSet {

@@ -186,17 +186,10 @@ export class SqliteStore implements Store {
       store.readonly = true;
       store.files = files;
       try {
-        const v = store.schemaVersion();
-        if (v === null) {
-          if (hadPending && !hasLegacyState(dir))
-            throw new StateError(
-              `${path} has no tables, but ${join(dir, PENDING_FILE)} shows it had: it was emptied or truncated; restore it from a backup`,
-            );
+        if (store.schemaOf(hadPending) === null) {
           store.close();
           return null;
         }
-        if (v !== SCHEMA)
-          throw new StateError(`${path}: schema ${v} is not one this fwc knows (${SCHEMA}); use the fwc that wrote it`);
       } catch (e) {
         store.close();
         throw e;
@@ -207,13 +200,8 @@ export class SqliteStore implements Store {
     const db = guard(path, () => new Database(path, { timeout: options.waitMs }));
     const store = new SqliteStore(dir, db, claimsOf);
     try {
-      // A database without its tables is new, or being migrated (the old files are still there); beside a
-      // pending.db and nothing to migrate, it was emptied. A command that makes no store leaves it untouched.
-      const empty = exists && store.schemaVersion() === null;
-      if (empty && hadPending && !hasLegacyState(dir))
-        throw new StateError(
-          `${path} has no tables, but ${join(dir, PENDING_FILE)} shows it had: it was emptied or truncated; restore it from a backup`,
-        );
+      // A command that makes no store leaves a database without tables untouched.
+      const empty = exists && store.schemaOf(hadPending) === null;
       if (empty && !options.create) {
         store.close();
         return null;
@@ -228,10 +216,7 @@ export class SqliteStore implements Store {
       if (!exists || empty) {
         options.beforeCreate?.();
         store.create(options.waitMs);
-      } else if (store.schemaVersion() !== SCHEMA)
-        throw new StateError(
-          `${path}: schema ${store.schemaVersion()} is not one this fwc knows (${SCHEMA}); use the fwc that wrote it`,
-        );
+      }
     } catch (e) {
       store.close();
       throw e;
@@ -271,6 +256,23 @@ export class SqliteStore implements Store {
   private readonly = false;
   /** Where the files are: DIR, or the copy a reader made of them. */
   private files: string | null = null;
+
+  /**
+   * The schema of the database, or null when it has no tables: new, or being migrated (the old files are still
+   * there). Refused: no tables beside a pending.db and nothing to migrate (it was emptied), or another schema.
+   */
+  private schemaOf(hadPending: boolean): string | null {
+    const v = this.schemaVersion();
+    if (v === null && hadPending && !hasLegacyState(this.dir))
+      throw new StateError(
+        `${this.location} has no tables, but ${join(this.dir, PENDING_FILE)} shows it had: it was emptied or truncated; restore it from a backup`,
+      );
+    if (v !== null && v !== SCHEMA)
+      throw new StateError(
+        `${this.location}: schema ${v} is not one this fwc knows (${SCHEMA}); use the fwc that wrote it`,
+      );
+    return v;
+  }
 
   private schemaVersion(): string | null {
     return guard(this.location, () => {
@@ -452,6 +454,12 @@ export class SqliteStore implements Store {
     return guard(this.location, () => Number(this.meta("generation") ?? "0"));
   }
 
+  readBase(): string | null {
+    return guard(this.location, () =>
+      parseRow(this.location, "the skeleton digest", this.meta("base") ?? "null", Base),
+    );
+  }
+
   readIndex(): Index {
     return guard(this.location, () => {
       const ports = this.db.prepare("SELECT port FROM ports ORDER BY port").pluck().all() as number[];
@@ -469,7 +477,7 @@ export class SqliteStore implements Store {
         dedicated[r.address] = r.experiment;
       const meta = (key: string) => this.meta(key);
       const released = parseRow(this.location, "the quarantine queue", meta("released") ?? "[]", Released);
-      const base = parseRow(this.location, "the skeleton digest", meta("base") ?? "null", Base);
+      const base = this.readBase();
       const zone = parseRow(this.location, "the zone serial", meta("zone") ?? "null", Zone);
       return { version: 1, base, ports: ranges, dedicated, released, ...(zone === null ? {} : { zone }) };
     });
@@ -765,10 +773,7 @@ class EmptyReader implements StoreReader {
  */
 export function openReader(dir: string, claimsOf: ClaimsOf, options: { lock?: boolean } = {}): StoreReader {
   const s = SqliteStore.open(dir, claimsOf, { create: false, waitMs: 5000, readonly: options.lock !== true });
+  // (A pending.db without its database was refused by open.)
   if (s !== null) return s;
-  if (existsSync(join(dir, PENDING_FILE)) && !hasLegacyState(dir))
-    throw new StateError(
-      `${join(dir, DB_FILE)} is missing, but ${join(dir, PENDING_FILE)} shows it existed; restore it from a backup`,
-    );
   return hasLegacyState(dir) ? new LegacyReader(dir) : new EmptyReader(join(dir, DB_FILE));
 }

@@ -32,6 +32,8 @@ export interface Store extends StoreReader {
   /** Drops the transaction's writes (nothing when none is open). */
   rollback(): void;
   readonly inTransaction: boolean;
+  /** The digest of the tables' skeleton deployed on the gateway (null before the first write): the index's `base`. */
+  readBase(): string | null;
   /** The number of changes committed so far. */
   generation(): number;
   /** Which experiment holds each of these claims (node addresses, bridge ports, MACs); absent ones are free. */

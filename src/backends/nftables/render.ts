@@ -133,7 +133,10 @@ export interface Element {
 const identity = (e: Element) => `${e.key}\u0000${e.comment}`;
 
 /** Per set, the elements to delete and to add to turn `from` into `to` (a changed comment is a change). */
-export function diffElements(from: ElementSet, to: ElementSet): { remove: ElementSet; add: ElementSet } {
+/** What a change removes from the sets and adds to them. */
+export type ElementDelta = { remove: ElementSet; add: ElementSet };
+
+export function diffElements(from: ElementSet, to: ElementSet): ElementDelta {
   const remove: ElementSet = {};
   const add: ElementSet = {};
   for (const { name } of SETS) {
