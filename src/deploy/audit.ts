@@ -43,14 +43,17 @@ export function changeOf(
   };
 }
 
-/** Appends one entry (one write of one line, flushed to disk); throws on an I/O error or a file that is a link. */
-export function appendAudit(dir: string, entry: AuditEntry): void {
+/**
+ * Appends entries (one write of whole lines, flushed to disk: a batch of the service costs one write); throws on
+ * an I/O error or a file that is a link.
+ */
+export function appendAudit(dir: string, entries: AuditEntry[]): void {
   const path = join(dir, AUDIT_FILE);
   stateFile(path);
   // O_NOFOLLOW: a link put there after the check is refused too, never written through.
   const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
   try {
-    writeSync(fd, `${JSON.stringify(entry)}\n`);
+    writeSync(fd, entries.map((e) => `${JSON.stringify(e)}\n`).join(""));
     fsyncSync(fd);
   } finally {
     closeSync(fd);

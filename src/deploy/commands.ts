@@ -25,11 +25,13 @@ export { cliUser } from "./audit.js";
 import { type BlockRequest, blockElements, blockKey, blockText } from "./blocks.js";
 import { cutBlockedFlows } from "./conntrack.js";
 import {
+  applyChanges,
   commitBlocks,
   commitChange,
   type DeployContext,
   type Desired,
   dnsDrift,
+  type ExperimentChange,
   emptyDynamic,
   planDesired,
   recover,
@@ -39,6 +41,7 @@ import {
   stateParts,
   withReader,
   withState,
+  writeChange,
 } from "./lifecycle.js";
 import { canonicalSkeleton, desiredElements, listTables, syncTables, tableDrift } from "./table.js";
 
@@ -72,8 +75,18 @@ export function stateOf(
   };
 }
 
-/** Plans `d`, applies it, prints the endpoints. */
-async function change(
+/** A change planned and written to the store (in its open transaction), not yet applied. */
+export interface Prepared {
+  change: ExperimentChange;
+  plan: Plan;
+}
+
+/**
+ * Plans `d` and writes it to the store's open transaction (steps 2-3 of a change): what applyChanges makes real,
+ * or null when it cannot be made (reported in ctx.bag; nothing written unless the store refused a row, which the
+ * caller rolls back).
+ */
+export function prepare(
   ctx: DeployContext,
   store: Store,
   command: string,
@@ -81,11 +94,10 @@ async function change(
   prev: ExperimentState | null,
   d: Desired,
   file: SourceFile,
-  opts: Shown,
-): Promise<boolean> {
+): Prepared | null {
   const index = store.readIndex();
   const planned = planDesired(ctx, exp, d, prev, index, file, store);
-  if (planned === null) return false;
+  if (planned === null) return null;
   const next = stateOf(ctx, exp, d, planned);
   const limit = { ...DEFAULT_EXPERIMENT_LIMITS, ...ctx.testbed.limits }.elements;
   const count = Object.values(next.applied.elements).reduce((n, es) => n + es.length, 0);
@@ -97,12 +109,46 @@ async function change(
       `${exp} would hold ${count} nftables elements on the gateway; the limit per experiment is ${limit}`,
       "grant fewer ports, hosts or nodes (a range is one element per port, an outbound grant one per node), or ask the operators to raise limits.elements",
     );
-    return false;
+    return null;
   }
-  const r = await commitChange(ctx, store, command, exp, prev, next, planned.released);
-  if (r === false) return false;
-  show(ctx, planned.plan, opts);
+  const c: ExperimentChange = {
+    command,
+    exp,
+    prev,
+    next,
+    released: planned.released,
+    ...(ctx.who === undefined ? {} : { who: ctx.who }),
+  };
+  return writeChange(ctx, store, c) ? { change: c, plan: planned.plan } : null;
+}
+
+/** Applies prepared changes and prints each one's endpoints. */
+async function finish(ctx: DeployContext, store: Store, prepared: Prepared[], opts: Shown): Promise<boolean> {
+  if (
+    !(await applyChanges(
+      ctx,
+      store,
+      prepared.map((p) => p.change),
+    ))
+  )
+    return false;
+  for (const p of prepared) show(ctx, p.plan, opts);
   return true;
+}
+
+/** Plans `d`, applies it, prints the endpoints. */
+async function change(
+  ctx: DeployContext,
+  store: Store,
+  command: string,
+  exp: string,
+  prev: ExperimentState | null,
+  d: Desired,
+  file: SourceFile,
+  opts: Shown,
+): Promise<boolean> {
+  const p = prepare(ctx, store, command, exp, prev, d, file);
+  return p !== null && finish(ctx, store, [p], opts);
 }
 
 export async function swapin(
@@ -195,6 +241,42 @@ export function unexpired(dyn: ExperimentState["dynamic"], now = Date.now()) {
   return { dynamic: kept, expired: count(dyn) - count(kept) };
 }
 
+/** fwc open's change, planned and written to the store's open transaction (see prepare). */
+export function prepareOpen(
+  ctx: DeployContext,
+  store: Store,
+  exp: string,
+  req: DynamicRequest,
+  lifetime?: { seconds: number },
+): Prepared | null {
+  const prev = need(ctx, store, exp);
+  if (prev === null) return null;
+  const grants = resolveDynamic(req, prev.policy.nodes, ctx.bag);
+  if (grants === null) return null;
+  // Grants whose time is up go with this change; the new ones carry their end (or none: for good).
+  const dyn = unexpired(prev.dynamic).dynamic;
+  const expires = lifetime === undefined ? undefined : new Date(Date.now() + lifetime.seconds * 1000).toISOString();
+  const timed = <T extends { origin: object }>(g: T): T => ({ ...g, origin: { ...g.origin, expires } });
+  // A grant opened again keeps one entry, with the lifetime of the last open.
+  const add = <T extends { origin: object }>(have: T[], more: T[]) => {
+    const fresh = new Map(more.map((g) => [grantKey(g), timed(g)]));
+    const kept = have.map((g) => fresh.get(grantKey(g)) ?? g);
+    const seen = new Set(have.map(grantKey));
+    return [...kept, ...[...fresh.values()].filter((g) => !seen.has(grantKey(g)) && seen.add(grantKey(g)))];
+  };
+  const dnsSeen = new Set(dyn.dns.map((x) => x.node));
+  const d: Desired = {
+    ...desiredOf(prev),
+    dynamic: {
+      outbound: add(dyn.outbound, grants.outbound),
+      inbound: add(dyn.inbound, grants.inbound),
+      open6: add(dyn.open6, grants.open6),
+      dns: [...dyn.dns, ...grants.dns.filter((x) => !dnsSeen.has(x.node) && dnsSeen.add(x.node))],
+    },
+  };
+  return prepare(ctx, store, "open", exp, prev, d, new SourceFile(prev.file, ""));
+}
+
 export async function open(
   ctx: DeployContext,
   exp: string,
@@ -204,34 +286,72 @@ export async function open(
 ): Promise<boolean> {
   return (
     (await withState(ctx, async (store) => {
-      const prev = need(ctx, store, exp);
-      if (prev === null) return false;
-      const grants = resolveDynamic(req, prev.policy.nodes, ctx.bag);
-      if (grants === null) return false;
-      // Grants whose time is up go with this change; the new ones carry their end (or none: for good).
-      const dyn = unexpired(prev.dynamic).dynamic;
-      const expires = lifetime === undefined ? undefined : new Date(Date.now() + lifetime.seconds * 1000).toISOString();
-      const timed = <T extends { origin: object }>(g: T): T => ({ ...g, origin: { ...g.origin, expires } });
-      // A grant opened again keeps one entry, with the lifetime of the last open.
-      const add = <T extends { origin: object }>(have: T[], more: T[]) => {
-        const fresh = new Map(more.map((g) => [grantKey(g), timed(g)]));
-        const kept = have.map((g) => fresh.get(grantKey(g)) ?? g);
-        const seen = new Set(have.map(grantKey));
-        return [...kept, ...[...fresh.values()].filter((g) => !seen.has(grantKey(g)) && seen.add(grantKey(g)))];
-      };
-      const dnsSeen = new Set(dyn.dns.map((x) => x.node));
-      const d: Desired = {
-        ...desiredOf(prev),
-        dynamic: {
-          outbound: add(dyn.outbound, grants.outbound),
-          inbound: add(dyn.inbound, grants.inbound),
-          open6: add(dyn.open6, grants.open6),
-          dns: [...dyn.dns, ...grants.dns.filter((x) => !dnsSeen.has(x.node) && dnsSeen.add(x.node))],
-        },
-      };
-      return change(ctx, store, "open", exp, prev, d, new SourceFile(prev.file, ""), opts);
+      const p = prepareOpen(ctx, store, exp, req, lifetime);
+      return p !== null && finish(ctx, store, [p], opts);
     })) ?? false
   );
+}
+
+/** fwc close's change (every dynamic grant with "all"), planned and written to the store's open transaction. */
+export function prepareClose(
+  ctx: DeployContext,
+  store: Store,
+  exp: string,
+  req: DynamicRequest | "all",
+): Prepared | null {
+  const prev = need(ctx, store, exp);
+  if (prev === null) return null;
+  let dynamic = emptyDynamic();
+  if (req !== "all") {
+    const grants = resolveDynamic(req, prev.policy.nodes, ctx.bag);
+    if (grants === null) return null;
+    const drop = (
+      have: ExperimentState["dynamic"]["inbound"] | object[],
+      gone: { origin: { file: string; column: number; text: string } }[],
+      stat: object[],
+    ) => {
+      const haveKeys = new Set((have as object[]).map(grantKey));
+      const statKeys = new Set(stat.map(grantKey));
+      let ok = true;
+      for (const g of gone) {
+        if (haveKeys.has(grantKey(g))) continue;
+        ok = false;
+        const at = optionSpan(g.origin);
+        if (statKeys.has(grantKey(g)))
+          ctx.bag.add(
+            "FWC807",
+            at,
+            `"${g.origin.text}" is granted by the NS file ${prev.file}, not by fwc open`,
+            `remove it from the file and run fwc modify ${prev.file} --exp ${exp}`,
+          );
+        else
+          ctx.bag.add(
+            "FWC806",
+            at,
+            `"${g.origin.text}" is not an open grant of ${exp}`,
+            "fwc status --exp shows the grants",
+          );
+      }
+      const goneKeys = new Set(gone.map(grantKey));
+      return { ok, kept: (have as object[]).filter((g) => !goneKeys.has(grantKey(g))) };
+    };
+    const a = drop(prev.dynamic.inbound, grants.inbound, prev.policy.inbound);
+    const b = drop(prev.dynamic.outbound, grants.outbound, prev.policy.outbound);
+    const c = drop(prev.dynamic.open6, grants.open6, prev.policy.open6);
+    if (!a.ok || !b.ok || !c.ok) return null;
+    const inbound = a.kept as ExperimentState["dynamic"]["inbound"];
+    // A name stays while a dynamic redirect still points at its node.
+    const targets = new Set(inbound.map((g) => g.node));
+    dynamic = {
+      inbound,
+      outbound: b.kept as ExperimentState["dynamic"]["outbound"],
+      open6: c.kept as ExperimentState["dynamic"]["open6"],
+      dns: prev.dynamic.dns.filter((x) => targets.has(x.node)),
+    };
+  }
+  // Grants whose time is up go too (closing one by name is not an error).
+  const d: Desired = { ...desiredOf(prev), dynamic: unexpired(dynamic).dynamic };
+  return prepare(ctx, store, "close", exp, prev, d, new SourceFile(prev.file, ""));
 }
 
 export async function close(
@@ -242,59 +362,8 @@ export async function close(
 ): Promise<boolean> {
   return (
     (await withState(ctx, async (store) => {
-      const prev = need(ctx, store, exp);
-      if (prev === null) return false;
-      let dynamic = emptyDynamic();
-      if (req !== "all") {
-        const grants = resolveDynamic(req, prev.policy.nodes, ctx.bag);
-        if (grants === null) return false;
-        const drop = (
-          have: ExperimentState["dynamic"]["inbound"] | object[],
-          gone: { origin: { file: string; column: number; text: string } }[],
-          stat: object[],
-        ) => {
-          const haveKeys = new Set((have as object[]).map(grantKey));
-          const statKeys = new Set(stat.map(grantKey));
-          let ok = true;
-          for (const g of gone) {
-            if (haveKeys.has(grantKey(g))) continue;
-            ok = false;
-            const at = optionSpan(g.origin);
-            if (statKeys.has(grantKey(g)))
-              ctx.bag.add(
-                "FWC807",
-                at,
-                `"${g.origin.text}" is granted by the NS file ${prev.file}, not by fwc open`,
-                `remove it from the file and run fwc modify ${prev.file} --exp ${exp}`,
-              );
-            else
-              ctx.bag.add(
-                "FWC806",
-                at,
-                `"${g.origin.text}" is not an open grant of ${exp}`,
-                "fwc status --exp shows the grants",
-              );
-          }
-          const goneKeys = new Set(gone.map(grantKey));
-          return { ok, kept: (have as object[]).filter((g) => !goneKeys.has(grantKey(g))) };
-        };
-        const a = drop(prev.dynamic.inbound, grants.inbound, prev.policy.inbound);
-        const b = drop(prev.dynamic.outbound, grants.outbound, prev.policy.outbound);
-        const c = drop(prev.dynamic.open6, grants.open6, prev.policy.open6);
-        if (!a.ok || !b.ok || !c.ok) return false;
-        const inbound = a.kept as ExperimentState["dynamic"]["inbound"];
-        // A name stays while a dynamic redirect still points at its node.
-        const targets = new Set(inbound.map((g) => g.node));
-        dynamic = {
-          inbound,
-          outbound: b.kept as ExperimentState["dynamic"]["outbound"],
-          open6: c.kept as ExperimentState["dynamic"]["open6"],
-          dns: prev.dynamic.dns.filter((x) => targets.has(x.node)),
-        };
-      }
-      // Grants whose time is up go too (closing one by name is not an error).
-      const d: Desired = { ...desiredOf(prev), dynamic: unexpired(dynamic).dynamic };
-      return change(ctx, store, "close", exp, prev, d, new SourceFile(prev.file, ""), opts);
+      const p = prepareClose(ctx, store, exp, req);
+      return p !== null && finish(ctx, store, [p], opts);
     })) ?? false
   );
 }

@@ -226,20 +226,20 @@ export async function rewriteRecords(ctx: DeployContext, exp: string, records: D
 }
 
 /**
- * What the store puts on the gateway, by owner: the blocklist's elements and each experiment's, with `override`
- * standing in for one experiment's elements (or the blocklist's).
+ * What the store puts on the gateway, by owner: the blocklist's elements and each experiment's, with `before`
+ * standing in for the named experiments' elements (an undo: an experiment absent there is added, one with no
+ * elements left out) and `blocks` for the blocklist's.
  */
 export function stateParts(
   store: StoreReader,
-  override: { exp?: string; elements?: ElementSet; blocks?: BlockEntry[] } = {},
+  override: { before?: Map<string, ElementSet>; blocks?: BlockEntry[] } = {},
 ): { owner: string; elements: ElementSet }[] {
   const blocks = override.blocks ?? store.readBlocks().entries;
   const parts = [{ owner: "the blocklist", elements: blockElements(blocks) }];
-  const exp = override.exp?.toLowerCase();
+  const before = override.before ?? new Map<string, ElementSet>();
   for (const s of store.listExperiments())
-    if (s.experiment.toLowerCase() !== exp) parts.push({ owner: s.experiment, elements: s.applied.elements });
-  if (override.exp !== undefined && override.elements !== undefined)
-    parts.push({ owner: override.exp, elements: override.elements });
+    if (!before.has(s.experiment.toLowerCase())) parts.push({ owner: s.experiment, elements: s.applied.elements });
+  for (const [owner, elements] of before) parts.push({ owner, elements });
   return parts;
 }
 
@@ -255,6 +255,8 @@ export function applyElements(
   to: ElementSet,
   what: string,
   whole: () => { owner: string; elements: ElementSet }[],
+  /** diffElements(from, to) when the caller has it. */
+  known?: ElementDelta,
 ): { base: string } {
   const digest = skeletonDigest(ctx.testbed);
   const writeWhole = () => {
@@ -269,7 +271,7 @@ export function applyElements(
     return { base: digest };
   };
   if (base !== digest) return writeWhole();
-  const delta = diffElements(from, to);
+  const delta = known ?? diffElements(from, to);
   if (isEmptyDelta(delta)) return { base: digest };
   // A fault for the tests (FWC_FAILPOINT=invalid-ruleset): a transaction nft must refuse as a whole.
   const bad = ctx.failpoint === "invalid-ruleset" ? "add element inet fwc nosuchset { 192.0.2.1 }\n" : "";
@@ -305,37 +307,58 @@ const fail = async (p: string | undefined, name: string) => {
 /** Every record a change may put on the DNS server or take from it. */
 const touched = (a: DnsRecord[], b: DnsRecord[]) => [...a, ...b];
 
+/** One owner's part of a change: an experiment's (or the blocklist's) elements and DNS records, before and after. */
+export interface OwnerChange {
+  command: string;
+  /** PID/EID, or "(blocklist)". */
+  exp: string;
+  from: ElementSet;
+  to: ElementSet;
+  fromRecords: DnsRecord[];
+  toRecords: DnsRecord[];
+  /** Who asked, for the audit log (the context's `who` when absent). */
+  who?: string;
+}
+
+/** Elements of several owners as one set (owners' elements are disjoint: each holds its own ports and nodes). */
+function unionOf(sets: ElementSet[]): ElementSet {
+  if (sets.length === 1) return sets[0]!;
+  const out: ElementSet = {};
+  for (const s of sets) for (const [name, es] of Object.entries(s)) out[name] = [...(out[name] ?? []), ...es];
+  return out;
+}
+
 /**
- * Makes a change that the command has written to the store (in its open transaction) real: the pending record,
- * the gateway, DNS, then the commit; on failure everything is undone and the transaction rolled back. `from` and
- * `to` are the owner's elements before and after, `fromRecords`/`toRecords` its DNS records.
+ * Makes changes that the command has written to the store (in its open transaction) real: the pending record,
+ * the gateway (all of them in one nft transaction), DNS, then one commit; on failure everything is undone and
+ * the transaction rolled back. `whole(undo)` gives every owner's elements for a whole-table write: the store's
+ * (which holds the changes), or with `undo` the changed owners' elements before.
  */
 async function makeReal(
   ctx: DeployContext,
   store: Store,
-  change: {
-    command: string;
-    exp: string;
-    from: ElementSet;
-    to: ElementSet;
-    /** diffElements(from, to), computed once by the caller. */
-    delta: ElementDelta;
-    fromRecords: DnsRecord[];
-    toRecords: DnsRecord[];
-    whole: (elements: ElementSet) => { owner: string; elements: ElementSet }[];
-  },
+  changes: OwnerChange[],
+  delta: ElementDelta,
+  whole: (undo: boolean) => { owner: string; elements: ElementSet }[],
 ): Promise<boolean> {
-  const { command, exp, from, to, fromRecords, toRecords } = change;
-  const what = `${command} ${exp}`;
+  const one = changes.length === 1 ? changes[0]! : null;
+  const command = one?.command ?? `batch of ${changes.length}`;
+  const what = one === null ? command : `${one.command} ${one.exp}`;
+  const from = unionOf(changes.map((c) => c.from));
+  const to = unionOf(changes.map((c) => c.to));
   const base = store.readBase();
   const generation = store.generation() + 1;
+  const named = changes.filter((c) => c.fromRecords.length + c.toRecords.length > 0);
   try {
     store.writePending({
       version: 1,
       command,
-      experiment: exp,
+      experiment: one?.exp ?? "(batch)",
       generation,
-      records: touched(fromRecords, toRecords),
+      records: changes.flatMap((c) => touched(c.fromRecords, c.toRecords)),
+      ...(one === null
+        ? { batch: named.map((c) => ({ experiment: c.exp, records: touched(c.fromRecords, c.toRecords) })) }
+        : {}),
       started: new Date().toISOString(),
     });
   } catch (e) {
@@ -361,7 +384,7 @@ async function makeReal(
   }
   let applied: { base: string };
   try {
-    applied = applyElements(ctx, base, from, to, what, () => change.whole(to));
+    applied = applyElements(ctx, base, from, to, what, () => whole(false), delta);
   } catch (e) {
     // nft refused the transaction: nothing was applied. nft killed or timed out: the kernel may have taken it,
     // and the pending record stays for the next command to put the gateway back to the store.
@@ -381,11 +404,18 @@ async function makeReal(
     throw e;
   }
   await fail(ctx.failpoint, "after-nft");
+  const pushed: OwnerChange[] = [];
   const undo = async () => {
-    applyElements(ctx, applied.base, to, from, `undo ${what}`, () => change.whole(from));
-    await pushRecords(ctx, exp, toRecords, fromRecords, false);
+    applyElements(ctx, applied.base, to, from, `undo ${what}`, () => whole(true));
+    for (const c of pushed) await pushRecords(ctx, c.exp, c.toRecords, c.fromRecords, false);
   };
-  const dnsProblems = await pushRecords(ctx, exp, fromRecords, toRecords, true);
+  const dnsProblems: string[] = [];
+  for (const c of named) {
+    pushed.push(c);
+    const problems = await pushRecords(ctx, c.exp, c.fromRecords, c.toRecords, true);
+    dnsProblems.push(...problems.map((p) => (one === null ? `${c.exp}: ${p}` : p)));
+    if (problems.length > 0) break;
+  }
   if (dnsProblems.length > 0) {
     await undo();
     store.dropPending(generation);
@@ -430,18 +460,30 @@ async function makeReal(
   }
   // The pending record stays: its generation is the store's now, which says the change is done (one write less
   // per change than dropping it).
-  audit(ctx, {
-    command,
-    experiment: exp === "(blocklist)" ? null : exp,
-    ...changeOf(change.delta, fromRecords, toRecords),
-  });
+  auditAll(
+    ctx,
+    changes.map((c) => ({
+      command: c.command,
+      experiment: c.exp === "(blocklist)" ? null : c.exp,
+      ...(c.who === undefined ? {} : { who: c.who }),
+      ...changeOf(one === null ? diffElements(c.from, c.to) : delta, c.fromRecords, c.toRecords),
+    })),
+  );
   return true;
 }
 
 /** Appends to the audit log; a change that could not be written there is reported, not undone. */
 export function audit(ctx: DeployContext, entry: Omit<AuditEntry, "time" | "who">): void {
+  auditAll(ctx, [entry]);
+}
+
+function auditAll(ctx: DeployContext, entries: (Omit<AuditEntry, "time" | "who"> & { who?: string })[]): void {
+  const time = new Date().toISOString();
   try {
-    appendAudit(ctx.stateDir, { time: new Date().toISOString(), who: ctx.who ?? cliUser(), ...entry });
+    appendAudit(
+      ctx.stateDir,
+      entries.map((e) => ({ time, ...e, who: e.who ?? ctx.who ?? cliUser() })),
+    );
   } catch (e) {
     report(
       ctx,
@@ -451,6 +493,73 @@ export function audit(ctx: DeployContext, entry: Omit<AuditEntry, "time" | "who"
       "free space or fix the file; the store and the gateway have the change",
     );
   }
+}
+
+/** A change of one experiment, as written to the store: `next` null removes it (swapout). */
+export interface ExperimentChange {
+  command: string;
+  exp: string;
+  prev: ExperimentState | null;
+  next: ExperimentState | null;
+  released: Index["released"];
+  /** Who asked, for the audit log (the service's user; the context's `who` when absent). */
+  who?: string;
+}
+
+/** Writes a change's rows (step 3): false when the store refuses them (reported; nothing written). */
+export function writeChange(ctx: DeployContext, store: Store, c: ExperimentChange): boolean {
+  try {
+    store.putExperiment(c.exp, c.next);
+    store.putIndexMeta({ released: c.released });
+    return true;
+  } catch (e) {
+    return cannotWrite(ctx, e);
+  }
+}
+
+/**
+ * Makes changes already written to the store (writeChange) real, all in one nft transaction and one commit
+ * (steps 4-8 above): the service's batch of grants, or one command's change. Returns false when they failed
+ * (the problem is in ctx.bag; nothing changed: the caller's transaction is rolled back).
+ */
+export async function applyChanges(ctx: DeployContext, store: Store, changes: ExperimentChange[]): Promise<boolean> {
+  const parts: OwnerChange[] = changes.map((c) => ({
+    command: c.command,
+    exp: c.exp,
+    from: c.prev?.applied.elements ?? {},
+    to: c.next?.applied.elements ?? {},
+    fromRecords: c.prev?.applied.records ?? [],
+    toRecords: c.next?.applied.records ?? [],
+    ...(c.who === undefined ? {} : { who: c.who }),
+  }));
+  const from = unionOf(parts.map((p) => p.from));
+  const to = unionOf(parts.map((p) => p.to));
+  const delta = diffElements(from, to);
+  if (ctx.dryRun) {
+    for (const p of parts) {
+      const d = parts.length === 1 ? delta : diffElements(p.from, p.to);
+      ctx.out.push(
+        isEmptyDelta(d)
+          ? "# fwc: no change to the gateway's table\n"
+          : renderDelta(d, `${p.command} ${p.exp} (dry run)`),
+      );
+      const dns = dnsServer(ctx.testbed);
+      const records = diffRecords(p.fromRecords, p.toRecords);
+      if (dns !== null && records.length > 0) ctx.out.push(renderNsupdate(dns.settings, p.exp, records));
+    }
+    return true;
+  }
+  const before = new Map(parts.map((p) => [p.exp.toLowerCase(), p.from]));
+  const ok = await makeReal(ctx, store, parts, delta, (undo) =>
+    undo ? stateParts(store, { before }) : stateParts(store),
+  );
+  if (!ok) return false;
+  // Only a change that removes elements can revoke a flow.
+  if (Object.keys(delta.remove).length > 0) {
+    const cut = cutRevokedFlows(ctx.gw, from, to);
+    if (cut.problem !== undefined) report(ctx, "FWC809", ctx.gw.netns ?? "gateway", cut.problem);
+  }
+  return true;
 }
 
 /**
@@ -466,45 +575,9 @@ export async function commitChange(
   next: ExperimentState | null,
   released: Index["released"],
 ): Promise<ExperimentState | null | false> {
-  const from = prev?.applied.elements ?? {};
-  const to = next?.applied.elements ?? {};
-  const fromRecords = prev?.applied.records ?? [];
-  const toRecords = next?.applied.records ?? [];
-  try {
-    store.putExperiment(exp, next);
-    store.putIndexMeta({ released });
-  } catch (e) {
-    return cannotWrite(ctx, e);
-  }
-  const delta = diffElements(from, to);
-  if (ctx.dryRun) {
-    ctx.out.push(
-      isEmptyDelta(delta)
-        ? "# fwc: no change to the gateway's table\n"
-        : renderDelta(delta, `${command} ${exp} (dry run)`),
-    );
-    const dns = dnsServer(ctx.testbed);
-    const changes = diffRecords(fromRecords, toRecords);
-    if (dns !== null && changes.length > 0) ctx.out.push(renderNsupdate(dns.settings, exp, changes));
-    return next;
-  }
-  const ok = await makeReal(ctx, store, {
-    command,
-    exp,
-    from,
-    to,
-    delta,
-    fromRecords,
-    toRecords,
-    whole: (elements) => stateParts(store, { exp, elements }),
-  });
-  if (!ok) return false;
-  // Only a change that removes elements can revoke a flow.
-  if (Object.keys(delta.remove).length > 0) {
-    const cut = cutRevokedFlows(ctx.gw, from, to);
-    if (cut.problem !== undefined) report(ctx, "FWC809", ctx.gw.netns ?? "gateway", cut.problem);
-  }
-  return next;
+  const c: ExperimentChange = { command, exp, prev, next, released };
+  if (!writeChange(ctx, store, c)) return false;
+  return (await applyChanges(ctx, store, [c])) ? next : false;
 }
 
 /** The blocklist's change (block, unblock): its rows, then the gateway, in one transaction like any change. */
@@ -522,16 +595,10 @@ export async function commitBlocks(
   }
   const from = blockElements(previous);
   const to = blockElements(entries);
-  return makeReal(ctx, store, {
-    command,
-    exp: "(blocklist)",
-    from,
-    to,
-    delta: diffElements(from, to),
-    fromRecords: [],
-    toRecords: [],
-    whole: () => stateParts(store),
-  });
+  const change = { command, exp: "(blocklist)", from, to, fromRecords: [], toRecords: [] };
+  return makeReal(ctx, store, [change], diffElements(from, to), (undo) =>
+    stateParts(store, undo ? { blocks: previous } : {}),
+  );
 }
 
 /**
@@ -548,11 +615,16 @@ export async function recover(ctx: DeployContext, store: Store): Promise<void> {
   });
   audit(ctx, { command: "recover", experiment: null, added: [], removed: [], changed: synced.changed });
   store.putIndexMeta({ base: digest });
-  if (p.experiment !== "(blocklist)" && p.experiment !== "(unknown)" && p.records.length > 0) {
+  const named =
+    p.batch ??
+    (p.experiment !== "(blocklist)" && p.experiment !== "(unknown)" && p.records.length > 0
+      ? [{ experiment: p.experiment, records: p.records }]
+      : []);
+  for (const x of named) {
     // The names the change may have touched go, then the store's records are written again.
-    const now = store.readExperiment(p.experiment)?.applied.records ?? [];
-    await pushRecords(ctx, p.experiment, p.records, [], false);
-    await rewriteRecords(ctx, p.experiment, now);
+    const now = store.readExperiment(x.experiment)?.applied.records ?? [];
+    await pushRecords(ctx, x.experiment, x.records, [], false);
+    await rewriteRecords(ctx, x.experiment, now);
   }
   store.dropPending(p.generation);
   report(

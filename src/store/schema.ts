@@ -106,6 +106,8 @@ export const Pending = z.object({
   generation: z.int(),
   /** Every DNS record the change may have put on the server (before and after). */
   records: z.array(DnsRecord),
+  /** A batch of changes (the service): each experiment's records, for putting its names back. */
+  batch: z.optional(z.array(z.object({ experiment: z.string(), records: z.array(DnsRecord) }))),
   started: z.string(),
 });
 export type Pending = z.infer<typeof Pending>;

@@ -442,6 +442,18 @@ export class SqliteStore implements Store {
     this.dirty = false;
   }
 
+  mark(): void {
+    guard(this.location, () => this.db.exec("SAVEPOINT fwc_item"));
+  }
+
+  keepMark(): void {
+    guard(this.location, () => this.db.exec("RELEASE fwc_item"));
+  }
+
+  undoToMark(): void {
+    guard(this.location, () => this.db.exec("ROLLBACK TO fwc_item; RELEASE fwc_item"));
+  }
+
   close(): void {
     this.rollback();
     this.pendingDb?.close();

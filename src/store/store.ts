@@ -32,6 +32,13 @@ export interface Store extends StoreReader {
   /** Drops the transaction's writes (nothing when none is open). */
   rollback(): void;
   readonly inTransaction: boolean;
+  /**
+   * A mark inside the transaction (the service's batches): `undoToMark` drops what was written since, so that one
+   * request of a batch that cannot be written leaves the others' writes in place; `keepMark` keeps them.
+   */
+  mark(): void;
+  keepMark(): void;
+  undoToMark(): void;
   /** The digest of the tables' skeleton deployed on the gateway (null before the first write): the index's `base`. */
   readBase(): string | null;
   /** The number of changes committed so far. */
