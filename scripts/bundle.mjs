@@ -1,6 +1,7 @@
 // Bundles the CLI with esbuild (docs/architecture.md, "Bundles"): a small main file, and one file per group of
 // commands, each loaded only when one of its commands runs.
 import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { build } from "esbuild";
 
 const common = {
@@ -25,7 +26,13 @@ await Promise.all([
   build({ ...common, entryPoints: ["src/cli/front.ts"], outfile: "dist/fwc-front.cjs" }),
   build({ ...common, entryPoints: ["src/cli/lazy.ts"], outfile: "dist/fwc-compile.cjs" }),
   build({ ...common, entryPoints: ["src/cli/deploy.ts"], outfile: "dist/fwc-deploy.cjs" }),
+  build({ ...common, entryPoints: ["src/cli/serve.ts"], outfile: "dist/fwc-serve.cjs" }),
 ]);
+
+// The web page of fwc serve: its files as they are (no framework, nothing fetched from elsewhere).
+mkdirSync("dist/web", { recursive: true });
+if (existsSync("src/service/web"))
+  for (const f of readdirSync("src/service/web")) copyFileSync(`src/service/web/${f}`, `dist/web/${f}`);
 
 // V8 code caches for the command bundles (src/cli/codecache.ts), made with the flags of fwc's #! line: V8
 // rejects a cache made under other flags.

@@ -3,6 +3,7 @@ import { join } from "node:path";
  * fwc's command line. Exit codes: 0 ok, 1 the input has errors, 2 usage error, 3 internal error.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { DURATION_HELP, parseDuration } from "../access/lifetime.js";
 import { DEFAULT_LIMITS } from "../ns/limits.js";
 import { requireCached } from "./codecache.js";
 import { VERSION } from "./version.js";
@@ -14,11 +15,8 @@ function positiveInt(v: string): number {
 
 /** A lifetime: 90s, 30m, 2h, 1d, 1h30m (at most 366 days); in seconds. */
 function duration(v: string): number {
-  const unit: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-  const parts = /^([0-9]{1,7}[smhd])+$/.test(v) ? [...v.matchAll(/([0-9]+)([smhd])/g)] : [];
-  const seconds = parts.reduce((n, m) => n + Number(m[1]) * unit[m[2]!]!, 0);
-  if (seconds <= 0 || seconds > 366 * 86400)
-    throw new InvalidArgumentError("expected a duration such as 90s, 30m, 2h, 1d or 1h30m (more than 0, at most 366d)");
+  const seconds = parseDuration(v);
+  if (seconds === null) throw new InvalidArgumentError(`expected ${DURATION_HELP}`);
   return seconds;
 }
 
@@ -57,6 +55,7 @@ function limitOptions(cmd: Command): Command {
  *   fwc-front.cjs    check, inspect: the NS front end (chevrotain)
  *   fwc-compile.cjs  compile, swapin, modify: the front end, zod, yaml, the planner and the backends
  *   fwc-deploy.cjs   open, close, swapout, status, reconcile: zod, yaml, the planner and the backends
+ *   fwc-serve.cjs    serve: the service (fastify, prom-client) over the deploy commands
  * so that `fwc check` parses no zod and `fwc open` no Tcl evaluator. From the TypeScript output (tests) they
  * are ordinary imports.
  */
@@ -70,6 +69,7 @@ function loader<T>(bundle: string, module: string): () => Promise<T> {
 const loadFront = loader<typeof import("./front.js")>("fwc-front.cjs", "./front.js");
 const loadCompile = loader<typeof import("./lazy.js")>("fwc-compile.cjs", "./lazy.js");
 const loadDeploy = loader<typeof import("./deploy.js")>("fwc-deploy.cjs", "./deploy.js");
+const loadServe = loader<typeof import("./serve.js")>("fwc-serve.cjs", "./serve.js");
 
 /** The options every lifecycle command takes. */
 function deployOptions(cmd: Command): Command {
@@ -253,6 +253,23 @@ export function buildProgram(exit: (code: number) => void): Command {
     ),
   ).action(blockAction("unblock"));
   colorOption(deployOptions(program.command("blocks").description("list the blocklist"))).action(deploy("blocks"));
+  colorOption(
+    program
+      .command("serve")
+      .description("the service: REST API, web page and metrics over the same commands (docs/service.md)")
+      .option("--listen <host:port>", "where to listen (default: 127.0.0.1:8700)")
+      .option("--users <file>", "the users file, YAML: names, token SHA-256s, projects, admin")
+      .option("--state <dir>", "the state directory (default: $FWC_STATE or /var/lib/fwc)")
+      .option("--testbed <file>", "testbed configuration, YAML (default: <state>/testbed.yaml)")
+      .option("--netns <name>", "act on the gateway inside this network namespace")
+      .option(
+        "--wait <seconds>",
+        "how long a change waits for a command holding the store's write lock (default: 10)",
+        positiveInt,
+      )
+      .option("--body-limit <bytes>", "the largest request body taken (default: 65536)", positiveInt)
+      .option("--web <dir>", "the web page's files (default: the built ones beside fwc)"),
+  ).action(async (opts) => exit(await (await loadServe()).serveAction(opts)));
 
   return program;
 }

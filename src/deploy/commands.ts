@@ -382,6 +382,79 @@ export async function swapout(ctx: DeployContext, exp: string): Promise<boolean>
   );
 }
 
+/**
+ * The change that removes an experiment's grants whose time is up (the service's expiry, reconcile), written to
+ * the store's open transaction; "none" when no grant has ended (or the experiment is gone).
+ */
+export function prepareExpire(
+  ctx: DeployContext,
+  store: Store,
+  exp: string,
+  now = Date.now(),
+): Prepared | null | "none" {
+  const cur = store.readExperiment(exp);
+  if (cur === null) return "none";
+  const u = unexpired(cur.dynamic, now);
+  if (u.expired === 0) return "none";
+  return prepare(
+    ctx,
+    store,
+    "expire",
+    exp,
+    cur,
+    { ...desiredOf(cur), dynamic: u.dynamic },
+    new SourceFile(cur.file, ""),
+  );
+}
+
+/** The earliest end of a dynamic grant of the experiment, in ms since the epoch (null: none has one). */
+export function nextExpiry(s: ExperimentState): number | null {
+  let next: number | null = null;
+  for (const g of [...s.dynamic.inbound, ...s.dynamic.outbound, ...s.dynamic.open6])
+    if (g.origin.expires !== undefined) {
+      const t = Date.parse(g.origin.expires);
+      if (next === null || t < next) next = t;
+    }
+  return next;
+}
+
+/** An experiment's plan as it stands (the endpoint listing; read only); null when it is not swapped in (reported). */
+export function currentPlan(ctx: DeployContext, store: StoreReader, exp: string): Plan | null {
+  const s = need(ctx, store, exp);
+  if (s === null) return null;
+  return planDesired(ctx, s.experiment, desiredOf(s), s, store.readIndex(), new SourceFile(s.file, ""))?.plan ?? null;
+}
+
+/**
+ * g5kfw's GET answer: the experiment's dynamic IPv6 openings in the resolved list form (addresses as /128,
+ * ports as a list, "tcp+udp" where both protocols are open alike).
+ */
+export function g5kList(plan: Plan) {
+  // One opening per address and sources; its ports by protocol.
+  const groups = new Map<string, { addr: string; sources: string[]; ports: Map<string, (number | string)[]> }>();
+  for (const g of plan.open6) {
+    if (g.origin.source !== "dynamic") continue;
+    const key = JSON.stringify([g.nodeAddress, g.sources]);
+    const x = groups.get(key) ?? { addr: `${g.nodeAddress}/128`, sources: g.sources, ports: new Map() };
+    const list = x.ports.get(g.proto) ?? [];
+    if (g.proto !== "all") list.push(g.port === g.portEnd ? g.port : `${g.port}..${g.portEnd}`);
+    x.ports.set(g.proto, list);
+    groups.set(key, x);
+  }
+  const out: { addr: string[]; port?: (number | string)[]; proto: string; src_addr?: string[] }[] = [];
+  for (const x of groups.values()) {
+    const src = x.sources.length > 0 ? { src_addr: x.sources } : {};
+    const addr = [x.addr];
+    if (x.ports.has("all")) out.push({ addr, proto: "all", ...src });
+    const tcp = x.ports.get("tcp");
+    const udp = x.ports.get("udp");
+    if (tcp !== undefined && udp !== undefined && JSON.stringify(tcp) === JSON.stringify(udp))
+      out.push({ addr, port: tcp, proto: "tcp+udp", ...src });
+    else for (const [proto, port] of x.ports) if (proto !== "all") out.push({ addr, port, proto, ...src });
+  }
+  return out;
+}
+
 // ---- status and reconcile ----
 
 export interface Drift {
@@ -538,14 +611,10 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
         for (const name of toExpire) {
           if (!store.inTransaction) store.begin(ctx.waitMs);
           const cur = store.readExperiment(name);
-          if (cur === null) continue;
-          const u = unexpired(cur.dynamic);
-          if (u.expired === 0) continue;
-          const d: Desired = { ...desiredOf(cur), dynamic: u.dynamic };
-          if (
-            await change(ctx, store, "expire", name, cur, d, new SourceFile(cur.file, ""), { json: false, quiet: true })
-          )
-            expired += u.expired;
+          const u = cur === null ? null : unexpired(cur.dynamic);
+          const p = prepareExpire(ctx, store, name);
+          if (p === "none" || u === null) continue;
+          if (p !== null && (await finish(ctx, store, [p], { json: false, quiet: true }))) expired += u.expired;
           // Its problem is reported; the others' grants still expire, and the rest of reconcile still runs.
           else store.rollback();
         }

@@ -64,6 +64,10 @@ export interface DeployContext {
   failpoint?: string;
   /** Who asks, for the audit log: `cli:<unix user>` by default, the user's name in the service. */
   who?: string;
+  /** Wait for the store's lock by trying again (the service) rather than in SQLite. */
+  lockPoll?: boolean;
+  /** Told how long the lock took to get, in milliseconds (the service's metrics). */
+  onLocked?: (ms: number) => void;
 }
 
 /** What a change wants the experiment to be; null removes it (swapout). */
@@ -340,6 +344,8 @@ async function makeReal(
   changes: OwnerChange[],
   delta: ElementDelta,
   whole: (undo: boolean) => { owner: string; elements: ElementSet }[],
+  /** The audit log's lines, when they are not one per change (several requests of one experiment). */
+  lines?: OwnerChange[],
 ): Promise<boolean> {
   const one = changes.length === 1 ? changes[0]! : null;
   const command = one?.command ?? `batch of ${changes.length}`;
@@ -462,11 +468,11 @@ async function makeReal(
   // per change than dropping it).
   auditAll(
     ctx,
-    changes.map((c) => ({
+    (lines ?? changes).map((c) => ({
       command: c.command,
       experiment: c.exp === "(blocklist)" ? null : c.exp,
       ...(c.who === undefined ? {} : { who: c.who }),
-      ...changeOf(one === null ? diffElements(c.from, c.to) : delta, c.fromRecords, c.toRecords),
+      ...changeOf(one === null || lines !== undefined ? diffElements(c.from, c.to) : delta, c.fromRecords, c.toRecords),
     })),
   );
   return true;
@@ -523,7 +529,7 @@ export function writeChange(ctx: DeployContext, store: Store, c: ExperimentChang
  * (the problem is in ctx.bag; nothing changed: the caller's transaction is rolled back).
  */
 export async function applyChanges(ctx: DeployContext, store: Store, changes: ExperimentChange[]): Promise<boolean> {
-  const parts: OwnerChange[] = changes.map((c) => ({
+  const partOf = (c: ExperimentChange): OwnerChange => ({
     command: c.command,
     exp: c.exp,
     from: c.prev?.applied.elements ?? {},
@@ -531,7 +537,18 @@ export async function applyChanges(ctx: DeployContext, store: Store, changes: Ex
     fromRecords: c.prev?.applied.records ?? [],
     toRecords: c.next?.applied.records ?? [],
     ...(c.who === undefined ? {} : { who: c.who }),
-  }));
+  });
+  // Several changes of one experiment in a batch (each planned on the one before): the gateway goes from the
+  // first one's before to the last one's after; the audit log still has a line for each.
+  const byExp = new Map<string, OwnerChange>();
+  for (const c of changes) {
+    const key = c.exp.toLowerCase();
+    const had = byExp.get(key);
+    const p = partOf(c);
+    byExp.set(key, had === undefined ? p : { ...had, to: p.to, toRecords: p.toRecords });
+  }
+  const parts = [...byExp.values()];
+  const lines = byExp.size === changes.length ? undefined : changes.map(partOf);
   const from = unionOf(parts.map((p) => p.from));
   const to = unionOf(parts.map((p) => p.to));
   const delta = diffElements(from, to);
@@ -550,8 +567,13 @@ export async function applyChanges(ctx: DeployContext, store: Store, changes: Ex
     return true;
   }
   const before = new Map(parts.map((p) => [p.exp.toLowerCase(), p.from]));
-  const ok = await makeReal(ctx, store, parts, delta, (undo) =>
-    undo ? stateParts(store, { before }) : stateParts(store),
+  const ok = await makeReal(
+    ctx,
+    store,
+    parts,
+    delta,
+    (undo) => (undo ? stateParts(store, { before }) : stateParts(store)),
+    lines,
   );
   if (!ok) return false;
   // Only a change that removes elements can revoke a flow.
@@ -674,6 +696,32 @@ function refuseLostState(ctx: DeployContext): void {
 }
 
 /**
+ * Takes the store's write lock. The CLI waits in SQLite (its busy timeout); the service (`ctx.lockPoll`) tries
+ * without waiting and sleeps between tries, so that its event loop keeps answering while a command holds it.
+ */
+async function take(ctx: DeployContext, store: Store): Promise<void> {
+  const start = performance.now();
+  if (ctx.lockPoll !== true) store.begin(ctx.waitMs);
+  else
+    for (let pause = 2; ; pause = Math.min(50, pause * 2))
+      try {
+        store.begin(0);
+        break;
+      } catch (e) {
+        const waited = performance.now() - start;
+        if (!(e instanceof LockError) || waited >= ctx.waitMs) {
+          if (e instanceof LockError)
+            throw new LockError(
+              `another fwc holds the write lock of ${store.location}; waited ${Math.round(waited / 1000)} s. Try again when it is done`,
+            );
+          throw e;
+        }
+        await sleep(Math.min(pause, ctx.waitMs - waited));
+      }
+  ctx.onLocked?.(performance.now() - start);
+}
+
+/**
  * Runs a change command's `body` in one transaction of the store, holding its write lock, after putting the
  * gateway back in step with the store if an earlier fwc died mid-change. Whatever `body` did not commit is
  * rolled back. State and nft problems become reports. `create`: the command may make the store (swapin,
@@ -700,7 +748,7 @@ export async function withState<T>(
       store = SqliteStore.scratch(ctx.stateDir, claimsOf);
     }
     for (const n of store.notes) report(ctx, "FWC815", store.location, n, "see docs/deploy.md, Upgrading");
-    store.begin(ctx.waitMs);
+    await take(ctx, store);
     if (options.recover !== false && !ctx.dryRun) await recover(ctx, store);
     return await body(store);
   } catch (e) {

@@ -301,6 +301,20 @@ export const CODES = {
   ),
 
   // 9xx: fwc itself
+  // 82x: the service (fwc serve)
+  FWC820: e(
+    "bad users file",
+    "The users file of `fwc serve` gives one name or one token to two users; every user needs a name and a token of their own.",
+  ),
+  FWC821: e(
+    "bad request",
+    "A request to the service is not what the route takes: a field is missing, of the wrong type, too long or unknown. The message names the field.",
+  ),
+  FWC822: e(
+    "not authorized",
+    "The request has no bearer token, an unknown one, or asks for something its user may not do (an experiment of another project, the blocklist without the admin role).",
+  ),
+  FWC823: e("not found", "The service has no such route, or the request names an experiment that is not swapped in."),
   FWC900: e("internal error", "fwc failed on this input; the input may be fine. Please report it with the file."),
 } as const satisfies Record<string, CodeInfo>;
 

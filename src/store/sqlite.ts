@@ -505,6 +505,13 @@ export class SqliteStore implements Store {
     return r === undefined ? null : parseRow(this.location, `experiment ${name}`, r.state, ExperimentState);
   }
 
+  listNames(): string[] {
+    return guard(
+      this.location,
+      () => this.db.prepare("SELECT name FROM experiments ORDER BY name").pluck().all() as string[],
+    );
+  }
+
   listExperiments(): ExperimentState[] {
     const rows = guard(
       this.location,
@@ -762,6 +769,7 @@ class LegacyReader implements StoreReader {
   readIndex = () => this.legacy.readIndex();
   readExperiment = (exp: string) => this.legacy.readExperiment(exp);
   listExperiments = () => this.legacy.listExperiments();
+  listNames = () => this.legacy.listExperiments().map((s) => s.experiment.toLowerCase());
   readBlocks = () => this.legacy.readBlocks();
   close(): void {}
 }
@@ -775,6 +783,7 @@ class EmptyReader implements StoreReader {
     return null;
   };
   listExperiments = (): ExperimentState[] => [];
+  listNames = (): string[] => [];
   readBlocks = (): Blocks => ({ version: 1, entries: [] });
   close(): void {}
 }

@@ -20,6 +20,8 @@ export interface StoreReader {
   readExperiment(exp: string): ExperimentState | null;
   /** Every experiment (status, reconcile, whole-table writes). */
   listExperiments(): ExperimentState[];
+  /** The names of the experiments swapped in (lower case), without reading their records. */
+  listNames(): string[];
   readBlocks(): Blocks;
   close(): void;
 }

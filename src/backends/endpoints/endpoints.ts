@@ -54,6 +54,9 @@ export function endpointsJson(plan: Plan) {
   };
 }
 
+/** The endpoint listing (JSON contract). */
+export type EndpointListing = ReturnType<typeof endpointsJson>;
+
 const ports = (p: number, e: number) => (p === 0 && e === 0 ? "any port" : p === e ? String(p) : `${p}..${e}`);
 
 export function endpointsTable(plan: Plan): string {
