@@ -34,7 +34,7 @@ import {
 import type { DiagnosticCode } from "../diagnostics/codes.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
-import { type Allocations, portBitmap, portRanges } from "../plan/allocations.js";
+import type { Allocations } from "../plan/allocations.js";
 import { nodeAddresses, type Plan, planAccess } from "../plan/plan.js";
 import { hasLegacyState } from "../store/legacy.js";
 import { type BlockEntry, type ExperimentState, type Index, type Pending, StateError } from "../store/schema.js";
@@ -45,7 +45,7 @@ import { AUDIT_FILE, type AuditEntry, appendAudit, changeOf, cliUser } from "./a
 import { blockElements } from "./blocks.js";
 import { cutRevokedFlows } from "./conntrack.js";
 import { pushDns, verifyChanges } from "./dns.js";
-import { anyTable, applyTransaction, type Gateway, NftError, tableExists } from "./nft.js";
+import { anyTable, applyTransaction, applyTransactionAsync, type Gateway, NftError, tableExists } from "./nft.js";
 import { desiredElements, syncTables } from "./table.js";
 
 export interface DeployContext {
@@ -113,14 +113,12 @@ const OTHERS = "(others)/(others)";
 /** The planner's view of the gateway from the index: this experiment's allocations and everyone else's. */
 export function allocationsFor(index: Index, exp: string, prev: ExperimentState | null): Allocations {
   const mine = prev?.allocations ?? { ports: [], dedicated: [] };
-  const used = portBitmap(index.ports);
-  for (const p of mine.ports) used.fill(0, p.port, p.portEnd + 1);
   return {
     version: 1,
     experiments: {
       [exp]: mine,
       [OTHERS]: {
-        ports: portRanges(used).map((r) => ({ key: "", ...r })),
+        ports: withoutRanges(index.ports, mine.ports).map((r) => ({ key: "", ...r })),
         dedicated: Object.entries(index.dedicated)
           .filter(([, owner]) => owner !== exp)
           .map(([address]) => ({ node: "", address })),
@@ -128,6 +126,28 @@ export function allocationsFor(index: Index, exp: string, prev: ExperimentState 
     },
     released: index.released,
   };
+}
+
+/** Sorted, disjoint port ranges less some ports (a linear pass: no bitmap of the whole port space per change). */
+export function withoutRanges(
+  ranges: { port: number; portEnd: number }[],
+  minus: { port: number; portEnd: number }[],
+): { port: number; portEnd: number }[] {
+  if (minus.length === 0) return ranges;
+  const cut = [...minus].sort((a, b) => a.port - b.port);
+  const out: { port: number; portEnd: number }[] = [];
+  let j = 0;
+  for (const r of ranges) {
+    let from = r.port;
+    while (j < cut.length && cut[j]!.portEnd < from) j++;
+    for (let k = j; k < cut.length && cut[k]!.port <= r.portEnd && from <= r.portEnd; k++) {
+      const c = cut[k]!;
+      if (c.port > from) out.push({ port: from, portEnd: Math.min(r.portEnd, c.port - 1) });
+      from = Math.max(from, c.portEnd + 1);
+    }
+    if (from <= r.portEnd) out.push({ port: from, portEnd: r.portEnd });
+  }
+  return out;
 }
 
 /** What an experiment claims on the gateway: its nodes' addresses, bridge ports and MACs. */
@@ -252,7 +272,7 @@ export function stateParts(
  * element delta, or the whole tables (from the store, with `whole` giving every owner's elements) when the
  * gateway has none or their skeleton is not the one deployed (`base`, the digest the store keeps).
  */
-export function applyElements(
+export async function applyElements(
   ctx: DeployContext,
   base: string | null,
   from: ElementSet,
@@ -261,7 +281,7 @@ export function applyElements(
   whole: () => { owner: string; elements: ElementSet }[],
   /** diffElements(from, to) when the caller has it. */
   known?: ElementDelta,
-): { base: string } {
+): Promise<{ base: string }> {
   const digest = skeletonDigest(ctx.testbed);
   const writeWhole = () => {
     // No table yet (first use, gateway rebooted) or a new skeleton (testbed changed): write it all, atomically.
@@ -280,7 +300,7 @@ export function applyElements(
   // A fault for the tests (FWC_FAILPOINT=invalid-ruleset): a transaction nft must refuse as a whole.
   const bad = ctx.failpoint === "invalid-ruleset" ? "add element inet fwc nosuchset { 192.0.2.1 }\n" : "";
   try {
-    applyTransaction(ctx.gw, renderDelta(delta, what) + bad);
+    await applyTransactionAsync(ctx.gw, renderDelta(delta, what) + bad);
   } catch (e) {
     // A table is gone (the gateway rebooted, someone deleted it): the delta cannot apply, the whole tables can.
     if (e instanceof NftError && !e.unknown && !tableExists(ctx.gw)) return writeWhole();
@@ -390,7 +410,7 @@ async function makeReal(
   }
   let applied: { base: string };
   try {
-    applied = applyElements(ctx, base, from, to, what, () => whole(false), delta);
+    applied = await applyElements(ctx, base, from, to, what, () => whole(false), delta);
   } catch (e) {
     // nft refused the transaction: nothing was applied. nft killed or timed out: the kernel may have taken it,
     // and the pending record stays for the next command to put the gateway back to the store.
@@ -412,7 +432,7 @@ async function makeReal(
   await fail(ctx.failpoint, "after-nft");
   const pushed: OwnerChange[] = [];
   const undo = async () => {
-    applyElements(ctx, applied.base, to, from, `undo ${what}`, () => whole(true));
+    await applyElements(ctx, applied.base, to, from, `undo ${what}`, () => whole(true));
     for (const c of pushed) await pushRecords(ctx, c.exp, c.toRecords, c.fromRecords, false);
   };
   const dnsProblems: string[] = [];

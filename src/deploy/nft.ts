@@ -2,7 +2,7 @@
  * Talking to the gateway's nftables: `nft` (inside `ip netns exec NAME` with --netns), transactions applied with
  * one `nft -f` each, and listings parsed back (table.ts: status, reconcile and recovery).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { canonicalAddress, isAddress } from "../access/address.js";
 import { type ElementSet, FAMILIES, type Family, TABLE } from "../backends/nftables/render.js";
 
@@ -38,6 +38,39 @@ export function run(
   return { ok: r.status === 0, status: r.status, out: r.stdout, err };
 }
 
+/** `run`, as a child that does not block the event loop (the same errors). */
+function runAsync(gw: Gateway, args: string[], input: string): Promise<ReturnType<typeof run>> {
+  const cmd = gw.netns === undefined ? ["nft", ...args] : ["ip", "netns", "exec", gw.netns, "nft", ...args];
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd[0]!, cmd.slice(1), { stdio: ["pipe", "pipe", "pipe"], timeout: 120_000 });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    c.stdout.on("data", (d: Buffer) => out.push(d));
+    c.stderr.on("data", (d: Buffer) => err.push(d));
+    c.stdin.on("error", () => {
+      // nft exited before reading all of it: its status and message say why
+    });
+    c.on("error", (e: NodeJS.ErrnoException) =>
+      reject(
+        new NftError(
+          e.code === "ENOENT"
+            ? `${cmd[0]} is not installed (Debian: apt-get install ${cmd[0] === "nft" ? "nftables" : "iproute2"})`
+            : `${cmd[0]} did not finish: ${e.message}`,
+        ),
+      ),
+    );
+    c.on("close", (status) => {
+      const e = Buffer.concat(err).toString("utf8").trim();
+      if (status !== 0 && /exec of "nft" failed|nft: (command )?not found/.test(e))
+        reject(new NftError("nft is not installed on the gateway (Debian: apt-get install nftables)"));
+      else if (status !== 0 && /Cannot open network namespace/.test(e))
+        reject(new NftError(`no network namespace "${gw.netns}": ${e}`));
+      else resolve({ ok: status === 0, status, out: Buffer.concat(out).toString("utf8"), err: e });
+    });
+    c.stdin.end(input);
+  });
+}
+
 /**
  * Applies a transaction; throws with nft's own words when it refuses. `nft -f` sends the whole file to the kernel
  * as one batch, which takes effect entirely or not at all (a line nft cannot parse, an element that exists, a
@@ -45,7 +78,18 @@ export function run(
  * a transaction the kernel aborted, a third of an `open`'s time in the kernel.
  */
 export function applyTransaction(gw: Gateway, text: string): void {
-  const a = run(gw, ["-f", "-"], text);
+  settle(run(gw, ["-f", "-"], text));
+}
+
+/**
+ * The same, without blocking the event loop while nft runs (the service: requests keep being read and queued
+ * for the next round meanwhile).
+ */
+export async function applyTransactionAsync(gw: Gateway, text: string): Promise<void> {
+  settle(await runAsync(gw, ["-f", "-"], text));
+}
+
+function settle(a: ReturnType<typeof run>): void {
   if (a.ok) return;
   // nft answers a refusal with exit status 1; anything else (a signal, a timeout) may come after the kernel
   // committed.

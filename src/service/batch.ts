@@ -88,7 +88,6 @@ export class Batcher {
           await new Promise((r) => setImmediate(r));
           const round = this.queue.splice(0, this.maxBatch);
           if (round.length === 0) continue;
-          process.stderr.write(`round ${round.length} ${performance.now().toFixed(1)}\n`);
           await this.round(round, true);
         }
       } finally {

@@ -714,7 +714,7 @@ class Expiry {
       };
       const found = await withReader(ctx, async (store) => {
         const m = new Map<string, number>();
-        for (const s of store.listExperiments()) {
+        for (const s of store.listExpiring()) {
           const t = cmd.nextExpiry(s);
           if (t !== null) m.set(s.experiment.toLowerCase(), t);
         }

@@ -115,6 +115,22 @@ const Base = z.nullable(z.string());
 /** Whether a state file is there (a link or a directory is refused). */
 const mustBeFile = (path: string): boolean => stateFile(path) !== null;
 
+/** A sorted list of distinct numbers less `gone`, plus `added` (each a handful of ports: one merge). */
+function patchSorted(list: number[], gone: number[], added: number[]): number[] {
+  const drop = new Set(gone);
+  const add = [...new Set(added)].sort((a, b) => a - b);
+  const out: number[] = [];
+  let j = 0;
+  for (const p of list) {
+    if (drop.has(p)) continue;
+    while (j < add.length && add[j]! < p) out.push(add[j++]!);
+    if (j < add.length && add[j] === p) j++;
+    out.push(p);
+  }
+  while (j < add.length) out.push(add[j++]!);
+  return out;
+}
+
 const expandPorts = (ports: { port: number; portEnd: number }[]): number[] => {
   const out: number[] = [];
   for (const p of ports) for (let x = p.port; x <= p.portEnd; x++) out.push(x);
@@ -276,9 +292,9 @@ export class SqliteStore implements Store {
 
   private schemaVersion(): string | null {
     return guard(this.location, () => {
-      const t = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+      const t = this.st("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
       if (t === undefined) return null;
-      const r = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
+      const r = this.st("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
       return r?.value ?? null;
     });
   }
@@ -387,15 +403,33 @@ export class SqliteStore implements Store {
         }
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+  /** A statement compiled once per connection (SQLite compiles each text once, not on every call). */
+  private st(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /**
+   * The gateway ports in use, sorted, while a transaction is open: read once, then kept up to date by this
+   * store's own writes (putExperiment), so that a batch of changes does not read every port row once per change.
+   */
+  private usedPorts: number[] | null = null;
+
   private meta(key: string): string | null {
-    const r = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    const r = this.st("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
     return r?.value ?? null;
   }
 
   private setMeta(key: string, value: string): void {
-    this.db
-      .prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-      .run(key, value);
+    this.st("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(
+      key,
+      value,
+    );
     this.dirty = true;
   }
 
@@ -415,6 +449,7 @@ export class SqliteStore implements Store {
       throw new StateError(explain(this.location, e as SqliteError));
     }
     this.dirty = false;
+    this.usedPorts = null;
     this.held = this.identities();
   }
 
@@ -433,6 +468,7 @@ export class SqliteStore implements Store {
   }
 
   rollback(): void {
+    this.usedPorts = null;
     if (this.db.inTransaction)
       try {
         this.db.exec("ROLLBACK");
@@ -451,6 +487,7 @@ export class SqliteStore implements Store {
   }
 
   undoToMark(): void {
+    this.usedPorts = null;
     guard(this.location, () => this.db.exec("ROLLBACK TO fwc_item; RELEASE fwc_item"));
   }
 
@@ -472,9 +509,16 @@ export class SqliteStore implements Store {
     );
   }
 
+  private portsInUse(): number[] {
+    if (this.usedPorts !== null && this.db.inTransaction) return this.usedPorts;
+    const ports = this.st("SELECT port FROM ports ORDER BY port").pluck().all() as number[];
+    this.usedPorts = this.db.inTransaction ? ports : null;
+    return ports;
+  }
+
   readIndex(): Index {
     return guard(this.location, () => {
-      const ports = this.db.prepare("SELECT port FROM ports ORDER BY port").pluck().all() as number[];
+      const ports = this.portsInUse();
       const ranges: { port: number; portEnd: number }[] = [];
       for (const p of ports) {
         const last = ranges[ranges.length - 1];
@@ -482,7 +526,7 @@ export class SqliteStore implements Store {
         else ranges.push({ port: p, portEnd: p });
       }
       const dedicated: Index["dedicated"] = {};
-      for (const r of this.db.prepare("SELECT address, experiment FROM dedicated").all() as {
+      for (const r of this.st("SELECT address, experiment FROM dedicated").all() as {
         address: string;
         experiment: string;
       }[])
@@ -500,23 +544,32 @@ export class SqliteStore implements Store {
     const name = exp.toLowerCase();
     const r = guard(
       this.location,
-      () => this.db.prepare("SELECT state FROM experiments WHERE name = ?").get(name) as { state: string } | undefined,
+      () => this.st("SELECT state FROM experiments WHERE name = ?").get(name) as { state: string } | undefined,
     );
     return r === undefined ? null : parseRow(this.location, `experiment ${name}`, r.state, ExperimentState);
   }
 
-  listNames(): string[] {
-    return guard(
+  listExpiring(): ExperimentState[] {
+    // Only records that mention an end are read (a scan in SQLite, not 10,000 records parsed).
+    const rows = guard(
       this.location,
-      () => this.db.prepare("SELECT name FROM experiments ORDER BY name").pluck().all() as string[],
+      () =>
+        this.st("SELECT name, state FROM experiments WHERE instr(state, '\"expires\"') > 0 ORDER BY name").all() as {
+          name: string;
+          state: string;
+        }[],
     );
+    return rows.map((r) => parseRow(this.location, `experiment ${r.name}`, r.state, ExperimentState));
+  }
+
+  listNames(): string[] {
+    return guard(this.location, () => this.st("SELECT name FROM experiments ORDER BY name").pluck().all() as string[]);
   }
 
   listExperiments(): ExperimentState[] {
     const rows = guard(
       this.location,
-      () =>
-        this.db.prepare("SELECT name, state FROM experiments ORDER BY name").all() as { name: string; state: string }[],
+      () => this.st("SELECT name, state FROM experiments ORDER BY name").all() as { name: string; state: string }[],
     );
     return rows.map((r) => parseRow(this.location, `experiment ${r.name}`, r.state, ExperimentState));
   }
@@ -524,7 +577,7 @@ export class SqliteStore implements Store {
   readBlocks(): Blocks {
     const rows = guard(
       this.location,
-      () => this.db.prepare("SELECT seq, entry FROM blocks ORDER BY seq").all() as { seq: number; entry: string }[],
+      () => this.st("SELECT seq, entry FROM blocks ORDER BY seq").all() as { seq: number; entry: string }[],
     );
     return {
       version: 1,
@@ -534,7 +587,7 @@ export class SqliteStore implements Store {
 
   claimHolders(claims: string[]): Map<string, string> {
     return guard(this.location, () => {
-      const q = this.db.prepare("SELECT experiment FROM claims WHERE claim = ?").pluck();
+      const q = this.st("SELECT experiment FROM claims WHERE claim = ?").pluck();
       const out = new Map<string, string>();
       for (const c of claims) {
         const holder = q.get(c) as string | undefined;
@@ -549,25 +602,32 @@ export class SqliteStore implements Store {
     const name = exp.toLowerCase();
     guard(this.location, () => {
       this.dirty = true;
+      const old =
+        this.usedPorts === null
+          ? []
+          : (this.st("SELECT port FROM ports WHERE experiment = ?").pluck().all(name) as number[]);
       for (const t of [
         "experiments WHERE name",
         "ports WHERE experiment",
         "dedicated WHERE experiment",
         "claims WHERE experiment",
       ])
-        this.db.prepare(`DELETE FROM ${t} = ?`).run(name);
-      if (state === null) return;
-      this.db.prepare("INSERT INTO experiments (name, state) VALUES (?, ?)").run(name, JSON.stringify(state));
-      this.insertRows(name, state);
+        this.st(`DELETE FROM ${t} = ?`).run(name);
+      const now = state === null ? [] : expandPorts(state.allocations.ports);
+      if (state !== null) {
+        this.st("INSERT INTO experiments (name, state) VALUES (?, ?)").run(name, JSON.stringify(state));
+        this.insertRows(name, state);
+      }
+      if (this.usedPorts !== null) this.usedPorts = patchSorted(this.usedPorts, old, now);
     });
   }
 
   /** The experiment's ports, addresses and claims; one held by another experiment is refused by its key. */
   private insertRows(name: string, state: ExperimentState): void {
     const holder = (table: string, col: string, v: string | number) =>
-      this.db.prepare(`SELECT experiment FROM ${table} WHERE ${col} = ?`).pluck().get(v) as string | undefined;
+      this.st(`SELECT experiment FROM ${table} WHERE ${col} = ?`).pluck().get(v) as string | undefined;
     const insert = (table: string, col: string, values: (string | number)[], what: string) => {
-      const st = this.db.prepare(`INSERT INTO ${table} (${col}, experiment) VALUES (?, ?)`);
+      const st = this.st(`INSERT INTO ${table} (${col}, experiment) VALUES (?, ?)`);
       for (const v of values)
         try {
           st.run(v, name);
@@ -600,8 +660,8 @@ export class SqliteStore implements Store {
   putBlocks(blocks: Blocks): void {
     guard(this.location, () => {
       this.dirty = true;
-      this.db.prepare("DELETE FROM blocks").run();
-      const st = this.db.prepare("INSERT INTO blocks (seq, entry) VALUES (?, ?)");
+      this.st("DELETE FROM blocks").run();
+      const st = this.st("INSERT INTO blocks (seq, entry) VALUES (?, ?)");
       for (const [i, e] of blocks.entries.entries()) st.run(i, JSON.stringify(e));
     });
   }
@@ -609,7 +669,7 @@ export class SqliteStore implements Store {
   rebuildIndex(): { experiments: number; unreadable: number; problems: string[] } {
     return guard(this.location, () => {
       const problems: string[] = [];
-      const rows = this.db.prepare("SELECT name, state FROM experiments ORDER BY name").all() as {
+      const rows = this.st("SELECT name, state FROM experiments ORDER BY name").all() as {
         name: string;
         state: string;
       }[];
@@ -617,7 +677,7 @@ export class SqliteStore implements Store {
       // Rows of experiments that are gone go; an experiment whose record cannot be read keeps its rows (what it
       // holds stays held), the others' rows are made again from their records.
       for (const t of ["ports", "dedicated", "claims"])
-        this.db.prepare(`DELETE FROM ${t} WHERE experiment NOT IN (SELECT name FROM experiments)`).run();
+        this.st(`DELETE FROM ${t} WHERE experiment NOT IN (SELECT name FROM experiments)`).run();
       const readable: [string, ExperimentState][] = [];
       for (const r of rows)
         try {
@@ -627,8 +687,7 @@ export class SqliteStore implements Store {
           problems.push(`${e.message}: what it holds stays held`);
         }
       for (const [name] of readable)
-        for (const t of ["ports", "dedicated", "claims"])
-          this.db.prepare(`DELETE FROM ${t} WHERE experiment = ?`).run(name);
+        for (const t of ["ports", "dedicated", "claims"]) this.st(`DELETE FROM ${t} WHERE experiment = ?`).run(name);
       let n = 0;
       for (const [name, s] of readable)
         try {
@@ -639,7 +698,7 @@ export class SqliteStore implements Store {
           problems.push(`experiment ${name}: ${e.message}`);
         }
       const used = portBitmap(
-        (this.db.prepare("SELECT port FROM ports").pluck().all() as number[]).map((p) => ({ port: p, portEnd: p })),
+        (this.st("SELECT port FROM ports").pluck().all() as number[]).map((p) => ({ port: p, portEnd: p })),
       );
       let released: ReleasedPorts[] = [];
       try {
@@ -770,6 +829,7 @@ class LegacyReader implements StoreReader {
   readExperiment = (exp: string) => this.legacy.readExperiment(exp);
   listExperiments = () => this.legacy.listExperiments();
   listNames = () => this.legacy.listExperiments().map((s) => s.experiment.toLowerCase());
+  listExpiring = () => this.legacy.listExperiments().filter((s) => JSON.stringify(s).includes('"expires"'));
   readBlocks = () => this.legacy.readBlocks();
   close(): void {}
 }
@@ -784,6 +844,7 @@ class EmptyReader implements StoreReader {
   };
   listExperiments = (): ExperimentState[] => [];
   listNames = (): string[] => [];
+  listExpiring = (): ExperimentState[] => [];
   readBlocks = (): Blocks => ({ version: 1, entries: [] });
   close(): void {}
 }

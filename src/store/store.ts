@@ -20,6 +20,8 @@ export interface StoreReader {
   readExperiment(exp: string): ExperimentState | null;
   /** Every experiment (status, reconcile, whole-table writes). */
   listExperiments(): ExperimentState[];
+  /** The experiments with a grant that has an end (fwc open --for): the service's expiry scan. */
+  listExpiring(): ExperimentState[];
   /** The names of the experiments swapped in (lower case), without reading their records. */
   listNames(): string[];
   readBlocks(): Blocks;

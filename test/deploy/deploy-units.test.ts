@@ -1,12 +1,15 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { resolveDynamic } from "../../src/access/dynamic.js";
 import { diffElements, type ElementSet, renderDelta } from "../../src/backends/nftables/render.js";
 import { blockElements, parseBlock } from "../../src/deploy/blocks.js";
 import { G5kOpening, g5kRequest } from "../../src/deploy/commands.js";
 import { admits, blocked, parseFlows } from "../../src/deploy/conntrack.js";
+import { withoutRanges } from "../../src/deploy/lifecycle.js";
 import { normalizeKey, parseListing } from "../../src/deploy/nft.js";
 import { skeletonLines } from "../../src/deploy/table.js";
 import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
+import { portBitmap, portRanges } from "../../src/plan/allocations.js";
 import type { BlockEntry } from "../../src/store/schema.js";
 
 describe("element deltas", () => {
@@ -315,5 +318,21 @@ describe("comparing the tables' rules", () => {
       "\t}",
       "}",
     ]);
+  });
+});
+
+describe("port ranges less an experiment's own", () => {
+  it("agrees with the bitmap of the whole port space (property)", () => {
+    const ranges = fc
+      .uniqueArray(fc.integer({ min: 1, max: 400 }), { maxLength: 120 })
+      .map((ps) => portRanges(portBitmap(ps.map((p) => ({ port: p, portEnd: p })))));
+    fc.assert(
+      fc.property(ranges, ranges, (all, mine) => {
+        const used = portBitmap(all);
+        for (const m of mine) used.fill(0, m.port, m.portEnd + 1);
+        expect(withoutRanges(all, mine)).toEqual(portRanges(used));
+      }),
+      { numRuns: 300 },
+    );
   });
 });

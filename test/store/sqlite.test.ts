@@ -10,6 +10,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { claimsOf } from "../../src/deploy/lifecycle.js";
 import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
@@ -77,6 +78,66 @@ describe("the embedded store", () => {
     expect(reader.readIndex().ports).toEqual([{ port: 20000, portEnd: 20001 }]);
     reader.close();
     s.close();
+  });
+
+  it("the ports in use seen inside a transaction follow its writes, savepoints and rollbacks (property)", () => {
+    const dir = fresh();
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            exp: fc.integer({ min: 0, max: 5 }),
+            ports: fc.array(fc.tuple(fc.integer({ min: 1000, max: 1100 }), fc.integer({ min: 0, max: 3 })), {
+              maxLength: 3,
+            }),
+            remove: fc.boolean(),
+            undo: fc.boolean(),
+          }),
+          { maxLength: 12 },
+        ),
+        (steps) => {
+          const s = open(dir);
+          try {
+            s.begin(0);
+            for (const st of steps) {
+              const name = `p/e${st.exp}`;
+              s.readIndex(); // the cached view is made before the write
+              s.mark();
+              try {
+                s.putExperiment(
+                  name,
+                  st.remove
+                    ? null
+                    : experiment(
+                        name,
+                        st.ports.map(([p, n]) => [p, p + n]),
+                        `10.0.0.${st.exp + 1}`,
+                      ),
+                );
+                if (st.undo) s.undoToMark();
+                else s.keepMark();
+              } catch (e) {
+                if (!(e instanceof StateError)) throw e;
+                s.undoToMark(); // a port of another experiment: refused, nothing written
+              }
+              const cached = s.readIndex().ports;
+              // The truth inside the transaction: the rows themselves.
+              const rows = (s as unknown as { db: Database.Database }).db
+                .prepare("SELECT port FROM ports ORDER BY port")
+                .pluck()
+                .all() as number[];
+              expect(
+                cached.flatMap((r) => Array.from({ length: r.portEnd - r.port + 1 }, (_, i) => r.port + i)),
+              ).toEqual(rows);
+            }
+          } finally {
+            s.rollback();
+            s.close();
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   it("a port, a dedicated address or a node held by one experiment is refused to another, by the database", () => {
