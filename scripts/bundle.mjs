@@ -11,8 +11,9 @@ const common = {
   format: "cjs",
   legalComments: "none",
   logLevel: "warning",
-  // A native addon: loaded from node_modules at run time (it is a dependency of the package).
-  external: ["better-sqlite3"],
+  // Loaded from node_modules at run time (both are dependencies of the package): a native addon, and Graphviz
+  // in WebAssembly (1.2 MB, needed only to draw the exposure diagram, which loads it then).
+  external: ["better-sqlite3", "@viz-js/viz"],
 };
 await Promise.all([
   build({ ...common, entryPoints: ["src/cli/launch.ts"], outfile: "dist/fwc.cjs" }),

@@ -1,6 +1,6 @@
 /** The real `fwc` binary (built JavaScript): exit codes, formats and the inspect JSON contract. */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -210,6 +210,40 @@ describe("fwc compile --emit endpoints|table", () => {
       { cwd: dir, encoding: "utf8" },
     );
     if (process.getuid?.() === 0) expect([check.status, check.stderr]).toEqual([0, ""]);
+  });
+
+  it("--emit svg draws the exposure diagram, with the blocklist of --state DIR", () => {
+    const env = { ...process.env, SOURCE_DATE_EPOCH: "1795305600" }; // 2026-11-22
+    const run = (more: string[]) =>
+      spawnSync(bin, ["compile", join(examples, "web-lab.ns"), "--emit", "svg", ...args, ...more], {
+        encoding: "utf8",
+        cwd: dir,
+        env,
+      });
+    const r = run([]);
+    expect([r.status, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toMatch(/^<\?xml [\s\S]*<svg [\s\S]*<\/svg>\n$/);
+    for (const text of ["Exposure of demo/weblab", "at 2026&#45;11&#45;22 00:00Z", "198.51.100.1:20000", ">web<"])
+      expect(r.stdout).toContain(text);
+    expect(r.stdout).toContain("128.32.112.228");
+    expect(r.stdout).not.toMatch(/<script|href=|<!DOCTYPE/);
+    // The operator's blocklist, read from the state directory (here one of the old layout).
+    const state = join(dir, "svg-state");
+    mkdirSync(state, { recursive: true });
+    const entry = {
+      cidr: "203.0.113.0/24",
+      reason: "scanning <us> & others",
+      by: "cli:ops",
+      at: "2026-11-20T09:30:00Z",
+    };
+    writeFileSync(join(state, "blocks.json"), JSON.stringify({ version: 1, entries: [entry] }));
+    const blocked = run(["--state", state, "-o", "exposure.svg"]);
+    expect([blocked.status, blocked.stdout, blocked.stderr]).toEqual([0, "", ""]);
+    const svg = readFileSync(join(dir, "exposure.svg"), "utf8");
+    expect(svg).toContain("203.0.113.0/24");
+    expect(svg).toContain("scanning &lt;us&gt; &amp; others");
+    // Graphviz is not in the command line's bundle: only `--emit svg` loads it.
+    expect(readFileSync(join(root, "dist", "fwc-main.cjs"), "utf8")).not.toMatch(/viz-js|graphviz/i);
   });
 
   it("--emit dns, zone and nsupdate follow the state directory of --state DIR", () => {

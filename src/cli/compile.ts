@@ -1,7 +1,8 @@
 /**
- * `fwc compile FILE --emit ir|endpoints|table|nft|nft-json|dns|zone|nsupdate`: the AccessPolicy, or with a
- * testbed, node addresses and the stored state, the plan's endpoint listing, the gateway's ruleset or the DNS
- * records (a fragment, a zone, or an nsupdate script from what is deployed to what is wanted). Read-only: allocations are stored by the deploy step.
+ * `fwc compile FILE --emit ir|endpoints|table|svg|nft|nft-json|dns|zone|nsupdate`: the AccessPolicy, or with a
+ * testbed, node addresses and the stored state, the plan's endpoint listing (JSON, a table, or the exposure
+ * diagram as SVG), the gateway's ruleset or the DNS records (a fragment, a zone, or an nsupdate script from what
+ * is deployed to what is wanted). Read-only: allocations are stored by the deploy step.
  */
 import { writeFileSync } from "node:fs";
 import { resolveAccess } from "../access/resolve.js";
@@ -10,11 +11,12 @@ import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderText, summaryLine } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import { evaluateNs } from "../ns/index.js";
+import type { BlockEntry } from "../store/schema.js";
 import { osReason, readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
 
 export interface CompileOptions extends LimitOptions {
-  emit?: "ir" | "endpoints" | "table" | "nft" | "nft-json" | "dns" | "zone" | "nsupdate";
+  emit?: "ir" | "endpoints" | "table" | "svg" | "nft" | "nft-json" | "dns" | "zone" | "nsupdate";
   exp?: string;
   testbed?: string;
   nodes?: string;
@@ -65,6 +67,7 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
       let deployedRecords: DnsRecord[] = [];
       let dnsExisting: { record: DnsRecord; owner: string }[] = [];
       let zoneState: { name: string; serial: number; digest: string } | undefined;
+      let blocks: BlockEntry[] = [];
       if (opts.state !== undefined) {
         const { StateError, isExperimentName } = await import("../store/schema.js");
         const { openReader } = await import("../store/sqlite.js");
@@ -84,6 +87,7 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
             .filter((x) => x.experiment !== exp.toLowerCase())
             .flatMap((x) => x.applied.records.map((record) => ({ record, owner: `experiment ${x.experiment}` })));
           zoneState = index.zone;
+          blocks = reader.readBlocks().entries;
         } catch (e) {
           if (!(e instanceof StateError || e instanceof LockError)) throw e;
           bag.add("FWC802", span(new SourceFile(opts.state, ""), 0, 0), e.message, "fix or remove the file");
@@ -115,6 +119,10 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
               const deployed = zoneState?.name === settings.zone ? zoneState : undefined;
               out = z.renderZone(settings, infra, records, z.nextSerial(deployed, digest, now()));
             }
+          } else if (emit === "svg") {
+            // Graphviz (WebAssembly) is loaded only here, from node_modules: no bundle carries it.
+            const { exposureSvg } = await import("../backends/diagram/diagram.js");
+            out = await exposureSvg(endpointsJson(plan), { blocks, now: now() });
           } else if (emit === "endpoints") out = `${JSON.stringify(endpointsJson(plan), null, 2)}\n`;
           else out = endpointsTable(plan);
         }
@@ -145,7 +153,10 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
   return { exitCode: 0, stdout: out, stderr };
 }
 
-/** The time for SOA serials: SOURCE_DATE_EPOCH (seconds) when set, for reproducible output; else the clock. */
+/**
+ * The time for SOA serials and the diagram's title and expiries: SOURCE_DATE_EPOCH (seconds) when set, for
+ * reproducible output; else the clock.
+ */
 function now(): Date {
   const e = process.env.SOURCE_DATE_EPOCH;
   return e !== undefined && /^[0-9]+$/.test(e) ? new Date(Number(e) * 1000) : new Date();

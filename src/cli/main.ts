@@ -128,21 +128,24 @@ export function buildProgram(exit: (code: number) => void): Command {
     program
       .command("compile")
       .description(
-        "compile an NS file's external access: the AccessPolicy, endpoint listing, gateway ruleset or DNS records",
+        "compile an NS file's external access: the AccessPolicy, endpoint listing, exposure diagram, gateway ruleset or DNS records",
       )
       .argument("<file>", "NS file")
       .addOption(
         new Option(
           "--emit <kind>",
-          "ir: the AccessPolicy; endpoints: the endpoint listing (JSON); table: the listing for people; nft: the gateway ruleset; nft-json: the same for nft -j -f; dns: the DNS records for $INCLUDE; zone: a complete zone; nsupdate: the DNS changes from the deployed state",
+          "ir: the AccessPolicy; endpoints: the endpoint listing (JSON); table: the listing for people; svg: the exposure diagram; nft: the gateway ruleset; nft-json: the same for nft -j -f; dns: the DNS records for $INCLUDE; zone: a complete zone; nsupdate: the DNS changes from the deployed state",
         )
-          .choices(["ir", "endpoints", "table", "nft", "nft-json", "dns", "zone", "nsupdate"])
+          .choices(["ir", "endpoints", "table", "svg", "nft", "nft-json", "dns", "zone", "nsupdate"])
           .default("table"),
       )
       .option("--exp <pid/eid>", "the experiment (needed for every kind but ir)")
       .option("--testbed <file>", "testbed configuration, YAML")
       .option("--nodes <file>", "node addresses, JSON")
-      .option("--state <dir>", "the state directory of the deploy commands, for allocations and DNS; read only")
+      .option(
+        "--state <dir>",
+        "the state directory of the deploy commands, for allocations, DNS and the blocklist; read only",
+      )
       .option("-o, --output <file>", "write to this file instead of standard output"),
   ).action(async (file: string, opts) => exit(await (await loadCompile()).compileAction(file, opts)));
 
