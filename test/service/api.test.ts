@@ -4,7 +4,7 @@
  * of the contract, a member, a non-member and an admin, bad input, an oversized body, 409 for a grant of the
  * NS file, 100 concurrent grants, packets after a grant made through the API, expiry, and SIGTERM.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/deploy/audit.js";
 import { FWC, fwcOn, nsText, TESTBED6_YAML } from "../kernel/deploy-helpers.js";
-import { canRunKernelTests, Lab, lineReader } from "../kernel/lab.js";
+import { canRunKernelTests, Lab } from "../kernel/lab.js";
+import { startServer } from "./serve-helpers.js";
 
 interface Listing {
   experiment: string;
@@ -32,26 +33,6 @@ interface Problems {
 
 const sha = (t: string) => createHash("sha256").update(t).digest("hex");
 const TOKENS = { alice: "alice-token-0123456789", bob: "bob-token-0123456789", ops: "ops-token-0123456789" };
-
-/** A running `fwc serve`: its base URL, its process, and its output so far. */
-export async function startServer(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ url: string; child: ChildProcess; lines: ReturnType<typeof lineReader> }> {
-  const child = spawn(FWC, ["serve", "--listen", "127.0.0.1:0", ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  child.stderr!.on("data", (d) => {
-    err += String(d);
-  });
-  const lines = lineReader(child);
-  const first = await lines.next(20_000);
-  const m = /listening on (http:\/\/\S+) /.exec(first);
-  if (m === null) throw new Error(`fwc serve did not start: ${first} ${err}`);
-  return { url: m[1]!, child, lines };
-}
 
 describe.skipIf(!canRunKernelTests())("fwc serve on a real gateway", () => {
   const lab = new Lab("api");
