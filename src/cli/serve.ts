@@ -73,6 +73,9 @@ export async function serveAction(opts: ServeCliOptions): Promise<number> {
     waitMs: (opts.wait ?? 10) * 1000,
     users: () => users,
     bodyLimit: opts.bodyLimit ?? 65536,
+    // Graphviz (WebAssembly) is loaded from node_modules the first time a diagram is asked for.
+    diagram: async (listing, blocks) =>
+      (await import("../backends/diagram/diagram.js")).exposureSvg(listing, { blocks, now: new Date() }),
     webDir: opts.web ?? (typeof __dirname === "string" ? join(__dirname, "web") : undefined),
     version: VERSION,
     ...(process.env.FWC_EXPIRY_SCAN_MS ? { expiryScanMs: Number(process.env.FWC_EXPIRY_SCAN_MS) } : {}),

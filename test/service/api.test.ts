@@ -351,6 +351,17 @@ Promise.all(bodies.map((b) => fetch(url, { method: "POST", headers: { authorizat
     expect((await call("GET", "/api/v1/blocks", "ops")).body).toEqual({ blocks: [] });
   });
 
+  it("the exposure diagram: SVG for a member, 403 for another project", async () => {
+    const r = await fetch(`${server.url}${E1}/diagram.svg`, { headers: { authorization: `Bearer ${TOKENS.alice}` } });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toContain("image/svg+xml");
+    const svg = await r.text();
+    expect(svg).toContain("<svg");
+    expect(svg).toContain("198.51.100.1:");
+    expect(svg).not.toMatch(/<script/i);
+    expect((await call("GET", `${E1}/diagram.svg`, "bob")).status).toBe(403);
+  });
+
   it("health, the OpenAPI document and the metrics need no token", async () => {
     expect((await call("GET", "/healthz", null)).body).toMatchObject({ status: "ok" });
     const api = (await call("GET", "/openapi.json", null)).body;
