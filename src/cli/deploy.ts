@@ -17,7 +17,13 @@ import type { Limits } from "../ns/limits.js";
 import { isExperimentName, StateError } from "../store/schema.js";
 import { openReader } from "../store/sqlite.js";
 import { LockError } from "../store/store.js";
-import { loadConfig, loadNodeAddresses, loadTestbed, type NodeAddresses } from "../testbed/config.js";
+import {
+  DEFAULT_EXPERIMENT_LIMITS,
+  loadConfig,
+  loadNodeAddresses,
+  loadTestbed,
+  type NodeAddresses,
+} from "../testbed/config.js";
 import { readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
 
@@ -168,10 +174,10 @@ export async function deployAction(
             bag.add("FWC800", span(new SourceFile(exp!, ""), 0, 0), `${exp} is not swapped in on this gateway`);
             break;
           }
-          const r = cmd.g5kRequest(parsed, s);
+          const r = cmd.g5kRequest(parsed, s, { ...DEFAULT_EXPERIMENT_LIMITS, ...testbed.limits }.elements);
           if ("problem" in r) {
             bag.add(
-              "FWC510",
+              r.code ?? "FWC510",
               span(new SourceFile("(stdin)", ""), 0, 0),
               r.problem,
               "see docs/deploy.md (g5kfw openings)",

@@ -3,10 +3,12 @@
  * page, in a bundle of its own (dist/fwc-serve.cjs). SIGTERM or SIGINT: requests in flight are answered, then it
  * exits 0. SIGHUP: the users file is read again (kept as it was if the new one has problems).
  */
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderText, summaryLine } from "../diagnostics/render.js";
+import { span } from "../diagnostics/source.js";
 import { buildServer } from "../service/server.js";
 import { loadUsers, type Users } from "../service/users.js";
 import { loadTestbed } from "../testbed/config.js";
@@ -53,7 +55,24 @@ export async function serveAction(opts: ServeCliOptions): Promise<number> {
   const testbed = tbFile === null ? null : loadTestbed(tbFile, bag);
   const readUsers = (b: DiagnosticBag) => {
     const f = readSource(opts.users!, b);
-    return f === null ? null : loadUsers(f, b);
+    if (f === null) return null;
+    // Whoever may write the file may make themselves an admin: it must be writable by its owner only.
+    let mode = 0;
+    try {
+      mode = statSync(opts.users!).mode;
+    } catch {
+      // read a moment ago; a file gone since is refused by the next read
+    }
+    if ((mode & 0o022) !== 0) {
+      b.add(
+        "FWC820",
+        span(f, 0, 0),
+        `${opts.users} may be written by its group or by anyone (mode ${(mode & 0o777).toString(8)}): whoever writes it can make themselves an admin`,
+        `chmod go-w ${opts.users} (and keep it owned by the service's operator)`,
+      );
+      return null;
+    }
+    return loadUsers(f, b);
   };
   const first = readUsers(bag);
   const color = useColor(opts.color, process.stderr);

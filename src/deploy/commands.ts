@@ -787,6 +787,12 @@ const isV6Net = (w: string) => {
   return more === undefined && isV6(a!) && (len === undefined || (/^[0-9]{1,3}$/.test(len) && Number(len) <= 128));
 };
 const PORT_WORD = /^[0-9]{1,5}(\.\.[0-9]{1,5})?$/;
+/** A port (1-65535) or a range of them, low to high. */
+const isPortWord = (w: string) => {
+  if (!PORT_WORD.test(w)) return false;
+  const [a, b = a] = w.split("..").map(Number);
+  return a! >= 1 && b! <= 65535 && a! <= b!;
+};
 
 /** g5kfw's opening JSON (docs/deploy.md) as an open6 request: addresses are node names or the nodes' IPv6 addresses. */
 export const G5kOpening = z.array(
@@ -798,11 +804,11 @@ export const G5kOpening = z.array(
     port: z.optional(
       z.union([
         z.int().check(z.minimum(1), z.maximum(65535)),
-        g5kWords("must be ports (22) or ranges (8000..8100), separated by spaces", (w) => PORT_WORD.test(w)),
+        g5kWords("must be ports (1-65535) or ranges (8000..8100), separated by spaces", isPortWord),
         z.array(
           z.union([
             z.int().check(z.minimum(1), z.maximum(65535)),
-            z.string().check(z.regex(PORT_WORD, "must be a port (22) or a range (8000..8100)")),
+            z.string().check(z.refine(isPortWord, "must be a port (1-65535) or a range (8000..8100)")),
           ]),
         ),
       ]),
@@ -819,17 +825,32 @@ export const G5kOpening = z.array(
 export function g5kRequest(
   openings: z.infer<typeof G5kOpening>,
   nodes: NodeAddresses,
-): { request: DynamicRequest } | { problem: string } {
+  /** The most nftables elements an experiment may hold (limits.elements). */
+  maxElements: number = DEFAULT_EXPERIMENT_LIMITS.elements,
+): { request: DynamicRequest } | { problem: string; code?: "FWC710" } {
   const byAddress = new Map(
     Object.entries(nodes).flatMap(([n, a]) => (a.ipv6 ? [[canonicalAddress(a.ipv6), n] as const] : [])),
   );
   const targets: string[] = [];
+  // Each field's words are checked one by one; their product is what the gateway would hold. It is counted
+  // before any target is written: a few KB of words must not become millions of targets.
+  let elements = 0;
+  const distinct = (ws: string[]) => [...new Set(ws)];
   for (const [i, o] of openings.entries()) {
     if (o.proto === "all" && o.port !== undefined) return { problem: `opening ${i}: "all" takes no port` };
     if (o.proto !== "all" && o.port === undefined) return { problem: `opening ${i}: "${o.proto}" needs "port"` };
-    const ports = o.proto === "all" ? ["all"] : words(Array.isArray(o.port) ? o.port.map(String) : String(o.port));
-    const from = words(o.src_addr).map((s) => `,from=${s.includes("/") ? s : `${s}/${s.includes(":") ? 128 : 32}`}`);
-    for (const a of words(o.addr)) {
+    const ports =
+      o.proto === "all" ? ["all"] : distinct(words(Array.isArray(o.port) ? o.port.map(String) : String(o.port)));
+    const sources = distinct(words(o.src_addr));
+    const addrs = distinct(words(o.addr));
+    elements += addrs.length * ports.length * Math.max(1, sources.length) * (o.proto === "tcp+udp" ? 2 : 1);
+    if (elements > maxElements)
+      return {
+        code: "FWC710",
+        problem: `the openings would hold at least ${elements} nftables elements (addresses x ports x sources); the limit per experiment is ${maxElements}`,
+      };
+    const from = sources.map((s) => `,from=${s.includes("/") ? s : `${s}/${s.includes(":") ? 128 : 32}`}`);
+    for (const a of addrs) {
       const node = Object.hasOwn(nodes, a)
         ? a
         : isV6Net(a)

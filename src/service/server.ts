@@ -4,6 +4,7 @@
  * same functions as the CLI's commands (src/deploy/commands.ts). Changes go through the change loop (batch.ts).
  */
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -20,7 +21,7 @@ import { diagnosticJson } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import type { Plan } from "../plan/plan.js";
 import { type BlockEntry, isExperimentName } from "../store/schema.js";
-import type { TestbedConfig } from "../testbed/config.js";
+import { DEFAULT_EXPERIMENT_LIMITS, type TestbedConfig } from "../testbed/config.js";
 import { Batcher, type Job, type JobResult } from "./batch.js";
 import { type ServiceMetrics, serviceMetrics } from "./metrics.js";
 import { mayAct, type User, type Users } from "./users.js";
@@ -44,6 +45,8 @@ export interface ServeOptions {
   /** How often the service looks for grants whose time is up that it was not told of (CLI opens), in ms. */
   expiryScanMs?: number;
   version: string;
+  /** Where the operators' messages go (default: standard error). */
+  log?: (line: string) => void;
 }
 
 declare module "fastify" {
@@ -167,12 +170,14 @@ export async function buildServer(
     out: [],
     lockPoll: true,
   });
+  const log = o.log ?? ((line: string) => process.stderr.write(`fwc serve: ${line}\n`));
   const batcher = new Batcher(context, {
     round: (size, ms) => {
       metrics.batch.observe(size);
       metrics.apply.observe(ms / 1000);
     },
     lockWait: (ms) => metrics.storeWait.observe(ms / 1000),
+    log,
   });
   const expiry = new Expiry(o, batcher, metrics);
 
@@ -183,7 +188,14 @@ export async function buildServer(
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false } },
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    // A client has 20 s to send its request (a slow one holds nothing for ever; Node looks every 2 s), and an
+    // idle kept-alive connection is closed after 5 s.
+    requestTimeout: 20_000,
+    keepAliveTimeout: 5_000,
+    serverFactory: (handler) =>
+      createServer({ requestTimeout: 20_000, headersTimeout: 10_000, connectionsCheckingInterval: 2_000 }, handler),
   });
+  app.server.maxConnections = 4096;
   app.decorateRequest("user", null);
   app.decorateRequest("started", 0);
   await app.register(swagger, {
@@ -201,6 +213,11 @@ export async function buildServer(
 
   app.addHook("onRequest", async (req) => {
     req.started = performance.now();
+  });
+  app.addHook("onSend", async (_req, reply, payload) => {
+    reply.header("X-Content-Type-Options", "nosniff");
+    if (!reply.hasHeader("Cache-Control")) reply.header("Cache-Control", "no-store");
+    return payload;
   });
   app.addHook("onResponse", async (req, reply) => {
     const route = req.routeOptions.url ?? "(none)";
@@ -238,9 +255,11 @@ export async function buildServer(
     }
     const status = err.statusCode ?? 500;
     if (status >= 500) {
-      reply.code(500).send(requestProblem("FWC900", "fwc serve", `internal error: ${err.message}`));
+      log(`internal error: ${err.stack ?? err.message}`);
+      reply.code(500).send(requestProblem("FWC900", "fwc serve", "internal error (see the service's log)"));
       return;
     }
+    if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") reply.header("Connection", "close");
     const what =
       err.code === "FST_ERR_CTP_BODY_TOO_LARGE"
         ? `the request body is larger than ${o.bodyLimit} bytes`
@@ -253,12 +272,15 @@ export async function buildServer(
   /** The user of the request's bearer token (401 without one). */
   const authenticate = async (req: FastifyRequest, reply: FastifyReply) => {
     const h = req.headers.authorization ?? "";
-    const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(h);
+    // The scheme is matched without case (RFC 7235).
+    const m = /^Bearer ([\x21-\x7e]{1,512})$/i.exec(h);
     const user = m === null ? null : o.users().byToken(m[1]!);
     if (user === null) {
       reply
         .code(401)
         .header("WWW-Authenticate", 'Bearer realm="fwc"')
+        // Not read further: whatever body follows is not waited for.
+        .header("Connection", "close")
         .send(
           requestProblem(
             "FWC822",
@@ -297,6 +319,18 @@ export async function buildServer(
     }
   };
   const answer = (reply: FastifyReply, r: JobResult, body: (plan: Plan) => unknown) => {
+    if (r.busy === true)
+      return reply
+        .code(429)
+        .header("Retry-After", "5")
+        .send(
+          requestProblem(
+            "FWC822",
+            "fwc serve",
+            "too many of your requests are waiting",
+            "wait for their answers, then send more",
+          ),
+        );
     const status = statusOf(r);
     if (status === 200 && r.plan !== undefined) return reply.code(200).send(body(r.plan));
     return reply.code(status).send(diagnosticsBody(r.diagnostics));
@@ -522,11 +556,11 @@ export async function buildServer(
           return s?.nodes ?? null;
         });
         if (nodes === null) return reply;
-        const g = cmd.g5kRequest(parsed.data, nodes);
+        const g = cmd.g5kRequest(parsed.data, nodes, { ...DEFAULT_EXPERIMENT_LIMITS, ...o.testbed.limits }.elements);
         if ("problem" in g)
           return reply
             .code(400)
-            .send(requestProblem("FWC510", "body", g.problem, "see docs/service.md (g5kfw openings)"));
+            .send(requestProblem(g.code ?? "FWC510", "body", g.problem, "see docs/service.md (g5kfw openings)"));
         const r = await change({ kind: "open", exp, req: g.request, who: req.user!.name });
         return answer(reply, r, (p) => cmd.g5kList(p));
       },
@@ -619,7 +653,14 @@ export async function buildServer(
 function lifetimeOf(v: string): { seconds: number } | null {
   const d = parseDuration(v);
   if (d !== null) return { seconds: d };
-  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(v)) return null;
+  const m = /^(\d{4}-\d\d-\d\d)T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.exec(v);
+  if (m === null) return null;
+  // A day that does not exist (2027-02-30) is refused, not read as another.
+  if (
+    Number.isNaN(Date.parse(`${m[1]}T00:00:00Z`)) ||
+    new Date(`${m[1]}T00:00:00Z`).toISOString().slice(0, 10) !== m[1]
+  )
+    return null;
   const seconds = (Date.parse(v) - Date.now()) / 1000;
   return Number.isFinite(seconds) && seconds > 0 && seconds <= MAX_LIFETIME_SECONDS ? { seconds } : null;
 }
