@@ -145,7 +145,7 @@ const blockBody = {
   properties: {
     cidr: { type: "string", maxLength: 64, description: "the network, IPv4 or IPv6 (198.51.100.0/24)" },
     reason: { type: "string", maxLength: 500, description: "why (shown to the operators)" },
-    proto: { type: "string", maxLength: 8, description: "tcp, udp, icmp, ... (default: every protocol)" },
+    proto: { type: "string", maxLength: 8, description: "tcp, udp or tcp+udp (default: every protocol)" },
     port: { type: "string", maxLength: 16, description: "a port or a range (22, 8000-8100), with proto" },
   },
 } as const;
