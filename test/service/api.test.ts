@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -360,6 +360,57 @@ Promise.all(bodies.map((b) => fetch(url, { method: "POST", headers: { authorizat
     expect(svg).toContain("198.51.100.1:");
     expect(svg).not.toMatch(/<script/i);
     expect((await call("GET", `${E1}/diagram.svg`, "bob")).status).toBe(403);
+  });
+
+  it("503 when a CLI command holds the store longer than --wait; the service answers other requests meanwhile", async () => {
+    // A second service on the same store, waiting 1 s for the lock.
+    const quick = await startServer([
+      "--users",
+      join(dir, "users.yaml"),
+      "--state",
+      state,
+      "--testbed",
+      join(dir, "testbed.yaml"),
+      "--netns",
+      lab.name("gw"),
+      "--wait",
+      "1",
+    ]);
+    const release = join(dir, "release-503");
+    const cli = spawn(
+      FWC,
+      ["open", "--exp", "proj2/e2", "--rdr", "x/2222", "--state", state, "--testbed", join(dir, "testbed.yaml")].concat(
+        ["--netns", lab.name("gw")],
+      ),
+      {
+        env: { ...process.env, FWC_FAILPOINT: "pause-after-pending", FWC_FAILPOINT_RELEASE: release },
+        stdio: "ignore",
+      },
+    );
+    const cliDone = new Promise<number | null>((r) => cli.once("exit", (code) => r(code)));
+    try {
+      for (let i = 0; i < 200 && !existsSync(`${release}.paused`); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(existsSync(`${release}.paused`)).toBe(true);
+      const post = fetch(`${quick.url}${E1}/grants`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKENS.alice}`, "content-type": "application/json" },
+        body: JSON.stringify({ rdr: "web/8081" }),
+      });
+      // While the change waits for the lock, the service still answers.
+      const t = performance.now();
+      expect((await fetch(`${quick.url}/healthz`)).status).toBe(200);
+      expect(performance.now() - t).toBeLessThan(500);
+      const r = await post;
+      expect(r.status).toBe(503);
+      expect(((await r.json()) as Problems).diagnostics[0]!.code).toBe("FWC804");
+    } finally {
+      writeFileSync(release, "");
+      expect(await cliDone).toBe(0);
+      quick.child.kill("SIGTERM");
+      await new Promise((r) => quick.child.once("exit", r));
+    }
+    expect(((await call("GET", E1, "alice")).body as Listing).inbound.some((e) => e.port === 8081)).toBe(false);
+    expect(fwc(["close", "--exp", "proj2/e2", "--rdr", "x/2222"]).code).toBe(0);
   });
 
   it("health, the OpenAPI document and the metrics need no token", async () => {
