@@ -115,20 +115,29 @@ const Base = z.nullable(z.string());
 /** Whether a state file is there (a link or a directory is refused). */
 const mustBeFile = (path: string): boolean => stateFile(path) !== null;
 
-/** A sorted list of distinct numbers less `gone`, plus `added` (each a handful of ports: one merge). */
-function patchSorted(list: number[], gone: number[], added: number[]): number[] {
-  const drop = new Set(gone);
-  const add = [...new Set(added)].sort((a, b) => a - b);
-  const out: number[] = [];
-  let j = 0;
-  for (const p of list) {
-    if (drop.has(p)) continue;
-    while (j < add.length && add[j]! < p) out.push(add[j++]!);
-    if (j < add.length && add[j] === p) j++;
-    out.push(p);
+/** Where `p` is, or would go, in a sorted list. */
+function lowerBound(list: number[], p: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]! < p) lo = mid + 1;
+    else hi = mid;
   }
-  while (j < add.length) out.push(add[j++]!);
-  return out;
+  return lo;
+}
+
+/** A sorted list of distinct numbers less `gone`, plus `added` (a handful of ports each: binary searches). */
+function patchSorted(list: number[], gone: number[], added: number[]): number[] {
+  for (const p of gone) {
+    const i = lowerBound(list, p);
+    if (list[i] === p) list.splice(i, 1);
+  }
+  for (const p of added) {
+    const i = lowerBound(list, p);
+    if (list[i] !== p) list.splice(i, 0, p);
+  }
+  return list;
 }
 
 const expandPorts = (ports: { port: number; portEnd: number }[]): number[] => {
