@@ -5,7 +5,6 @@
  * NS file, 100 concurrent grants, packets after a grant made through the API, expiry, and SIGTERM.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/deploy/audit.js";
 import { FWC, fwcOn, nsText, TESTBED6_YAML } from "../kernel/deploy-helpers.js";
 import { canRunKernelTests, Lab } from "../kernel/lab.js";
-import { startServer } from "./serve-helpers.js";
+import { serveArgs, startServer, TOKENS, USERS_YAML } from "./serve-helpers.js";
 
 interface Listing {
   experiment: string;
@@ -30,9 +29,6 @@ interface Listing {
 interface Problems {
   diagnostics: { code: string; file: string; line: number; column: number; message: string }[];
 }
-
-const sha = (t: string) => createHash("sha256").update(t).digest("hex");
-const TOKENS = { alice: "alice-token-0123456789", bob: "bob-token-0123456789", ops: "ops-token-0123456789" };
 
 describe.skipIf(!canRunKernelTests())("fwc serve on a real gateway", () => {
   const lab = new Lab("api");
@@ -88,20 +84,7 @@ Promise.all(bodies.map((b) => fetch(url, { method: "POST", headers: { authorizat
 
   beforeAll(async () => {
     writeFileSync(join(dir, "testbed.yaml"), TESTBED6_YAML);
-    writeFileSync(
-      join(dir, "users.yaml"),
-      `users:
-  - name: alice
-    token_sha256: "${sha(TOKENS.alice)}"
-    projects: [proj1]
-  - name: bob
-    token_sha256: "${sha(TOKENS.bob)}"
-    projects: [proj2]
-  - name: ops
-    token_sha256: "${sha(TOKENS.ops)}"
-    admin: true
-`,
-    );
+    writeFileSync(join(dir, "users.yaml"), USERS_YAML);
     writeFileSync(join(dir, "e1.ns"), nsText(["web", "db"], 'tb-allow-external $web shared rdr "web/80"'));
     writeFileSync(join(dir, "e2.ns"), nsText(["x"], 'tb-allow-external $x shared rdr "x/22"'));
     writeFileSync(
@@ -131,21 +114,9 @@ Promise.all(bodies.map((b) => fetch(url, { method: "POST", headers: { authorizat
       const r = fwc(["swapin", join(dir, `${f}.ns`), "--exp", exp, "--nodes", join(dir, `${f}.json`)]);
       expect([r.code, r.err]).toEqual([0, ""]);
     }
-    server = await startServer(
-      [
-        "--users",
-        join(dir, "users.yaml"),
-        "--state",
-        state,
-        "--testbed",
-        join(dir, "testbed.yaml"),
-        "--netns",
-        lab.name("gw"),
-        "--body-limit",
-        "16384",
-      ],
-      { FWC_EXPIRY_SCAN_MS: "1000" },
-    );
+    server = await startServer([...serveArgs(dir, state, lab), "--body-limit", "16384"], {
+      FWC_EXPIRY_SCAN_MS: "1000",
+    });
   }, 90_000);
 
   afterAll(() => {
@@ -364,18 +335,7 @@ Promise.all(bodies.map((b) => fetch(url, { method: "POST", headers: { authorizat
 
   it("503 when a CLI command holds the store longer than --wait; the service answers other requests meanwhile", async () => {
     // A second service on the same store, waiting 1 s for the lock.
-    const quick = await startServer([
-      "--users",
-      join(dir, "users.yaml"),
-      "--state",
-      state,
-      "--testbed",
-      join(dir, "testbed.yaml"),
-      "--netns",
-      lab.name("gw"),
-      "--wait",
-      "1",
-    ]);
+    const quick = await startServer([...serveArgs(dir, state, lab), "--wait", "1"]);
     const release = join(dir, "release-503");
     const cli = spawn(
       FWC,

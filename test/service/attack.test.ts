@@ -3,67 +3,23 @@
  * against the real binary on loopback and a gateway in network namespaces of its own ("atk"). Each test here
  * shows a problem found in review (commit dd23e8c) and fails until it is fixed.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FWC, fwcOn, nsText, TESTBED6_YAML } from "../kernel/deploy-helpers.js";
-import { canRunKernelTests, Lab, lineReader } from "../kernel/lab.js";
-
-const sha = (t: string) => createHash("sha256").update(t).digest("hex");
-const TOKENS = {
-  alice: "alice-token-atk-0123456789",
-  bob: "bob-token-atk-0123456789",
-  ops: "ops-token-atk-0123456789",
-};
-const USERS = `users:
-  - name: alice
-    token_sha256: "${sha(TOKENS.alice)}"
-    projects: [proj1]
-  - name: bob
-    token_sha256: "${sha(TOKENS.bob)}"
-    projects: [proj2]
-  - name: ops
-    token_sha256: "${sha(TOKENS.ops)}"
-    admin: true
-`;
-
-interface Server {
-  url: string;
-  child: ChildProcess;
-  /** Everything the server wrote on standard error so far. */
-  err: () => string;
-}
-
-/** A running `fwc serve` (as api.test.ts starts it), or its exit code and output when it refused to start. */
-async function startServer(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<Server | { code: number | null; err: string }> {
-  const child = spawn(FWC, ["serve", "--listen", "127.0.0.1:0", ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  child.stderr!.on("data", (d) => {
-    err += String(d);
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const lines = lineReader(child);
-  const first = await Promise.race([lines.next(20_000), exited.then(() => "EXITED")]);
-  const m = /listening on (http:\/\/\S+) /.exec(first);
-  if (m === null) {
-    const code = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
-    child.kill("SIGKILL");
-    return { code, err };
-  }
-  return { url: m[1]!, child, err: () => err };
-}
-
-type Who = keyof typeof TOKENS | null;
+import { canRunKernelTests, Lab } from "../kernel/lab.js";
+import {
+  type Server,
+  serveArgs as serveArgsOf,
+  startServer,
+  TOKENS,
+  tryServer,
+  USERS_YAML,
+  type Who,
+} from "./serve-helpers.js";
 
 describe.skipIf(!canRunKernelTests())("fwc serve under attack", () => {
   const lab = new Lab("atk");
@@ -71,16 +27,7 @@ describe.skipIf(!canRunKernelTests())("fwc serve under attack", () => {
   const state = join(dir, "state");
   const fwc = fwcOn(lab, dir, state);
   let server: Server;
-  const serveArgs = () => [
-    "--users",
-    join(dir, "users.yaml"),
-    "--state",
-    state,
-    "--testbed",
-    join(dir, "testbed.yaml"),
-    "--netns",
-    lab.name("gw"),
-  ];
+  const serveArgs = () => serveArgsOf(dir, state, lab);
 
   const call = async (
     method: string,
@@ -149,7 +96,7 @@ describe.skipIf(!canRunKernelTests())("fwc serve under attack", () => {
 
   beforeAll(async () => {
     writeFileSync(join(dir, "testbed.yaml"), TESTBED6_YAML);
-    writeFileSync(join(dir, "users.yaml"), USERS);
+    writeFileSync(join(dir, "users.yaml"), USERS_YAML);
     writeFileSync(join(dir, "e1.ns"), nsText(["web", "db"], 'tb-allow-external $web shared rdr "web/80"'));
     writeFileSync(join(dir, "e2.ns"), nsText(["x"], 'tb-allow-external $x shared rdr "x/22"'));
     writeFileSync(join(dir, "big.ns"), nsText(["n1", "n2"]));
@@ -172,9 +119,7 @@ describe.skipIf(!canRunKernelTests())("fwc serve under attack", () => {
       const r = fwc(["swapin", join(dir, `${f}.ns`), "--exp", exp, "--nodes", join(dir, `${f}.json`)]);
       expect([r.code, r.err]).toEqual([0, ""]);
     }
-    const s = await startServer(serveArgs(), { FWC_EXPIRY_SCAN_MS: "1000" });
-    if (!("url" in s)) throw new Error(`fwc serve did not start: ${s.err}`);
-    server = s;
+    server = await startServer(serveArgs(), { FWC_EXPIRY_SCAN_MS: "1000" });
   }, 90_000);
 
   afterAll(() => {
@@ -290,14 +235,14 @@ describe.skipIf(!canRunKernelTests())("fwc serve under attack", () => {
 
   it("the users file is refused (or at least warned about) when anyone may write it", async () => {
     const ww = join(dir, "users-ww.yaml");
-    writeFileSync(ww, USERS);
+    writeFileSync(ww, USERS_YAML);
     chmodSync(ww, 0o666);
     const link = join(dir, "users-link.yaml");
     symlinkSync(ww, link);
     for (const file of [ww, link]) {
       const args = serveArgs();
       args[1] = file;
-      const s = await startServer(args);
+      const s = await tryServer(args);
       let err: string;
       let refused: boolean;
       if ("url" in s) {

@@ -7,7 +7,6 @@
  * API's own refusals that a step provokes are expected). Screenshots go to test-output/.
  */
 
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,16 +14,14 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fwcOn, nsText, TESTBED6_YAML } from "../kernel/deploy-helpers.js";
 import { canRunKernelTests, Lab } from "../kernel/lab.js";
-import { startServer } from "./serve-helpers.js";
+import { serveArgs, startServer, TOKENS, USERS_YAML } from "./serve-helpers.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const OUT = join(import.meta.dirname, "..", "..", "test-output");
-const TOKEN = "alice-web-token-0123456789";
+const TOKEN = TOKENS.alice;
 const GW = "gw.testbed.example.net";
 /** How long a step of the page may take (an answer of the API and a render). */
 const STEP = 15_000;
-
-const sha = (t: string) => createHash("sha256").update(t).digest("hex");
 
 interface Diagnostic {
   code: string;
@@ -70,10 +67,7 @@ describe.skipIf(!canRunKernelTests() || !existsSync(CHROMIUM))("the experiment's
   beforeAll(async () => {
     mkdirSync(OUT, { recursive: true });
     writeFileSync(join(dir, "testbed.yaml"), TESTBED6_YAML);
-    writeFileSync(
-      join(dir, "users.yaml"),
-      `users:\n  - name: alice\n    token_sha256: "${sha(TOKEN)}"\n    projects: [proj1]\n`,
-    );
+    writeFileSync(join(dir, "users.yaml"), USERS_YAML);
     writeFileSync(
       join(dir, "e1.ns"),
       nsText(
@@ -100,16 +94,7 @@ describe.skipIf(!canRunKernelTests() || !existsSync(CHROMIUM))("the experiment's
     await lab.listen("web", "tcp", "10.1.1.3", 8080, "web:8080");
     const r = fwc(["swapin", join(dir, "e1.ns"), "--exp", "proj1/e1", "--nodes", join(dir, "e1.json")]);
     expect([r.code, r.err]).toEqual([0, ""]);
-    server = await startServer([
-      "--users",
-      join(dir, "users.yaml"),
-      "--state",
-      state,
-      "--testbed",
-      join(dir, "testbed.yaml"),
-      "--netns",
-      lab.name("gw"),
-    ]);
+    server = await startServer(serveArgs(dir, state, lab));
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
