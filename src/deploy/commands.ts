@@ -647,9 +647,14 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
         let names = 0;
         for (const st of states)
           if ((await dnsDrift(ctx, st.applied.records)).length > 0) {
-            names++;
-            if (ctx.dryRun) continue;
-            for (const p of await rewriteRecords(ctx, st.experiment, st.applied.records))
+            if (ctx.dryRun) {
+              names++;
+              continue;
+            }
+            const problems = await rewriteRecords(ctx, st.experiment, st.applied.records);
+            // Only names that were written count as written again.
+            if (problems.length === 0) names++;
+            for (const p of problems)
               report(
                 ctx,
                 "FWC805",

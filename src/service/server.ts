@@ -39,10 +39,7 @@ export interface ServeOptions {
   /** The web page's built files (index.html, app.js, style.css); none: GET / is 404. */
   webDir?: string;
   /** The exposure diagram (the SVG renderer is loaded only when asked for). */
-  diagram?: (
-    listing: ReturnType<typeof endpointsJson>,
-    blocks: import("../store/schema.js").BlockEntry[],
-  ) => Promise<string>;
+  diagram?: (listing: EndpointListing, blocks: BlockEntry[]) => Promise<string>;
   /** How often the service looks for grants whose time is up that it was not told of (CLI opens), in ms. */
   expiryScanMs?: number;
   version: string;

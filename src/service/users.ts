@@ -19,7 +19,9 @@ const User = z.strictObject({
     ),
   token_sha256: z
     .string()
-    .check(z.regex(/^[0-9a-fA-F]{64}$/, "must be the 64 hex digits of the token's SHA-256 (fwc token prints one)")),
+    .check(
+      z.regex(/^[0-9a-fA-F]{64}$/, "must be the 64 hex digits of the token's SHA-256 (printf %s TOKEN | sha256sum)"),
+    ),
   projects: z._default(
     z.array(z.string().check(z.regex(LABEL, "must be a project name (a DNS label: letters, digits, inner hyphens)"))),
     [],
