@@ -13,15 +13,16 @@ import { DURATION_HELP, MAX_LIFETIME_SECONDS, parseDuration } from "../access/li
 import { type EndpointListing, endpointsJson } from "../backends/endpoints/endpoints.js";
 import { parseBlock } from "../deploy/blocks.js";
 import * as cmd from "../deploy/commands.js";
-import { claimsOf, type DeployContext, withReader } from "../deploy/lifecycle.js";
+import { claimsOf, type DeployContext } from "../deploy/lifecycle.js";
 import type { Gateway } from "../deploy/nft.js";
 import type { DiagnosticCode } from "../diagnostics/codes.js";
 import { type Diagnostic, DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { diagnosticJson } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import type { Plan } from "../plan/plan.js";
-import { type BlockEntry, isExperimentName } from "../store/schema.js";
+import { type BlockEntry, isExperimentName, StateError } from "../store/schema.js";
 import { openReader } from "../store/sqlite.js";
+import { LockError, type StoreReader } from "../store/store.js";
 import { DEFAULT_EXPERIMENT_LIMITS, type TestbedConfig } from "../testbed/config.js";
 import { Batcher, type Job, type JobResult } from "./batch.js";
 import { type ServiceMetrics, serviceMetrics } from "./metrics.js";
@@ -334,12 +335,9 @@ export async function buildServer(
     return reply.code(status).send(diagnosticsBody(r.diagnostics));
   };
   /** A read of the store: the result, or the problem's answer. */
-  const read = async <T>(
-    reply: FastifyReply,
-    fn: (c: DeployContext, store: Parameters<Parameters<typeof withReader>[1]>[0]) => T | null,
-  ) => {
+  const read = async <T>(reply: FastifyReply, fn: (c: DeployContext, store: StoreReader) => T | null) => {
     const ctx = context();
-    const r = await withReader(ctx, async (store, _p, c) => fn(c, store));
+    const r = readStore(ctx, (store) => fn(ctx, store));
     if (r === null || ctx.bag.errorCount > 0) {
       reply.code(statusOf({ ok: false, diagnostics: ctx.bag.items })).send(diagnosticsBody(ctx.bag.items));
       return null;
@@ -356,17 +354,7 @@ export async function buildServer(
   // ---- routes that need no token ----
   app.get("/healthz", { schema: { hide: true } }, async (_req, reply) => {
     // The store can be opened and read (a change in flight does not matter here).
-    let ok = true;
-    try {
-      const r = openReader(o.stateDir, claimsOf);
-      try {
-        r.readBlocks();
-      } finally {
-        r.close();
-      }
-    } catch {
-      ok = false;
-    }
+    const ok = readStore(context(), (store) => store.readBlocks() !== null) === true;
     return reply.code(ok ? 200 : 503).send({ status: ok ? "ok" : "store unreadable", version: o.version });
   });
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>
@@ -652,6 +640,28 @@ export async function buildServer(
   return { app, batcher, stop };
 }
 
+/**
+ * Reads the store as it was last committed: a service's reads answer with what is committed, and never wait
+ * for a change in flight (the CLI's status does, to tell drift from a change under way; the service's own
+ * rounds would then stall its reads). Problems become reports.
+ */
+function readStore<T>(ctx: DeployContext, fn: (store: StoreReader) => T | null): T | null {
+  try {
+    const store = openReader(ctx.stateDir, claimsOf);
+    try {
+      return fn(store);
+    } finally {
+      store.close();
+    }
+  } catch (e) {
+    if (e instanceof StateError || e instanceof LockError) {
+      ctx.bag.add(e instanceof LockError ? "FWC804" : "FWC802", span(new SourceFile("the store", ""), 0, 0), e.message);
+      return null;
+    }
+    throw e;
+  }
+}
+
 /** A lifetime from "expires": a duration, or a future time; null when it is neither. */
 function lifetimeOf(v: string): { seconds: number } | null {
   const d = parseDuration(v);
@@ -756,14 +766,14 @@ class Expiry {
         bag: new DiagnosticBag(),
         out: [],
       };
-      const found = await withReader(ctx, async (store) => {
+      const found = readStore(ctx, (store) => {
         const m = new Map<string, number>();
         for (const s of store.listExpiring()) {
           const t = cmd.nextExpiry(s);
           if (t !== null) m.set(s.experiment.toLowerCase(), t);
         }
         return m;
-      }).catch(() => null);
+      });
       if (found !== null) {
         this.due.clear();
         for (const [k, v] of found) this.due.set(k, v);
