@@ -168,6 +168,8 @@ export async function buildServer(
     bag: new DiagnosticBag(),
     out: [],
     lockPoll: true,
+    // The fault-injection tests' failpoints (FWC_FAILPOINT, as for the CLI's commands).
+    ...(process.env.FWC_FAILPOINT ? { failpoint: process.env.FWC_FAILPOINT } : {}),
   });
   const log = o.log ?? ((line: string) => process.stderr.write(`fwc serve: ${line}\n`));
   const batcher = new Batcher(context, {

@@ -441,6 +441,38 @@ Promise.all(bodies.map((b) => fetch(url, { method: "POST", headers: { authorizat
     expect(fwc(["close", "--exp", "proj2/e2", "--rdr", "x/2223"]).code).toBe(0);
   });
 
+  it("a service killed in the middle of a round: the next command puts the gateway back to the store", async () => {
+    // Killed after nft took the round and before the store committed it (FWC_FAILPOINT=after-nft).
+    const doomed = await startServer(serveArgs(dir, state, lab), { FWC_FAILPOINT: "after-nft" });
+    const exited = new Promise<NodeJS.Signals | null>((r) => doomed.child.once("exit", (_c, sig) => r(sig)));
+    const post = (exp: string, who: "alice" | "bob", rdr: string) =>
+      fetch(`${doomed.url}/api/v1/experiments/${exp}/grants`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKENS[who]}`, "content-type": "application/json" },
+        body: JSON.stringify({ rdr }),
+      }).then(
+        (r) => r.status,
+        () => "no answer",
+      );
+    const answers = await Promise.all([post("proj1/e1", "alice", "web/8082"), post("proj2/e2", "bob", "x/2224")]);
+    expect(await exited).toBe("SIGKILL");
+    expect(answers).toEqual(["no answer", "no answer"]);
+    // The gateway has what the store never got: status says so, and the next command puts it back.
+    const st = fwc(["status"]);
+    expect(st.code).toBe(1);
+    const rec = fwc(["reconcile"]);
+    expect(rec.code, rec.err).toBe(0);
+    // The round held one request or both, as they arrived.
+    expect(rec.err).toMatch(
+      /warning\[FWC808\]: the store does not have the last change, `(batch of 2|open` of proj[12]\/e[12])/,
+    );
+    expect(fwc(["status"]).code).toBe(0);
+    const l = (await call("GET", E1, "alice")).body as Listing;
+    expect(l.inbound.some((e) => e.port === 8082)).toBe(false);
+    const l2 = (await call("GET", "/api/v1/experiments/proj2/e2", "bob")).body as Listing;
+    expect(l2.inbound.some((e) => e.port === 2224)).toBe(false);
+  });
+
   it("health, the OpenAPI document and the metrics need no token", async () => {
     expect((await call("GET", "/healthz", null)).body).toMatchObject({ status: "ok" });
     const api = (await call("GET", "/openapi.json", null)).body;
