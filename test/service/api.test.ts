@@ -80,6 +80,33 @@ Promise.all(bodies.map((b) => fetch(url, { method: "POST", headers: { authorizat
     await new Promise((r) => child.on("exit", r));
     return JSON.parse(out) as number[];
   };
+  /**
+   * A CLI `open` of proj2/e2 paused while it holds the store's write lock (FWC_FAILPOINT=pause-after-pending);
+   * `release` lets it finish and gives its exit code.
+   */
+  const holdingStore = async (rdr: string) => {
+    const release = join(dir, `release-${rdr.replace(/\W/g, "-")}`);
+    const cli = spawn(
+      FWC,
+      ["open", "--exp", "proj2/e2", "--rdr", rdr, "--state", state, "--testbed", join(dir, "testbed.yaml")].concat([
+        "--netns",
+        lab.name("gw"),
+      ]),
+      {
+        env: { ...process.env, FWC_FAILPOINT: "pause-after-pending", FWC_FAILPOINT_RELEASE: release },
+        stdio: "ignore",
+      },
+    );
+    const done = new Promise<number | null>((r) => cli.once("exit", (code) => r(code)));
+    for (let i = 0; i < 200 && !existsSync(`${release}.paused`); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(`${release}.paused`)).toBe(true);
+    return {
+      release: () => {
+        writeFileSync(release, "");
+        return done;
+      },
+    };
+  };
   const connect = (port: number) => lab.send("inet", "tcp", "198.51.100.1", port).split(" ")[0];
 
   beforeAll(async () => {
@@ -369,21 +396,8 @@ Promise.all(bodies.map((b) => fetch(url, { method: "POST", headers: { authorizat
   it("503 when a CLI command holds the store longer than --wait; the service answers other requests meanwhile", async () => {
     // A second service on the same store, waiting 1 s for the lock.
     const quick = await startServer([...serveArgs(dir, state, lab), "--wait", "1"]);
-    const release = join(dir, "release-503");
-    const cli = spawn(
-      FWC,
-      ["open", "--exp", "proj2/e2", "--rdr", "x/2222", "--state", state, "--testbed", join(dir, "testbed.yaml")].concat(
-        ["--netns", lab.name("gw")],
-      ),
-      {
-        env: { ...process.env, FWC_FAILPOINT: "pause-after-pending", FWC_FAILPOINT_RELEASE: release },
-        stdio: "ignore",
-      },
-    );
-    const cliDone = new Promise<number | null>((r) => cli.once("exit", (code) => r(code)));
+    const cli = await holdingStore("x/2222");
     try {
-      for (let i = 0; i < 200 && !existsSync(`${release}.paused`); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(existsSync(`${release}.paused`)).toBe(true);
       const post = fetch(`${quick.url}${E1}/grants`, {
         method: "POST",
         headers: { authorization: `Bearer ${TOKENS.alice}`, "content-type": "application/json" },
@@ -397,8 +411,7 @@ Promise.all(bodies.map((b) => fetch(url, { method: "POST", headers: { authorizat
       expect(r.status).toBe(503);
       expect(((await r.json()) as Problems).diagnostics[0]!.code).toBe("FWC804");
     } finally {
-      writeFileSync(release, "");
-      expect(await cliDone).toBe(0);
+      expect(await cli.release()).toBe(0);
       quick.child.kill("SIGTERM");
       await new Promise((r) => quick.child.once("exit", r));
     }
@@ -408,24 +421,10 @@ Promise.all(bodies.map((b) => fetch(url, { method: "POST", headers: { authorizat
 
   it("429 for a user with 200 requests waiting; the ones that waited are applied", async () => {
     // A CLI command holds the store, so that the service's requests queue up behind it.
-    const release = join(dir, "release-429");
-    const cli = spawn(
-      FWC,
-      ["open", "--exp", "proj2/e2", "--rdr", "x/2223", "--state", state, "--testbed", join(dir, "testbed.yaml")].concat(
-        ["--netns", lab.name("gw")],
-      ),
-      {
-        env: { ...process.env, FWC_FAILPOINT: "pause-after-pending", FWC_FAILPOINT_RELEASE: release },
-        stdio: "ignore",
-      },
-    );
-    const cliDone = new Promise<number | null>((r) => cli.once("exit", (code) => r(code)));
-    for (let i = 0; i < 200 && !existsSync(`${release}.paused`); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(existsSync(`${release}.paused`)).toBe(true);
+    const cli = await holdingStore("x/2223");
     const statuses = burst(Array.from({ length: 230 }, (_, i) => ({ rdr: `db/${14000 + i}` })));
     await new Promise((r) => setTimeout(r, 2500));
-    writeFileSync(release, "");
-    expect(await cliDone).toBe(0);
+    expect(await cli.release()).toBe(0);
     const got = await statuses;
     const busy = got.filter((x) => x === 429).length;
     // 200 wait in the queue, a few more in the round that waits for the lock: the rest are refused.
