@@ -407,10 +407,13 @@ export function prepareExpire(
   );
 }
 
-/** The earliest end of a dynamic grant of the experiment, in ms since the epoch (null: none has one). */
-export function nextExpiry(s: ExperimentState): number | null {
+/**
+ * The earliest end among grants (an experiment's dynamic grants, a plan's endpoints), in ms since the epoch;
+ * null when none has one. Only grants given with a lifetime (fwc open --for, "expires") have an end.
+ */
+export function nextExpiry(grants: Timed[]): number | null {
   let next: number | null = null;
-  for (const g of [...s.dynamic.inbound, ...s.dynamic.outbound, ...s.dynamic.open6])
+  for (const g of grants)
     if (g.origin.expires !== undefined) {
       const t = Date.parse(g.origin.expires);
       if (next === null || t < next) next = t;

@@ -732,12 +732,7 @@ class Expiry {
 
   /** What a change's answer says of the experiment's next end. */
   learn(exp: string, plan: Plan): void {
-    let next: number | null = null;
-    for (const g of [...plan.inbound, ...plan.outbound, ...plan.open6])
-      if (g.origin.source === "dynamic" && g.origin.expires !== undefined) {
-        const t = Date.parse(g.origin.expires);
-        if (next === null || t < next) next = t;
-      }
+    const next = cmd.nextExpiry([...plan.inbound, ...plan.outbound, ...plan.open6]);
     if (next === null) this.due.delete(exp);
     else {
       this.due.set(exp, next);
@@ -771,7 +766,7 @@ class Expiry {
       const found = readStore(ctx, (store) => {
         const m = new Map<string, number>();
         for (const s of store.listExpiring()) {
-          const t = cmd.nextExpiry(s);
+          const t = cmd.nextExpiry([...s.dynamic.inbound, ...s.dynamic.outbound, ...s.dynamic.open6]);
           if (t !== null) m.set(s.experiment.toLowerCase(), t);
         }
         return m;
