@@ -13,7 +13,8 @@ const common = {
   logLevel: "warning",
   // Loaded from node_modules at run time (both are dependencies of the package): a native addon, and Graphviz
   // in WebAssembly (1.2 MB, needed only to draw the exposure diagram, which loads it then).
-  external: ["better-sqlite3", "@viz-js/viz"],
+  // etcd3 (gRPC) is loaded by the commands that use etcd only.
+  external: ["better-sqlite3", "@viz-js/viz", "etcd3"],
 };
 await Promise.all([
   build({ ...common, entryPoints: ["src/cli/launch.ts"], outfile: "dist/fwc.cjs" }),
@@ -28,6 +29,7 @@ await Promise.all([
   build({ ...common, entryPoints: ["src/cli/lazy.ts"], outfile: "dist/fwc-compile.cjs" }),
   build({ ...common, entryPoints: ["src/cli/deploy.ts"], outfile: "dist/fwc-deploy.cjs" }),
   build({ ...common, entryPoints: ["src/cli/serve.ts"], outfile: "dist/fwc-serve.cjs" }),
+  build({ ...common, entryPoints: ["src/cli/agent.ts"], outfile: "dist/fwc-agent.cjs" }),
 ]);
 
 // The web page of fwc serve: its files as they are (no framework, nothing fetched from elsewhere).

@@ -40,8 +40,11 @@ function parseUnit(text: string): Unit {
 }
 
 const units = Object.fromEntries(
-  ["fwc.service", "fwc-reconcile.service"].map((f) => [f, parseUnit(readFileSync(join(UNITS, f), "utf8"))]),
-) as Record<"fwc.service" | "fwc-reconcile.service", Unit>;
+  ["fwc.service", "fwc-reconcile.service", "fwc-agent.service"].map((f) => [
+    f,
+    parseUnit(readFileSync(join(UNITS, f), "utf8")),
+  ]),
+) as Record<"fwc.service" | "fwc-reconcile.service" | "fwc-agent.service", Unit>;
 
 const get = (u: Unit, section: string, key: string): string[] => u.get(section)?.get(key) ?? [];
 const one = (u: Unit, section: string, key: string): string => {
@@ -100,12 +103,17 @@ describe("contrib/systemd", () => {
       }
     }
     // The service's own options are given, not left to defaults that could change.
-    expect(seen).toEqual(expect.arrayContaining(["serve --listen", "serve --users"]));
+    expect(seen).toEqual(expect.arrayContaining(["serve --listen", "serve --users", "agent --gateway"]));
   });
 
-  it("runs serve in fwc.service and reconcile in fwc-reconcile.service", () => {
+  it("runs serve in fwc.service, reconcile in fwc-reconcile.service and agent in fwc-agent.service", () => {
     expect(fwcCommands(units["fwc.service"]).map((a) => a[1])).toEqual(["serve"]);
     expect(fwcCommands(units["fwc-reconcile.service"]).map((a) => a[1])).toEqual(["reconcile"]);
+    expect(fwcCommands(units["fwc-agent.service"]).map((a) => a[1])).toEqual(["agent"]);
+    // docs/etcd.md shows the unit's command line as it is.
+    expect(readFileSync(join(root, "docs", "etcd.md"), "utf8")).toContain(
+      fwcCommands(units["fwc-agent.service"])[0]!.join(" "),
+    );
   });
 
   it("agrees with docs/operations.md on every path and on the address", () => {

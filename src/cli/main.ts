@@ -70,6 +70,7 @@ const loadFront = loader<typeof import("./front.js")>("fwc-front.cjs", "./front.
 const loadCompile = loader<typeof import("./lazy.js")>("fwc-compile.cjs", "./lazy.js");
 const loadDeploy = loader<typeof import("./deploy.js")>("fwc-deploy.cjs", "./deploy.js");
 const loadServe = loader<typeof import("./serve.js")>("fwc-serve.cjs", "./serve.js");
+const loadAgent = loader<typeof import("./agent.js")>("fwc-agent.cjs", "./agent.js");
 
 /** The options every lifecycle command takes. */
 function deployOptions(cmd: Command): Command {
@@ -273,6 +274,19 @@ export function buildProgram(exit: (code: number) => void): Command {
       .option("--body-limit <bytes>", "the largest request body taken (default: 65536)", positiveInt)
       .option("--web <dir>", "the web page's files (default: the built ones beside fwc)"),
   ).action(async (opts) => exit(await (await loadServe()).serveAction(opts)));
+  colorOption(
+    program
+      .command("agent")
+      .description("make one gateway follow the state in etcd, until SIGTERM (docs/etcd.md)")
+      .requiredOption("--gateway <name>", "this gateway's name in the reports (fwc status)")
+      .option("--state <dir>", "where testbed.yaml is (default: $FWC_STATE or /var/lib/fwc)")
+      .option("--testbed <file>", "testbed configuration, YAML, with store.etcd (default: <state>/testbed.yaml)")
+      .option("--netns <name>", "the gateway is inside this network namespace")
+      .option("--dns", "write DNS too (exactly one agent; testbed.yaml says store.etcd.dns: agent)")
+      .option("--resync <duration>", "how often the kernel is compared with etcd and drift repaired (default: 30s)")
+      .option("--lease <duration>", "the report's lease: silent longer, the agent is taken for gone (default: 10s)")
+      .option("--status-file <file>", "a JSON file kept up to date with the revision applied and staleness"),
+  ).action(async (opts) => exit(await (await loadAgent()).agentAction(opts)));
 
   return program;
 }

@@ -15,6 +15,7 @@ import { SourceFile, span } from "../diagnostics/source.js";
 import { releasedBy } from "../plan/allocations.js";
 import type { Plan } from "../plan/plan.js";
 import "../schema.js";
+import { EtcdStore, readGateways } from "../store/etcd.js";
 import { type BlockEntry, type ExperimentState, StateError } from "../store/schema.js";
 import { PENDING_FILE } from "../store/sqlite.js";
 import type { Store, StoreReader } from "../store/store.js";
@@ -474,6 +475,7 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
       if ("check" in store) (store as Store).check();
       const states = exp === undefined ? store.listExperiments() : [need(c, store, exp)].filter((s) => s !== null);
       if (exp !== undefined && states.length === 0) return false;
+      if (store instanceof EtcdStore) return etcdStatus(c, store, states, exp, opts);
       const blocks = store.readBlocks().entries;
       const listing = listTables(c.gw);
       const canonical = canonicalSkeleton(c.testbed);
@@ -566,6 +568,137 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
 }
 
 /**
+ * reconcile with the etcd store: the gateways are their agents' (each compares its kernel with etcd every
+ * --resync); what is left is DNS, when the commands write it: every experiment's names, written again where
+ * the server's answers differ.
+ */
+async function reconcileEtcd(ctx: DeployContext, store: EtcdStore): Promise<boolean> {
+  const states = store.listExperiments();
+  let names = 0;
+  if (store.settings.dns === "command")
+    for (const st of states)
+      if ((await dnsDrift(ctx, st.applied.records)).length > 0) {
+        names++;
+        if (ctx.dryRun) continue;
+        for (const p of await rewriteRecords(ctx, st.experiment, st.applied.records))
+          report(
+            ctx,
+            "FWC805",
+            "dns",
+            `${st.experiment}: ${p}`,
+            "fix the zone by hand; fwc cannot replace that record",
+          );
+      }
+  store.rollback();
+  if (names > 0)
+    ctx.out.push(`${ctx.dryRun ? "Would write" : "Wrote"} the DNS names of ${names} experiment(s) again.\n`);
+  ctx.out.push(
+    `${states.length} experiment(s) in ${store.location}; each gateway's agent keeps its kernel in step (fwc status shows them).\n`,
+  );
+  return true;
+}
+
+/** A gateway as `fwc status` shows it with the etcd store. */
+export interface GatewayStatus {
+  gateway: string;
+  /** The etcd revision its tables hold. */
+  revision: string;
+  /** Revisions behind the last change written (0: in step). */
+  lag: number;
+  /** Its agent reports (its lease lives) and follows etcd. */
+  live: boolean;
+  stale: boolean;
+  /** When it last reported, and from where. */
+  at: string;
+  host: string;
+}
+
+/** status with the etcd store: the endpoints, the blocklist, each gateway's revision, lag and liveness, DNS. */
+async function etcdStatus(
+  c: DeployContext,
+  store: EtcdStore,
+  states: ExperimentState[],
+  exp: string | undefined,
+  opts: Shown,
+): Promise<boolean> {
+  const blocks = store.readBlocks().entries;
+  const index = store.readIndex();
+  const plans: Plan[] = [];
+  for (const s of states) {
+    const p = planDesired(c, s.experiment, desiredOf(s), s, index, new SourceFile(s.file, ""));
+    if (p !== null) plans.push(p.plan);
+  }
+  const want = BigInt(store.changeRevision);
+  const { reports, bad } = await readGateways(store.client, store.settings);
+  const gateways: GatewayStatus[] = reports
+    .map((r) => {
+      const lag = want - BigInt(r.revision);
+      return {
+        gateway: r.gateway,
+        revision: r.revision,
+        lag: lag > 0n ? Number(lag) : 0,
+        live: !r.stale,
+        stale: r.stale,
+        at: r.at,
+        host: r.host,
+      };
+    })
+    .sort((a, b) => a.gateway.localeCompare(b.gateway));
+  for (const k of bad) report(c, "FWC833", k, `${k} is not an agent's report`, "only fwc agent writes under gateways/");
+  if (gateways.length === 0)
+    report(
+      c,
+      "FWC832",
+      store.location,
+      "no gateway's agent reports: nothing applies the state in etcd",
+      "start `fwc agent --gateway NAME` on each gateway",
+    );
+  for (const g of gateways.filter((g) => g.lag > 0 || g.stale))
+    report(
+      c,
+      "FWC832",
+      g.gateway,
+      `${g.gateway} is ${g.stale ? "stale (its agent cannot follow etcd)" : `at revision ${g.revision}, behind the last change (${store.changeRevision})`}`,
+      "a gateway that lags catches up by itself; its agent's log says why it does not",
+    );
+  for (const st of states)
+    for (const p of await dnsDrift(c, st.applied.records))
+      report(c, "FWC810", "dns", `${st.experiment}: ${p}`, "fwc reconcile writes the experiment's names again");
+  if (opts.json)
+    c.out.push(
+      `${JSON.stringify(
+        {
+          experiments: plans.map((p) => endpointsJson(p)),
+          blocks,
+          revision: store.changeRevision,
+          gateways,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  else {
+    for (const p of plans) c.out.push(endpointsTable(p));
+    if (exp === undefined) {
+      c.out.push(`${states.length} experiment(s) in ${store.location}\n`);
+      c.out.push(blocksTable(blocks));
+    }
+    const rows = gateways.map((g) => [g.gateway, g.revision, String(g.lag), g.stale ? "stale" : "live", g.at, g.host]);
+    const head = ["gateway", "revision", "lag", "agent", "reported", "host"];
+    const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (r: string[]) =>
+      `${r
+        .map((x, i) => x.padEnd(w[i]!))
+        .join("  ")
+        .trimEnd()}\n`;
+    c.out.push(line(head), ...rows.map(line));
+    if (c.bag.errorCount + c.bag.warningCount === 0)
+      c.out.push(`Every gateway is in step with etcd (revision ${store.changeRevision}).\n`);
+  }
+  return true;
+}
+
+/**
  * Puts the gateway in step with the store: finishes interrupted changes (withState), rebuilds the ports,
  * addresses and claims from the experiments' records, rewrites the tables' drift and the DNS names that differ.
  */
@@ -623,6 +756,7 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
         }
         if (!store.inTransaction) store.begin(ctx.waitMs);
         if (expired > 0 && !ctx.dryRun) ctx.out.push(`Removed ${expired} grant(s) whose time was up.\n`);
+        if (store instanceof EtcdStore) return reconcileEtcd(ctx, store);
         const rebuilt = store.rebuildIndex();
         for (const p of rebuilt.problems)
           report(ctx, "FWC815", store.location, p, "restore the store from a backup to get it back");
@@ -749,7 +883,9 @@ export async function changeBlocks(
         if (entries.length !== previous.entries.length) {
           if (!(await commitBlocks(ctx, store, command, previous.entries, entries))) return false;
           if (command === "block") {
-            const cut = cutBlockedFlows(ctx.gw, blockElements(entries));
+            // With etcd, each gateway's agent cuts its own.
+            const cut: { problem?: string } =
+              store instanceof EtcdStore ? {} : cutBlockedFlows(ctx.gw, blockElements(entries));
             if (cut.problem !== undefined) report(ctx, "FWC809", ctx.gw.netns ?? "gateway", cut.problem);
           }
         }

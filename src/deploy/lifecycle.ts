@@ -36,6 +36,14 @@ import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import type { Allocations } from "../plan/allocations.js";
 import { nodeAddresses, type Plan, planAccess } from "../plan/plan.js";
+import {
+  connectEtcd,
+  EtcdConflict,
+  type EtcdSettings,
+  EtcdStore,
+  EtcdUnavailable,
+  etcdSettingsOf,
+} from "../store/etcd.js";
 import { hasLegacyState } from "../store/legacy.js";
 import { type BlockEntry, type ExperimentState, type Index, type Pending, StateError } from "../store/schema.js";
 import { DB_FILE, openReader, SqliteStore } from "../store/sqlite.js";
@@ -45,6 +53,7 @@ import { AUDIT_FILE, type AuditEntry, appendAudit, changeOf, cliUser } from "./a
 import { blockElements } from "./blocks.js";
 import { cutRevokedFlows } from "./conntrack.js";
 import { pushDns, verifyChanges } from "./dns.js";
+import { type GatewayWait, reportWait, waitForGateways } from "./gateways.js";
 import { anyTable, applyTransaction, applyTransactionAsync, type Gateway, NftError, tableExists } from "./nft.js";
 import { desiredElements, syncTables } from "./table.js";
 
@@ -68,6 +77,16 @@ export interface DeployContext {
   lockPoll?: boolean;
   /** Told how long the lock took to get, in milliseconds (the service's metrics). */
   onLocked?: (ms: number) => void;
+  /**
+   * With the etcd store: how far the gateways got with the last change written (every live gateway at its
+   * revision, or the ones not yet there). Set by the change; read by the service for 200 or 202.
+   */
+  gateways?: GatewayWait;
+  /**
+   * With the etcd store, a long-running process (the service) keeps its copy of the state between changes: it is
+   * read again only when another controller wrote since (one small read tells).
+   */
+  etcdCache?: { store: EtcdStore | null };
 }
 
 /** What a change wants the experiment to be; null removes it (swapout). */
@@ -215,7 +234,7 @@ function dnsServer(t: TestbedConfig) {
 }
 
 /** Pushes the DNS change from `from` to `to` (verified by query); `guarded` adds the prerequisites. */
-async function pushRecords(
+export async function pushRecords(
   ctx: DeployContext,
   exp: string,
   from: DnsRecord[],
@@ -367,6 +386,7 @@ async function makeReal(
   /** The audit log's lines, when they are not one per change (several requests of one experiment). */
   lines?: OwnerChange[],
 ): Promise<boolean> {
+  if (store instanceof EtcdStore) return publishChanges(ctx, store, changes, delta, lines);
   const one = changes.length === 1 ? changes[0]! : null;
   const command = one?.command ?? `batch of ${changes.length}`;
   const what = one === null ? command : `${one.command} ${one.exp}`;
@@ -498,6 +518,75 @@ async function makeReal(
   return true;
 }
 
+/**
+ * makeReal with the etcd store: DNS first when the commands write it (verified by query, undone if the write to
+ * etcd fails), then one etcd transaction with the audit lines (EtcdConflict when another controller wrote
+ * since this one read: the caller reads again and plans again), then the wait for the gateways' agents.
+ */
+async function publishChanges(
+  ctx: DeployContext,
+  store: EtcdStore,
+  changes: OwnerChange[],
+  delta: ElementDelta,
+  lines: OwnerChange[] | undefined,
+): Promise<boolean> {
+  const one = changes.length === 1 ? changes[0]! : null;
+  const time = new Date().toISOString();
+  store.auditLines = (lines ?? changes).map((c) => ({
+    time,
+    who: c.who ?? ctx.who ?? cliUser(),
+    command: c.command,
+    experiment: c.exp === "(blocklist)" ? null : c.exp,
+    ...changeOf(one === null || lines !== undefined ? diffElements(c.from, c.to) : delta, c.fromRecords, c.toRecords),
+  }));
+  const dnsByCommand = store.settings.dns === "command";
+  const named = dnsByCommand ? changes.filter((c) => c.fromRecords.length + c.toRecords.length > 0) : [];
+  const pushed: OwnerChange[] = [];
+  const undoDns = async () => {
+    for (const c of pushed) await pushRecords(ctx, c.exp, c.toRecords, c.fromRecords, false);
+  };
+  const dnsProblems: string[] = [];
+  for (const c of named) {
+    pushed.push(c);
+    const problems = await pushRecords(ctx, c.exp, c.fromRecords, c.toRecords, true);
+    dnsProblems.push(...problems.map((p) => (one === null ? `${c.exp}: ${p}` : p)));
+    if (problems.length > 0) break;
+  }
+  if (dnsProblems.length > 0) {
+    await undoDns();
+    for (const p of dnsProblems)
+      report(
+        ctx,
+        "FWC805",
+        "dns",
+        p,
+        "etcd, the gateways and DNS keep their previous state; fix DNS and run the command again",
+      );
+    return false;
+  }
+  let revision: string | null;
+  try {
+    revision = await store.publish();
+  } catch (e) {
+    await undoDns();
+    if (e instanceof EtcdUnavailable) {
+      report(
+        ctx,
+        "FWC830",
+        store.location,
+        e.message,
+        "nothing was changed; check that etcd runs and is reachable, then run the command again",
+      );
+      return false;
+    }
+    throw e;
+  }
+  if (revision === null) return true;
+  ctx.gateways = await waitForGateways(store.client, store.settings, revision, ctx.waitMs);
+  reportWait(ctx, ctx.gateways);
+  return true;
+}
+
 /** Appends to the audit log; a change that could not be written there is reported, not undone. */
 export function audit(ctx: DeployContext, entry: Omit<AuditEntry, "time" | "who">): void {
   auditAll(ctx, [entry]);
@@ -596,8 +685,8 @@ export async function applyChanges(ctx: DeployContext, store: Store, changes: Ex
     lines,
   );
   if (!ok) return false;
-  // Only a change that removes elements can revoke a flow.
-  if (Object.keys(delta.remove).length > 0) {
+  // Only a change that removes elements can revoke a flow (with etcd, each gateway's agent cuts its own).
+  if (Object.keys(delta.remove).length > 0 && !(store instanceof EtcdStore)) {
     const cut = cutRevokedFlows(ctx.gw, from, to);
     if (cut.problem !== undefined) report(ctx, "FWC809", ctx.gw.netns ?? "gateway", cut.problem);
   }
@@ -752,6 +841,8 @@ export async function withState<T>(
   body: (store: Store) => Promise<T>,
   options: { recover?: boolean; create?: boolean } = {},
 ): Promise<T | null> {
+  const etcd = etcdSettingsOf(ctx.testbed);
+  if (etcd !== null) return withEtcd(ctx, etcd, body);
   let store: SqliteStore | null = null;
   try {
     store = SqliteStore.open(ctx.stateDir, claimsOf, {
@@ -781,6 +872,76 @@ export async function withState<T>(
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How many times a change is planned again when other controllers keep writing first. */
+const ETCD_TRIES = 30;
+
+/**
+ * withState on etcd: `body` runs on a copy of the state read at one revision; its write fails when another
+ * controller wrote since (EtcdConflict), and then it runs again on a fresh read (what it reported the first time
+ * is dropped), up to ETCD_TRIES times.
+ */
+async function withEtcd<T>(
+  ctx: DeployContext,
+  settings: EtcdSettings,
+  body: (store: Store) => Promise<T>,
+): Promise<T | null> {
+  const cache = ctx.etcdCache;
+  let store: EtcdStore | null = cache?.store ?? null;
+  let client: Awaited<ReturnType<typeof connectEtcd>> | null = null;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const items = ctx.bag.items.length;
+      const outs = ctx.out.length;
+      const start = performance.now();
+      if (store === null) {
+        client = await connectEtcd(settings);
+        store = await EtcdStore.open(client, settings, claimsOf);
+        if (cache !== undefined) cache.store = store;
+      } else if (attempt > 1 || !(await store.isCurrent())) await store.reload();
+      store.begin(0);
+      ctx.onLocked?.(performance.now() - start);
+      try {
+        return await body(store);
+      } catch (e) {
+        if (!(e instanceof EtcdConflict)) throw e;
+        if (attempt >= ETCD_TRIES) {
+          report(
+            ctx,
+            "FWC831",
+            store.location,
+            `other controllers changed the state first ${attempt} times in a row; nothing was changed`,
+            "run the command again",
+          );
+          return null;
+        }
+        ctx.bag.truncate(items);
+        ctx.out.length = outs;
+        await sleep(Math.random() * 5 * attempt);
+      } finally {
+        // What the body did not publish is dropped (the copy in memory stays what etcd holds).
+        if (store.inTransaction) store.rollback();
+      }
+    }
+  } catch (e) {
+    if (e instanceof EtcdUnavailable)
+      report(
+        ctx,
+        "FWC830",
+        `etcd ${settings.endpoints.join(",")}`,
+        e.message,
+        "nothing was changed; check that etcd runs and is reachable, then run the command again",
+      );
+    else if (!reportProblem(ctx, e)) throw e;
+    return null;
+  } finally {
+    // A cached store (and its client) lives on for the next change; one made for this command goes.
+    if (cache === undefined) {
+      store?.close();
+      client?.close();
+    }
+  }
+}
+
 /**
  * Runs a command that only reads (status, blocks) without the write lock, never making a store. `body` runs
  * with a context of its own and may run again: its result counts when the store did not change while it ran
@@ -791,6 +952,24 @@ export async function withReader<T>(
   ctx: DeployContext,
   body: (store: StoreReader, pending: Pending | null, c: DeployContext) => Promise<T>,
 ): Promise<T | null> {
+  const etcd = etcdSettingsOf(ctx.testbed);
+  if (etcd !== null) {
+    // One read at one revision: consistent by itself, and nothing is ever pending.
+    const client = await connectEtcd(etcd);
+    let store: EtcdStore | null = null;
+    try {
+      store = await EtcdStore.open(client, etcd, claimsOf);
+      return await body(store, null, ctx);
+    } catch (e) {
+      if (e instanceof EtcdUnavailable)
+        report(ctx, "FWC830", `etcd ${etcd.endpoints.join(",")}`, e.message, "check that etcd runs and is reachable");
+      else if (!reportProblem(ctx, e)) throw e;
+      return null;
+    } finally {
+      store?.close();
+      client.close();
+    }
+  }
   for (let attempt = 0; ; attempt++) {
     const c: DeployContext = { ...ctx, bag: new DiagnosticBag(ctx.bag.limit), out: [] };
     let reader: StoreReader | null = null;

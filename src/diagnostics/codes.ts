@@ -315,6 +315,22 @@ export const CODES = {
     "The request has no bearer token, an unknown one, or asks for something its user may not do (an experiment of another project, the blocklist without the admin role).",
   ),
   FWC823: e("not found", "The service has no such route, or the request names an experiment that is not swapped in."),
+  FWC830: e(
+    "etcd unreachable",
+    "The testbed keeps its state in etcd (`store: {etcd: ...}` in testbed.yaml), and etcd did not answer or refused the request. Nothing was changed: a change is one etcd transaction.",
+  ),
+  FWC831: e(
+    "too many concurrent changes",
+    "Other controllers (commands, services) wrote to etcd between this command's read and its write, every time it tried. Nothing was changed; run the command again.",
+  ),
+  FWC832: w(
+    "pending on some gateways",
+    "The change is in etcd, but not every gateway's agent reported applying it within --wait (or none runs). It is not a failure: each agent catches up by itself, and `fwc status` shows where each gateway is.",
+  ),
+  FWC833: e(
+    "agent problem",
+    "`fwc agent` could not do what it was asked: its options, the testbed, etcd's state, or its gateway. The message says which; an agent that cannot follow etcd keeps the gateway's last rules.",
+  ),
   FWC900: e("internal error", "fwc failed on this input; the input may be fine. Please report it with the file."),
 } as const satisfies Record<string, CodeInfo>;
 

@@ -60,6 +60,12 @@ export class DiagnosticBag {
     this.items.push(d);
   }
 
+  /** Drops what was added after the first `n` items (a change planned again on a fresh read of the state). */
+  truncate(n: number): void {
+    for (const d of this.items.splice(n))
+      this.seen.delete(`${d.code}\0${d.span.file.path}\0${d.span.start}\0${d.message}`);
+  }
+
   get droppedCount(): number {
     return this.dropped;
   }

@@ -15,6 +15,7 @@
  */
 import type { DynamicRequest } from "../access/dynamic.js";
 import { type Prepared, prepareClose, prepareExpire, prepareOpen } from "../deploy/commands.js";
+import type { GatewayWait } from "../deploy/gateways.js";
 import { applyChanges, type DeployContext, withState } from "../deploy/lifecycle.js";
 import { type Diagnostic, DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
@@ -34,6 +35,8 @@ export interface JobResult {
   diagnostics: Diagnostic[];
   /** Refused before it was tried: the user has too many requests waiting. */
   busy?: boolean;
+  /** With the etcd store: how far the gateways got with the change (202 when some are not there yet). */
+  gateways?: GatewayWait;
 }
 
 interface Queued {
@@ -166,6 +169,11 @@ export class Batcher {
     try {
       await withState(ctx, async (store: Store) => {
         started = true;
+        // With etcd the round may be planned again on a fresh read (another controller wrote first).
+        prepared.length = 0;
+        ready.length = 0;
+        tried = 0;
+        for (const b of bags) b.truncate(0);
         const start = performance.now();
         for (const [i, q] of items.entries()) {
           if (i > 0 && performance.now() - start > this.limits.budgetMs) break;
@@ -232,7 +240,14 @@ export class Batcher {
         const x = prepared.find((y) => y.i === i)!;
         // Prepared: it shares the round's fate (applied, or not, and why).
         q.resolve(
-          applied ? { ok: true, plan: x.p.plan, diagnostics: own } : { ok: false, diagnostics: [...shared, ...own] },
+          applied
+            ? {
+                ok: true,
+                plan: x.p.plan,
+                diagnostics: own,
+                ...(ctx.gateways === undefined ? {} : { gateways: ctx.gateways }),
+              }
+            : { ok: false, diagnostics: [...shared, ...own] },
         );
       } else if (ready[i] !== undefined && !sharedErrors) q.resolve({ ...ready[i]!, diagnostics: own });
       else if (ready[i] !== undefined || (own.length === 0 && sharedErrors))

@@ -13,6 +13,7 @@ import { DURATION_HELP, MAX_LIFETIME_SECONDS, parseDuration } from "../access/li
 import { type EndpointListing, endpointsJson } from "../backends/endpoints/endpoints.js";
 import { parseBlock } from "../deploy/blocks.js";
 import * as cmd from "../deploy/commands.js";
+import { everywhere } from "../deploy/gateways.js";
 import { claimsOf, type DeployContext } from "../deploy/lifecycle.js";
 import type { Gateway } from "../deploy/nft.js";
 import type { DiagnosticCode } from "../diagnostics/codes.js";
@@ -20,6 +21,7 @@ import { type Diagnostic, DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { diagnosticJson } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import type { Plan } from "../plan/plan.js";
+import { connectEtcd, type EtcdSettings, EtcdStore, EtcdUnavailable, etcdSettingsOf } from "../store/etcd.js";
 import { type BlockEntry, isExperimentName, StateError } from "../store/schema.js";
 import { openReader } from "../store/sqlite.js";
 import { LockError, type StoreReader } from "../store/store.js";
@@ -75,7 +77,8 @@ function requestProblem(code: DiagnosticCode, where: string, message: string, he
 /** The HTTP status of a change's answer, from its diagnostics (docs/service.md, "Status codes"). */
 export function statusOf(r: JobResult): number {
   const errors = r.diagnostics.filter((d) => d.severity === "error").map((d) => d.code);
-  if (r.ok && errors.length === 0) return 200;
+  // Accepted and written, and some gateway has not applied it yet (the etcd store): 202, never a failure.
+  if (r.ok && errors.length === 0) return r.gateways !== undefined && !everywhere(r.gateways) ? 202 : 200;
   if (errors.includes("FWC800") || errors.includes("FWC823")) return 404;
   if (errors.includes("FWC807")) return 409;
   if (errors.includes("FWC804")) return 503;
@@ -125,6 +128,11 @@ const problems = {
 } as const;
 const answers = (ok: object) => ({
   200: ok,
+  202: {
+    ...ok,
+    description:
+      "written, and some gateway has not applied it yet (the etcd store; docs/etcd.md): `gateways` says which (revision, done, pending)",
+  },
   400: problems,
   401: problems,
   403: problems,
@@ -159,7 +167,11 @@ export async function buildServer(
   o: ServeOptions,
 ): Promise<{ app: FastifyInstance; batcher: Batcher; stop: () => Promise<void> }> {
   const metrics = serviceMetrics();
+  // With the etcd store: the rounds' copy of the state, and the reads' (never one in the middle of a round).
+  const etcdWriter = { store: null as EtcdStore | null };
+  const etcdReader = etcdSettingsOf(o.testbed) === null ? null : new EtcdReader(etcdSettingsOf(o.testbed)!);
   const context = (): DeployContext => ({
+    ...(etcdReader === null ? {} : { etcdCache: etcdWriter }),
     stateDir: o.stateDir,
     testbed: o.testbed,
     gw: o.gw,
@@ -180,7 +192,7 @@ export async function buildServer(
     lockWait: (ms) => metrics.storeWait.observe(ms / 1000),
     log,
   });
-  const expiry = new Expiry(o, batcher, metrics);
+  const expiry = new Expiry(o, batcher, metrics, etcdReader);
 
   const app = Fastify({
     bodyLimit: o.bodyLimit,
@@ -333,13 +345,19 @@ export async function buildServer(
           ),
         );
     const status = statusOf(r);
-    if (status === 200 && r.plan !== undefined) return reply.code(200).send(body(r.plan));
+    if ((status === 200 || status === 202) && r.plan !== undefined) {
+      const b = body(r.plan);
+      // With etcd, where the gateways are: every one done (200), or the ones still pending (202).
+      return reply
+        .code(status)
+        .send(r.gateways === undefined || Array.isArray(b) ? b : { ...(b as object), gateways: r.gateways });
+    }
     return reply.code(status).send(diagnosticsBody(r.diagnostics));
   };
   /** A read of the store: the result, or the problem's answer. */
   const read = async <T>(reply: FastifyReply, fn: (c: DeployContext, store: StoreReader) => T | null) => {
     const ctx = context();
-    const r = readStore(ctx, (store) => fn(ctx, store));
+    const r = await readStore(ctx, etcdReader, (store) => fn(ctx, store));
     if (r === null || ctx.bag.errorCount > 0) {
       reply.code(statusOf({ ok: false, diagnostics: ctx.bag.items })).send(diagnosticsBody(ctx.bag.items));
       return null;
@@ -356,7 +374,7 @@ export async function buildServer(
   // ---- routes that need no token ----
   app.get("/healthz", { schema: { hide: true } }, async (_req, reply) => {
     // The store can be opened and read (a change in flight does not matter here).
-    const ok = readStore(context(), (store) => store.readBlocks() !== null) === true;
+    const ok = (await readStore(context(), etcdReader, (store) => store.readBlocks() !== null)) === true;
     return reply.code(ok ? 200 : 503).send({ status: ok ? "ok" : "store unreadable", version: o.version });
   });
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>
@@ -627,6 +645,11 @@ export async function buildServer(
   expiry.start();
   const stop = async () => {
     expiry.stop();
+    const closeEtcd = () => {
+      etcdReader?.close();
+      etcdWriter.store?.close();
+      etcdWriter.store?.client.close();
+    };
     // Requests in flight are answered (new ones get 503), then the change loop is drained. A kept-alive
     // connection is closed as soon as its request is answered; after 30 s, whatever is left is cut.
     const idle = setInterval(() => app.server.closeIdleConnections(), 50);
@@ -637,6 +660,7 @@ export async function buildServer(
     } finally {
       clearInterval(idle);
       clearTimeout(cut);
+      closeEtcd();
     }
   };
   return { app, batcher, stop };
@@ -647,8 +671,13 @@ export async function buildServer(
  * for a change in flight (the CLI's status does, to tell drift from a change under way; the service's own
  * rounds would then stall its reads). Problems become reports.
  */
-function readStore<T>(ctx: DeployContext, fn: (store: StoreReader) => T | null): T | null {
+async function readStore<T>(
+  ctx: DeployContext,
+  etcd: EtcdReader | null,
+  fn: (store: StoreReader) => T | null,
+): Promise<T | null> {
   try {
+    if (etcd !== null) return fn(await etcd.current());
     const store = openReader(ctx.stateDir, claimsOf);
     try {
       return fn(store);
@@ -656,11 +685,46 @@ function readStore<T>(ctx: DeployContext, fn: (store: StoreReader) => T | null):
       store.close();
     }
   } catch (e) {
-    if (e instanceof StateError || e instanceof LockError) {
-      ctx.bag.add(e instanceof LockError ? "FWC804" : "FWC802", span(new SourceFile("the store", ""), 0, 0), e.message);
+    if (e instanceof StateError || e instanceof LockError || e instanceof EtcdUnavailable) {
+      ctx.bag.add(
+        e instanceof LockError ? "FWC804" : e instanceof EtcdUnavailable ? "FWC830" : "FWC802",
+        span(new SourceFile("the store", ""), 0, 0),
+        e.message,
+      );
       return null;
     }
     throw e;
+  }
+}
+
+/**
+ * The service's reads with the etcd store: one copy of the state in memory, read again only when another
+ * change was written since (one small read tells), and by one read at a time.
+ */
+class EtcdReader {
+  private store: EtcdStore | null = null;
+  private loading: Promise<EtcdStore> | null = null;
+  private client: Awaited<ReturnType<typeof connectEtcd>> | null = null;
+  constructor(private readonly settings: EtcdSettings) {}
+
+  async current(): Promise<EtcdStore> {
+    if (this.loading !== null) return this.loading;
+    this.loading = (async () => {
+      try {
+        this.client ??= await connectEtcd(this.settings);
+        if (this.store === null) this.store = await EtcdStore.open(this.client, this.settings, claimsOf);
+        else if (!(await this.store.isCurrent())) await this.store.reload();
+        return this.store;
+      } finally {
+        this.loading = null;
+      }
+    })();
+    return this.loading;
+  }
+
+  close(): void {
+    this.store?.close();
+    this.client?.close();
   }
 }
 
@@ -719,6 +783,7 @@ class Expiry {
     private readonly o: ServeOptions,
     private readonly batcher: Batcher,
     private readonly metrics: ServiceMetrics,
+    private readonly etcd: EtcdReader | null,
   ) {}
 
   start(): void {
@@ -763,7 +828,7 @@ class Expiry {
         bag: new DiagnosticBag(),
         out: [],
       };
-      const found = readStore(ctx, (store) => {
+      const found = await readStore(ctx, this.etcd, (store) => {
         const m = new Map<string, number>();
         for (const s of store.listExpiring()) {
           const t = cmd.nextExpiry([...s.dynamic.inbound, ...s.dynamic.outbound, ...s.dynamic.open6]);

@@ -114,6 +114,35 @@ const DnsConfig = z.strictObject({
   key: z.optional(z.string().check(z.minLength(1))),
 });
 
+/** Many gateways: the desired state in etcd (docs/etcd.md), one `fwc agent` per gateway. */
+const EtcdConfig = z.strictObject({
+  endpoints: z
+    .array(
+      z
+        .string()
+        .check(
+          z.regex(
+            /^https?:\/\/[A-Za-z0-9.:[\]-]+(:[0-9]{1,5})?\/?$/,
+            "must be the URL of an etcd member, like http://127.0.0.1:2379",
+          ),
+        ),
+    )
+    .check(z.minLength(1, "must list at least one etcd member")),
+  /** Where fwc's keys are: a path that starts and ends with "/". */
+  prefix: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^\/([A-Za-z0-9_.-]+\/)*$/,
+          'must start and end with "/" and hold letters, digits, _ . - only, like /fwc/',
+        ),
+      ),
+  ),
+  /** Who writes DNS: each command (default), or the one agent started with --dns. */
+  dns: z.optional(z.enum(["command", "agent"])),
+});
+
 export const TestbedConfig = z.strictObject({
   /** Experiment zone: <eid>.<pid>.<domain>. */
   domain: DnsName,
@@ -141,6 +170,8 @@ export const TestbedConfig = z.strictObject({
   /** Public addresses for the legacy (non-shared) form. */
   dedicated: z.optional(Ipv4Cidr),
   dns: z.optional(DnsConfig),
+  /** Where the state is: the embedded store in --state (default), or etcd. */
+  store: z.optional(z.strictObject({ etcd: EtcdConfig })),
 });
 
 export const NodeAddresses = z.record(
@@ -166,7 +197,9 @@ export type TestbedConfig = z.infer<typeof TestbedConfig>;
 export type NodeAddresses = z.infer<typeof NodeAddresses>;
 
 const CONFIG_KEYS: Record<string, string[]> = {
-  "": ["domain", "gateway", "ports", "quarantine", "limits", "dedicated", "dns"],
+  "": ["domain", "gateway", "ports", "quarantine", "limits", "dedicated", "dns", "store"],
+  store: ["etcd"],
+  "store.etcd": ["endpoints", "prefix", "dns"],
   gateway: ["name", "ipv4", "ipv6", "outside", "inside", "infrastructure"],
   limits: ["ports", "elements", "dedicated"],
   "dns.nameservers.*": ["name", "ipv4", "ipv6"],

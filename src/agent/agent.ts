@@ -1,0 +1,513 @@
+/**
+ * `fwc agent --gateway NAME` (docs/etcd.md): makes one gateway's kernel follow the desired state in etcd. Every
+ * gateway holds every experiment's rules (as every host does in uncloud's design).
+ *
+ *   1. List the experiments and the blocklist at one revision; compare fwc's tables on the kernel with what
+ *      they should hold, and change nothing when they match (established flows live through an agent
+ *      restart), else write the element delta, or the whole tables atomically when their rules differ.
+ *   2. Watch from that revision + 1; each batch of events is one element delta in one `nft -f` transaction
+ *      (the whole tables when the delta cannot apply), then the flows of revoked grants are cut (conntrack).
+ *   3. Report the revision applied under gateways/<NAME>, on a lease: an agent that stops or loses etcd for
+ *      longer than the lease has no report, and `fwc status` and the commands see it gone.
+ *   4. Any watch error (compaction, a lost connection) or a lost lease: the agent keeps the rules it has,
+ *      says it is stale, and lists again from the start once etcd answers (after Kubernetes' list-watch).
+ *   5. Every --resync interval, the kernel is compared with the state again and drift repaired (Calico
+ *      Felix's refresh).
+ * With --dns (and `dns: agent` in testbed.yaml) it is also the one DNS writer: it holds the dns-writer key on
+ * its lease, pushes each experiment's record changes and verifies them by query.
+ */
+import { renameSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import type { Etcd3, IKeyValue, Lease, Watcher } from "etcd3";
+import * as z from "zod/mini";
+import { DnsRecord } from "../backends/dns/records.js";
+import { diffElements, type ElementSet, isEmptyDelta, renderDelta } from "../backends/nftables/render.js";
+import { blockElements } from "../deploy/blocks.js";
+import { cutBlockedFlows, cutRevokedFlows } from "../deploy/conntrack.js";
+import { type DeployContext, dnsDrift, pushRecords, rewriteRecords } from "../deploy/lifecycle.js";
+import { applyTransactionAsync, type Gateway } from "../deploy/nft.js";
+import { canonicalOrNull, desiredElements, listTables, syncTables, tableDrift } from "../deploy/table.js";
+import { DiagnosticBag } from "../diagnostics/diagnostic.js";
+import { connectEtcd, type EtcdSettings, keys, parseBlocks } from "../store/etcd.js";
+import { type BlockEntry, isExperimentName } from "../store/schema.js";
+import type { TestbedConfig } from "../testbed/config.js";
+
+export interface AgentConfig {
+  /** The gateway's name in reports (letters, digits, - _ .). */
+  name: string;
+  testbed: TestbedConfig;
+  settings: EtcdSettings;
+  gw: Gateway;
+  /** This agent is the DNS writer. */
+  dns: boolean;
+  /** How often the kernel is compared with the state (ms). */
+  resyncMs: number;
+  /** The report's lease (s): an agent silent for longer is taken for gone. */
+  leaseTtl: number;
+  /** A JSON file the agent keeps up to date with its revision and staleness (for monitoring). */
+  statusFile?: string;
+  log: (line: string) => void;
+}
+
+interface Owned {
+  elements: ElementSet;
+  records: DnsRecord[];
+}
+
+const BLOCKLIST = "(blocklist)";
+
+// What the agent reads of a record. Element keys and comments go into nft's input: anything but the characters
+// fwc writes is refused, so that a record written by someone else cannot smuggle commands into a transaction.
+const Key = z
+  .string()
+  .check(z.regex(/^(?:[0-9A-Za-z_.:/-]|"[A-Za-z0-9_.@-]{1,15}"| ){1,400}$/, "is not an element fwc writes"));
+const Comment = z.string().check(z.regex(/^[^"\\\u0000-\u001f\u007f]{0,128}$/, "is not a comment fwc writes"));
+const AgentRecord = z.object({
+  experiment: z.string(),
+  applied: z.object({
+    elements: z.record(
+      z.string().check(z.regex(/^[a-z0-9_]{1,64}$/, "is not a set name")),
+      z.array(z.object({ key: Key, comment: Comment })),
+    ),
+    records: z.array(DnsRecord),
+  }),
+});
+
+/** An experiment's elements and records from its etcd value; a problem when it is not one fwc wrote. */
+export function readOwned(key: string, value: string): Owned | { problem: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(value);
+  } catch {
+    return { problem: `${key} is not JSON` };
+  }
+  const r = AgentRecord.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    return { problem: `${key}: ${i.path.join(".")} ${i.message}` };
+  }
+  if (!isExperimentName(r.data.experiment) || !key.endsWith(`/experiments/${r.data.experiment.toLowerCase()}`))
+    return { problem: `${key} holds the record of "${r.data.experiment}"` };
+  return r.data.applied;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Agent {
+  private readonly client: Etcd3;
+  private readonly k: ReturnType<typeof keys>;
+  private owners = new Map<string, Owned>();
+  private blocks: BlockEntry[] = [];
+  /** The etcd revision the tables hold. */
+  revision = "0";
+  stale = true;
+  private staleSince: string | null = new Date().toISOString();
+  private lease: Lease | null = null;
+  private watcher: Watcher | null = null;
+  /** Incremented at each list: events of an older watch are ignored. */
+  private epoch = 0;
+  private queue: { epoch: number; events: { key: string; value: string | null; mod: string }[] }[] = [];
+  private busy: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private relisting = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly canonical;
+  private readonly ctx: DeployContext;
+  private done: (() => void) | null = null;
+  /** Why the agent gave up (it then stops): another agent writes DNS. */
+  fatal: string | null = null;
+  /** Counters for the log and the tests. */
+  readonly counts = { lists: 0, deltas: 0, wholeWrites: 0, repairs: 0 };
+
+  /** An agent with its etcd client (run() starts it). */
+  static async create(config: AgentConfig): Promise<Agent> {
+    return new Agent(config, await connectEtcd(config.settings, Math.max(1000, (config.leaseTtl * 1000) / 3)));
+  }
+
+  private constructor(
+    readonly config: AgentConfig,
+    client: Etcd3,
+  ) {
+    this.client = client;
+    this.k = keys(config.settings.prefix);
+    this.canonical = canonicalOrNull(config.testbed);
+    this.ctx = {
+      stateDir: "",
+      testbed: config.testbed,
+      gw: config.gw,
+      dryRun: false,
+      waitMs: 0,
+      bag: new DiagnosticBag(),
+      out: [],
+    };
+  }
+
+  private log(s: string): void {
+    this.config.log(`fwc agent ${this.config.name}: ${s}`);
+  }
+
+  /** Runs until stop(): lists, watches, repairs; never gives up on etcd. */
+  async run(): Promise<void> {
+    const ended = new Promise<void>((r) => {
+      this.done = r;
+    });
+    this.writeStatus();
+    void this.connectLoop();
+    this.timer = setInterval(() => {
+      if (!this.stale && !this.relisting) this.serial(() => this.repair()).catch(() => undefined);
+    }, this.config.resyncMs);
+    await ended;
+  }
+
+  /** Ends cleanly: no more changes to the kernel, the report withdrawn, etcd closed. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.epoch++;
+    await this.busy.catch(() => undefined);
+    try {
+      await this.watcher?.cancel();
+    } catch {
+      // etcd gone: nothing to cancel
+    }
+    try {
+      await Promise.race([this.lease?.revoke(), sleep(1000)]);
+    } catch {
+      // the lease ends by itself
+    }
+    this.client.close();
+    this.log(`stopped at revision ${this.revision}; the gateway keeps its rules`);
+    this.done?.();
+  }
+
+  private markStale(why: string): void {
+    if (!this.stale) {
+      this.stale = true;
+      this.staleSince = new Date().toISOString();
+      this.log(`stale: ${why}; the gateway keeps the rules of revision ${this.revision}`);
+      this.writeStatus();
+    }
+    void this.connectLoop();
+  }
+
+  /** Lists again until etcd answers (backoff 0.2 s to 2 s). */
+  private async connectLoop(): Promise<void> {
+    if (this.relisting || this.stopping) return;
+    this.relisting = true;
+    for (let pause = 200; !this.stopping; pause = Math.min(2000, pause * 2)) {
+      try {
+        await this.relist();
+        break;
+      } catch (e) {
+        if (this.stopping) break;
+        if (e instanceof DnsWriterTaken) {
+          this.fatal = e.message;
+          this.log(`FWC833 ${e.message}`);
+          this.relisting = false;
+          await this.stop();
+          return;
+        }
+        if (!this.stale) {
+          this.stale = true;
+          this.staleSince = new Date().toISOString();
+          this.writeStatus();
+        }
+        this.log(`cannot follow etcd (${(e as Error).message.split("\n")[0]}); trying again`);
+        await sleep(pause);
+      }
+    }
+    this.relisting = false;
+  }
+
+  /**
+   * Runs `f` after what runs before it (lists, batches, resyncs never overlap on the kernel). Its failure is
+   * the caller's: the chain goes on.
+   */
+  private serial(f: () => Promise<void>): Promise<void> {
+    const run = this.busy.then(f);
+    this.busy = run.catch((e) => this.log(`FWC833 ${(e as Error).message?.split("\n")[0]}`));
+    return run;
+  }
+
+  /** Step 1 and the start of step 2. */
+  private async relist(): Promise<void> {
+    const epoch = ++this.epoch;
+    const old = this.watcher;
+    this.watcher = null;
+    old?.removeAllListeners();
+    void old?.cancel().catch(() => undefined);
+    this.queue = [];
+    const r = await this.client.getAll().prefix(this.k.experiments).exec();
+    const b = await this.client.get(this.k.blocks).revision(r.header.revision).exec();
+    const owners = new Map<string, Owned>();
+    for (const kv of r.kvs) {
+      const key = kv.key.toString();
+      const o = readOwned(key, kv.value.toString());
+      if ("problem" in o) {
+        // Its rules as this agent last had them (none after a restart): the controller wrote garbage.
+        this.log(`FWC833 ${o.problem}; that experiment's rules are left as they were`);
+        const had = this.owners.get(key.slice(this.k.experiments.length));
+        if (had !== undefined) owners.set(key.slice(this.k.experiments.length), had);
+      } else owners.set(key.slice(this.k.experiments.length), o);
+    }
+    let blocks = this.blocks;
+    try {
+      blocks = parseBlocks(this.k.blocks, b.kvs[0]?.value.toString() ?? null).entries;
+    } catch (e) {
+      this.log(`FWC833 ${(e as Error).message}; the blocklist is left as it was`);
+    }
+    await this.serial(async () => {
+      if (epoch !== this.epoch) return;
+      this.owners = owners;
+      this.blocks = blocks;
+      this.owners.set(BLOCKLIST, { elements: blockElements(blocks), records: [] });
+      this.wholeSync("list");
+      if (this.config.dns) await this.syncAllDns();
+      this.revision = r.header.revision;
+      this.counts.lists++;
+    });
+    if (epoch !== this.epoch) return;
+    await this.ensureLease();
+    if (this.config.dns) await this.takeDnsWriter();
+    const w = await this.client
+      .watch()
+      .inRange({ start: this.k.blocks, end: `${this.k.experiments.slice(0, -1)}0` })
+      .startRevision(String(BigInt(r.header.revision) + 1n))
+      .create();
+    if (epoch !== this.epoch) {
+      void w.cancel().catch(() => undefined);
+      return;
+    }
+    this.watcher = w;
+    w.on("data", (res) => {
+      if (epoch !== this.epoch) return;
+      const events = res.events.map((ev) => ({
+        key: ev.kv.key.toString(),
+        value: ev.type === "Delete" ? null : ev.kv.value.toString(),
+        mod: ev.kv.mod_revision,
+      }));
+      if (events.length === 0) return;
+      this.queue.push({ epoch, events });
+      this.serial(() => this.drain()).catch(() => undefined);
+    });
+    const lost = (why: string) => () => {
+      if (epoch === this.epoch && !this.stopping) this.markStale(why);
+    };
+    w.on("disconnected", lost("the watch lost its connection"));
+    w.on("error", lost("the watch failed (compacted past this agent's revision, or etcd refused it)"));
+    w.on("end", lost("the watch ended"));
+    this.stale = false;
+    this.staleSince = null;
+    await this.report();
+    this.log(`following etcd from revision ${this.revision} (${this.owners.size - 1} experiments)`);
+  }
+
+  /** The whole state against the kernel: nothing when they match, else the repair (delta, or whole tables). */
+  private wholeSync(why: string): boolean {
+    const parts = [...this.owners].map(([owner, o]) => ({ owner, elements: o.elements }));
+    const want = desiredElements(this.config.testbed, parts);
+    const listing = listTables(this.config.gw);
+    const drift = tableDrift(listing, want, this.canonical);
+    if (drift.length === 0) return false;
+    const synced = syncTables(this.config.gw, this.config.testbed, want, { canonical: this.canonical });
+    if (synced.changed === "whole") this.counts.wholeWrites++;
+    this.log(
+      `${why}: the kernel differed from etcd (${drift.length} differences); ${synced.changed === "whole" ? "wrote the tables whole" : `changed ${synced.changed} elements`}`,
+    );
+    this.cut(listing.elements, want.elements, true);
+    return true;
+  }
+
+  private cut(from: ElementSet, to: ElementSet, blocksChanged: boolean): void {
+    const revoked = cutRevokedFlows(this.config.gw, from, to);
+    if (revoked.problem !== undefined) this.log(`FWC809 ${revoked.problem}`);
+    if (blocksChanged) {
+      const b = cutBlockedFlows(this.config.gw, blockElements(this.blocks));
+      if (b.problem !== undefined) this.log(`FWC809 ${b.problem}`);
+    }
+  }
+
+  /** Step 2: the queued batches of events as one element delta. */
+  private async drain(): Promise<void> {
+    const batch = this.queue.splice(0).filter((q) => q.epoch === this.epoch);
+    if (batch.length === 0 || this.stopping) return;
+    const start = performance.now();
+    const before = new Map<string, Owned | undefined>();
+    let revision = this.revision;
+    let blocksChanged = false;
+    for (const { events } of batch)
+      for (const ev of events) {
+        if (BigInt(ev.mod) > BigInt(revision)) revision = ev.mod;
+        let owner: string;
+        let now: Owned | undefined;
+        if (ev.key === this.k.blocks) {
+          owner = BLOCKLIST;
+          try {
+            this.blocks = parseBlocks(ev.key, ev.value).entries;
+          } catch (e) {
+            this.log(`FWC833 ${(e as Error).message}; the blocklist is left as it was`);
+            continue;
+          }
+          now = { elements: blockElements(this.blocks), records: [] };
+          blocksChanged = true;
+        } else if (ev.key.startsWith(this.k.experiments)) {
+          owner = ev.key.slice(this.k.experiments.length);
+          if (ev.value === null) now = undefined;
+          else {
+            const o = readOwned(ev.key, ev.value);
+            if ("problem" in o) {
+              this.log(`FWC833 ${o.problem}; that experiment's rules are left as they were`);
+              continue;
+            }
+            now = o;
+          }
+        } else continue;
+        if (!before.has(owner)) before.set(owner, this.owners.get(owner));
+        if (now === undefined) this.owners.delete(owner);
+        else this.owners.set(owner, now);
+      }
+    const union = (f: (o: string) => Owned | undefined) => {
+      const out: ElementSet = {};
+      for (const o of before.keys())
+        for (const [set, es] of Object.entries(f(o)?.elements ?? {})) out[set] = [...(out[set] ?? []), ...es];
+      return out;
+    };
+    const from = union((o) => before.get(o));
+    const to = union((o) => this.owners.get(o));
+    const delta = diffElements(from, to);
+    let how = "";
+    if (!isEmptyDelta(delta)) {
+      try {
+        await applyTransactionAsync(this.config.gw, renderDelta(delta, `fwc agent: etcd revision ${revision}`));
+        this.counts.deltas++;
+        this.cut(from, to, blocksChanged);
+        const n = (s: ElementSet) => Object.values(s).reduce((a, es) => a + es.length, 0);
+        how = `+${n(delta.add)} -${n(delta.remove)} elements`;
+      } catch (e) {
+        // The delta does not apply (tables deleted, the kernel changed under us): write what etcd says.
+        this.log(`the delta did not apply (${(e as Error).message.split("\n")[0]}); comparing the whole tables`);
+        try {
+          this.wholeSync("repair");
+          how = "repaired whole";
+        } catch (e2) {
+          this.log(
+            `FWC803 cannot write the tables: ${(e2 as Error).message.split("\n")[0]}; trying again at the next change or resync`,
+          );
+          return;
+        }
+      }
+    }
+    if (this.config.dns)
+      for (const [owner, was] of before) {
+        const now = this.owners.get(owner);
+        const problems = await pushRecords(this.ctx, owner, was?.records ?? [], now?.records ?? [], false);
+        for (const p of problems) this.log(`FWC805 ${owner}: ${p}`);
+      }
+    this.revision = revision;
+    await this.report();
+    this.log(
+      `applied revision ${revision} (${before.size} owners${how ? `, ${how}` : ", no element change"}) in ${Math.round(performance.now() - start)} ms`,
+    );
+  }
+
+  /** Step 5. */
+  private async repair(): Promise<void> {
+    if (this.stale || this.stopping) return;
+    try {
+      if (this.wholeSync("resync")) this.counts.repairs++;
+    } catch (e) {
+      this.log(`FWC803 resync failed: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+
+  private async ensureLease(): Promise<void> {
+    if (this.lease !== null && !this.lease.revoked()) {
+      try {
+        await this.lease.keepaliveOnce();
+        return;
+      } catch {
+        // expired while etcd was away: a new one
+      }
+    }
+    this.lease?.removeAllListeners();
+    const lease = this.client.lease(this.config.leaseTtl);
+    lease.on("lost", () => {
+      if (this.lease === lease && !this.stopping) this.markStale("lost its lease (etcd did not answer)");
+    });
+    lease.on("keepaliveFailed", () => {
+      if (this.lease === lease && !this.stopping) this.markStale("cannot renew its lease");
+    });
+    await lease.grant();
+    this.lease = lease;
+  }
+
+  /** Step 3. */
+  private async report(): Promise<void> {
+    this.writeStatus();
+    if (this.lease === null || this.stale) return;
+    const value = JSON.stringify({
+      gateway: this.config.name,
+      revision: this.revision,
+      at: new Date().toISOString(),
+      stale: false,
+      host: hostname(),
+      pid: process.pid,
+    });
+    try {
+      await this.lease.put(this.k.gateway(this.config.name)).value(value);
+    } catch (e) {
+      this.markStale(`cannot write its report (${(e as Error).message.split("\n")[0]})`);
+    }
+  }
+
+  private writeStatus(): void {
+    const f = this.config.statusFile;
+    if (f === undefined) return;
+    const s = {
+      gateway: this.config.name,
+      revision: this.revision,
+      stale: this.stale,
+      staleSince: this.staleSince,
+      at: new Date().toISOString(),
+      experiments: Math.max(0, this.owners.size - (this.owners.has(BLOCKLIST) ? 1 : 0)),
+    };
+    try {
+      writeFileSync(`${f}.tmp`, `${JSON.stringify(s)}\n`);
+      renameSync(`${f}.tmp`, f);
+    } catch (e) {
+      this.log(`cannot write ${f}: ${(e as Error).message}`);
+    }
+  }
+
+  /** The one DNS writer: the dns-writer key on this agent's lease (another agent holding it: refused). */
+  private async takeDnsWriter(): Promise<void> {
+    const r = await this.client
+      .if(this.k.dnsWriter, "Create", "==", 0)
+      .then(this.lease!.put(this.k.dnsWriter).value(this.config.name))
+      .else(this.client.get(this.k.dnsWriter))
+      .commit();
+    if (r.succeeded) return;
+    const holder = (r.responses[0]?.response_range?.kvs as IKeyValue[] | undefined)?.[0]?.value.toString();
+    if (holder !== this.config.name)
+      throw new DnsWriterTaken(
+        `the agent of ${holder ?? "another gateway"} writes DNS already: exactly one agent may run with --dns`,
+      );
+  }
+
+  /** Every experiment's DNS names checked by query, and written again where they differ. */
+  private async syncAllDns(): Promise<void> {
+    for (const [owner, o] of this.owners) {
+      if (owner === BLOCKLIST || o.records.length === 0) continue;
+      const drift = await dnsDrift(this.ctx, o.records);
+      if (drift.length === 0) continue;
+      const problems = await rewriteRecords(this.ctx, owner, o.records);
+      this.log(
+        problems.length === 0 ? `wrote the DNS names of ${owner} again` : `FWC805 ${owner}: ${problems.join("; ")}`,
+      );
+    }
+  }
+}
+
+/** Another agent is the DNS writer. */
+export class DnsWriterTaken extends Error {}
