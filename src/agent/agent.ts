@@ -257,6 +257,9 @@ export class Agent {
     } catch (e) {
       this.log(`FWC833 ${(e as Error).message}; the blocklist is left as it was`);
     }
+    // The lease (and the DNS writer's key) first: an agent refused as a second DNS writer changes nothing.
+    await this.ensureLease();
+    if (this.config.dns) await this.takeDnsWriter();
     await this.serial(async () => {
       if (epoch !== this.epoch) return;
       this.owners = owners;
@@ -268,8 +271,6 @@ export class Agent {
       this.counts.lists++;
     });
     if (epoch !== this.epoch) return;
-    await this.ensureLease();
-    if (this.config.dns) await this.takeDnsWriter();
     const w = await this.client
       .watch()
       .inRange({ start: this.k.blocks, end: `${this.k.experiments.slice(0, -1)}0` })
