@@ -73,6 +73,28 @@ const AgentRecord = z.object({
   }),
 });
 
+/** Elements as fwc writes them (set names, keys, comments), else the first that is not. */
+function elementProblem(elements: ElementSet): string | null {
+  for (const [set, es] of Object.entries(elements)) {
+    if (!/^[a-z0-9_]{1,64}$/.test(set)) return `set "${set.slice(0, 40)}"`;
+    for (const e of es)
+      if (!Key.safeParse(e.key).success || !Comment.safeParse(e.comment).success)
+        return `element "${e.key.slice(0, 60)}"`;
+  }
+  return null;
+}
+
+/** The blocklist's elements, checked like an experiment's (the entries were checked by parseBlocks). */
+function blockOwned(key: string, entries: BlockEntry[]): Owned | { problem: string } {
+  try {
+    const elements = blockElements(entries);
+    const p = elementProblem(elements);
+    return p === null ? { elements, records: [] } : { problem: `${key}: ${p} is not one fwc writes` };
+  } catch (e) {
+    return { problem: `${key}: ${(e as Error).message}` };
+  }
+}
+
 /** An experiment's elements and records from its etcd value; a problem when it is not one fwc wrote. */
 export function readOwned(key: string, value: string): Owned | { problem: string } {
   let raw: unknown;
@@ -252,8 +274,13 @@ export class Agent {
       } else owners.set(key.slice(this.k.experiments.length), o);
     }
     let blocks = this.blocks;
+    let blockSet = this.owners.get(BLOCKLIST) ?? { elements: blockElements([]), records: [] };
     try {
-      blocks = parseBlocks(this.k.blocks, b.kvs[0]?.value.toString() ?? null).entries;
+      const entries = parseBlocks(this.k.blocks, b.kvs[0]?.value.toString() ?? null).entries;
+      const o = blockOwned(this.k.blocks, entries);
+      if ("problem" in o) throw new Error(o.problem);
+      blocks = entries;
+      blockSet = o;
     } catch (e) {
       this.log(`FWC833 ${(e as Error).message}; the blocklist is left as it was`);
     }
@@ -264,7 +291,7 @@ export class Agent {
       if (epoch !== this.epoch) return;
       this.owners = owners;
       this.blocks = blocks;
-      this.owners.set(BLOCKLIST, { elements: blockElements(blocks), records: [] });
+      this.owners.set(BLOCKLIST, blockSet);
       this.wholeSync("list");
       if (this.config.dns) await this.syncAllDns();
       this.revision = r.header.revision;
@@ -345,12 +372,15 @@ export class Agent {
         if (ev.key === this.k.blocks) {
           owner = BLOCKLIST;
           try {
-            this.blocks = parseBlocks(ev.key, ev.value).entries;
+            const entries = parseBlocks(ev.key, ev.value).entries;
+            const o = blockOwned(ev.key, entries);
+            if ("problem" in o) throw new Error(o.problem);
+            this.blocks = entries;
+            now = o;
           } catch (e) {
             this.log(`FWC833 ${(e as Error).message}; the blocklist is left as it was`);
             continue;
           }
-          now = { elements: blockElements(this.blocks), records: [] };
           blocksChanged = true;
         } else if (ev.key.startsWith(this.k.experiments)) {
           owner = ev.key.slice(this.k.experiments.length);

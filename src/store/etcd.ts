@@ -20,6 +20,7 @@
  * (--max-txn-ops), and one identity range can be thousands of ports.
  */
 import type { Etcd3, IKeyValue } from "etcd3";
+import ipaddr from "ipaddr.js";
 import * as z from "zod/mini";
 import { ReleasedPorts } from "../plan/allocations.js";
 import type { TestbedConfig } from "../testbed/config.js";
@@ -114,11 +115,21 @@ export function parseRecord(key: string, value: string): ExperimentState {
 
 export function parseBlocks(key: string, value: string | null): Blocks {
   if (value === null) return { version: 1, entries: [] };
+  let blocks: Blocks;
   try {
-    return BlocksSchema.parse(JSON.parse(value));
+    blocks = BlocksSchema.parse(JSON.parse(value));
   } catch {
     throw new StateError(`etcd key ${key} is not a blocklist written by fwc`);
   }
+  // The networks go into the gateways' sets: each must be a network as fwc writes it (address/length).
+  for (const e of blocks.entries) {
+    const ok =
+      /^[0-9A-Fa-f:.]{2,45}\/[0-9]{1,3}$/.test(e.cidr) &&
+      ipaddr.isValidCIDR(e.cidr) &&
+      (e.portEnd === undefined || (e.port !== undefined && e.port <= e.portEnd));
+    if (!ok) throw new StateError(`etcd key ${key}: "${e.cidr.slice(0, 80)}" is not a blocklist entry fwc writes`);
+  }
+  return blocks;
 }
 
 /** What one read of the prefix gave: the raw values, at one revision. */
