@@ -136,6 +136,10 @@ export class Agent {
   private readonly canonical;
   private readonly ctx: DeployContext;
   private done: (() => void) | null = null;
+  /** A batch could not be written to the kernel: the next one (or the resync) compares the whole tables. */
+  private needsWhole = false;
+  /** The revision of the events taken in while the kernel could not be written. */
+  private unapplied = "0";
   /** Why the agent gave up (it then stops): another agent writes DNS. */
   fatal: string | null = null;
   /** Counters for the log and the tests. */
@@ -408,7 +412,18 @@ export class Agent {
     const to = union((o) => this.owners.get(o));
     const delta = diffElements(from, to);
     let how = "";
-    if (!isEmptyDelta(delta)) {
+    if (this.needsWhole) {
+      // An earlier batch did not reach the kernel: a delta from what it should have held would be wrong.
+      try {
+        this.wholeSync("repair");
+        this.needsWhole = false;
+        how = "repaired whole";
+      } catch (e) {
+        this.unapplied = revision;
+        this.log(`FWC803 cannot write the tables: ${(e as Error).message.split("\n")[0]}; trying again later`);
+        return;
+      }
+    } else if (!isEmptyDelta(delta)) {
       try {
         await applyTransactionAsync(this.config.gw, renderDelta(delta, `fwc agent: etcd revision ${revision}`));
         this.counts.deltas++;
@@ -422,6 +437,10 @@ export class Agent {
           this.wholeSync("repair");
           how = "repaired whole";
         } catch (e2) {
+          // The batch is in this.owners but not on the kernel: its revision is not reported, and the next batch
+          // or the resync writes the whole tables.
+          this.needsWhole = true;
+          this.unapplied = revision;
           this.log(
             `FWC803 cannot write the tables: ${(e2 as Error).message.split("\n")[0]}; trying again at the next change or resync`,
           );
@@ -447,6 +466,12 @@ export class Agent {
     if (this.stale || this.stopping) return;
     try {
       if (this.wholeSync("resync")) this.counts.repairs++;
+      if (this.needsWhole) {
+        // The batch that did not reach the kernel is there now: its revision can be reported.
+        this.needsWhole = false;
+        if (BigInt(this.unapplied) > BigInt(this.revision)) this.revision = this.unapplied;
+        await this.report();
+      }
     } catch (e) {
       this.log(`FWC803 resync failed: ${(e as Error).message.split("\n")[0]}`);
     }
@@ -455,8 +480,8 @@ export class Agent {
   private async ensureLease(): Promise<void> {
     if (this.lease !== null && !this.lease.revoked()) {
       try {
-        await this.lease.keepaliveOnce();
-        return;
+        // A lease that etcd let expire while it was away answers with no time left: a new one.
+        if (Number((await this.lease.keepaliveOnce()).TTL) > 0) return;
       } catch {
         // expired while etcd was away: a new one
       }

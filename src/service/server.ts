@@ -184,14 +184,20 @@ export async function buildServer(
     ...(process.env.FWC_FAILPOINT ? { failpoint: process.env.FWC_FAILPOINT } : {}),
   });
   const log = o.log ?? ((line: string) => process.stderr.write(`fwc serve: ${line}\n`));
-  const batcher = new Batcher(context, {
-    round: (size, ms) => {
-      metrics.batch.observe(size);
-      metrics.apply.observe(ms / 1000);
+  const batcher = new Batcher(
+    context,
+    {
+      round: (size, ms) => {
+        metrics.batch.observe(size);
+        metrics.apply.observe(ms / 1000);
+      },
+      lockWait: (ms) => metrics.storeWait.observe(ms / 1000),
+      log,
     },
-    lockWait: (ms) => metrics.storeWait.observe(ms / 1000),
-    log,
-  });
+    // With etcd a round is one transaction only up to 100 experiments (etcd takes 128 operations in one):
+    // rounds stay within it.
+    { maxBatch: etcdReader === null ? 500 : 100, budgetMs: 200, maxQueued: 200 },
+  );
   const expiry = new Expiry(o, batcher, metrics, etcdReader);
 
   const app = Fastify({

@@ -149,4 +149,19 @@ describe.skipIf(!canRunKernelTests() || !canRunEtcd())("hostile values in etcd",
     expect(b.status, b.stderr).toBe(0);
     expect(ruleset()).toContain("192.0.2.0/24");
   }, 60_000);
+
+  it("fwc's tables deleted by hand: the next change's delta cannot apply, and the agent writes them whole", async () => {
+    lab.exec("gw", ["nft", "delete", "table", "inet", "fwc"]);
+    log = "";
+    const r = fwc(["open", "--exp", "proj/e", "--rdr", "web/8080"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toBe("");
+    // (the agent's log reaches this process once its event loop runs again)
+    for (let i = 0; i < 100 && !log.includes("applied revision"); i++) await sleep(50);
+    expect(log).toMatch(/the delta did not apply .*\n.*wrote the tables whole/);
+    const rules = ruleset();
+    expect(rules).toContain("table inet fwc");
+    expect(rules).toContain("10.1.1.3 . 8080");
+    expect(rules).toContain("192.0.2.0/24");
+  }, 30_000);
 });
