@@ -167,16 +167,20 @@ describe.skipIf(!canRunKernelTests() || !canRunEtcd())("three gateways following
       `users:\n  - name: alice\n    token_sha256: "${sha(TOKENS.alice)}"\n    projects: [proj]\n`,
       { mode: 0o600 },
     );
-    server = await startServer([
-      "--users",
-      join(dir, "users.yaml"),
-      "--testbed",
-      join(dir, "testbed.yaml"),
-      "--state",
-      join(dir, "unused-state"),
-      "--wait",
-      "2",
-    ]);
+    // The service scans etcd for grants whose time is up every half second.
+    server = await startServer(
+      [
+        "--users",
+        join(dir, "users.yaml"),
+        "--testbed",
+        join(dir, "testbed.yaml"),
+        "--state",
+        join(dir, "unused-state"),
+        "--wait",
+        "2",
+      ],
+      { FWC_EXPIRY_SCAN_MS: "500" },
+    );
   }, 90_000);
 
   afterAll(async () => {
@@ -256,6 +260,7 @@ describe.skipIf(!canRunKernelTests() || !canRunEtcd())("three gateways following
     expect(logs[0]).not.toContain("differed");
     expect(await session.ask("after")).toBe("db:22 after");
     session.end();
+    ok(["close", "--exp", "proj/e1", "--rdr", "db/22"]);
   }, 60_000);
 
   /** The external port of db:5432 now, as `fwc status` lists it. */
@@ -303,5 +308,29 @@ describe.skipIf(!canRunKernelTests() || !canRunEtcd())("three gateways following
     proxy.restore();
     await until(() => status(1)?.stale === false, 20_000, "gw2 following again");
     expect(labs[1]!.send("inet", "tcp", "198.51.100.1", p)).toBe("db:5432 198.51.100.2");
+  }, 60_000);
+
+  it("a grant with a lifetime, opened by the CLI, is removed on time by the service on every gateway", async () => {
+    // db:5432 answers a new connection with its name; db:22 echoes on an open connection.
+    const was = db5432Now();
+    ok(["close", "--exp", "proj/e1", "--rdr", "db/5432"]);
+    expect(everywhere(was)).toEqual(NOWHERE);
+    const e = ok(["open", "--exp", "proj/e1", "--rdr", "db/5432 db/22", "--for", "3s"]);
+    const p = port(e, "db", 5432);
+    expect(everywhere(p)).toEqual(Array(3).fill("db:5432 198.51.100.2"));
+    const session = await labs[2]!.session("inet", "198.51.100.1", port(e, "db", 22));
+    expect(await session.ask("hi")).toBe("db:22 hi");
+    await until(() => everywhere(p).every((r) => r === "-"), 15_000, "the grant removed on every gateway");
+    // The expiry is a change in etcd's audit log; once gw3 reports its revision (it cuts flows before it
+    // reports), the open connection through gw3 is cut too.
+    const audit = JSON.parse(etcd.ctl(["get", "--prefix", "/fwc-agents/audit/", "-w", "json"])) as {
+      kvs: { value: string; mod_revision: number }[];
+    };
+    const expired = audit.kvs.find((kv) =>
+      Buffer.from(kv.value, "base64").toString().includes('"who":"service:expiry"'),
+    );
+    expect(expired).toBeDefined();
+    await until(() => BigInt(status(2)!.revision) >= BigInt(expired!.mod_revision), 5000, "gw3 past the expiry");
+    expect(await session.ask("still?", 1500)).not.toBe("db:22 still?");
   }, 60_000);
 });
