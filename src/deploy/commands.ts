@@ -568,27 +568,34 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
 }
 
 /**
+ * Writes again the DNS names of each experiment whose names the server answers differently (a dry run only
+ * counts them); returns how many were written (or would be).
+ */
+async function rewriteDrifted(ctx: DeployContext, states: ExperimentState[]): Promise<number> {
+  let names = 0;
+  for (const st of states)
+    if ((await dnsDrift(ctx, st.applied.records)).length > 0) {
+      if (ctx.dryRun) {
+        names++;
+        continue;
+      }
+      const problems = await rewriteRecords(ctx, st.experiment, st.applied.records);
+      // Only names that were written count as written again.
+      if (problems.length === 0) names++;
+      for (const p of problems)
+        report(ctx, "FWC805", "dns", `${st.experiment}: ${p}`, "fix the zone by hand; fwc cannot replace that record");
+    }
+  return names;
+}
+
+/**
  * reconcile with the etcd store: the gateways are their agents' (each compares its kernel with etcd every
  * --resync); what is left is DNS, when the commands write it: every experiment's names, written again where
  * the server's answers differ.
  */
 async function reconcileEtcd(ctx: DeployContext, store: EtcdStore): Promise<boolean> {
   const states = store.listExperiments();
-  let names = 0;
-  if (store.settings.dns === "command")
-    for (const st of states)
-      if ((await dnsDrift(ctx, st.applied.records)).length > 0) {
-        names++;
-        if (ctx.dryRun) continue;
-        for (const p of await rewriteRecords(ctx, st.experiment, st.applied.records))
-          report(
-            ctx,
-            "FWC805",
-            "dns",
-            `${st.experiment}: ${p}`,
-            "fix the zone by hand; fwc cannot replace that record",
-          );
-      }
+  const names = store.settings.dns === "command" ? await rewriteDrifted(ctx, states) : 0;
   store.rollback();
   if (names > 0)
     ctx.out.push(`${ctx.dryRun ? "Would write" : "Wrote"} the DNS names of ${names} experiment(s) again.\n`);
@@ -781,25 +788,7 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
         });
         if (ctx.dryRun && synced.text !== "") ctx.out.push(synced.text);
         // DNS: every experiment's names, written again where the server's answers differ.
-        let names = 0;
-        for (const st of states)
-          if ((await dnsDrift(ctx, st.applied.records)).length > 0) {
-            if (ctx.dryRun) {
-              names++;
-              continue;
-            }
-            const problems = await rewriteRecords(ctx, st.experiment, st.applied.records);
-            // Only names that were written count as written again.
-            if (problems.length === 0) names++;
-            for (const p of problems)
-              report(
-                ctx,
-                "FWC805",
-                "dns",
-                `${st.experiment}: ${p}`,
-                "fix the zone by hand; fwc cannot replace that record",
-              );
-          }
+        const names = await rewriteDrifted(ctx, states);
         if (ctx.dryRun) return true;
         store.putIndexMeta({ base });
         store.commit();

@@ -450,18 +450,12 @@ async function makeReal(
     throw e;
   }
   await fail(ctx.failpoint, "after-nft");
-  const pushed: OwnerChange[] = [];
+  const dns = await pushChanges(ctx, named, one === null);
   const undo = async () => {
     await applyElements(ctx, applied.base, to, from, `undo ${what}`, () => whole(true));
-    for (const c of pushed) await pushRecords(ctx, c.exp, c.toRecords, c.fromRecords, false);
+    await dns.undo();
   };
-  const dnsProblems: string[] = [];
-  for (const c of named) {
-    pushed.push(c);
-    const problems = await pushRecords(ctx, c.exp, c.fromRecords, c.toRecords, true);
-    dnsProblems.push(...problems.map((p) => (one === null ? `${c.exp}: ${p}` : p)));
-    if (problems.length > 0) break;
-  }
+  const dnsProblems = dns.problems;
   if (dnsProblems.length > 0) {
     await undo();
     store.dropPending(generation);
@@ -519,6 +513,31 @@ async function makeReal(
 }
 
 /**
+ * Pushes the changes' DNS records one experiment after the other (each verified by query), stopping at the
+ * first that fails: its problems (prefixed with the experiment when `several`), and how to undo what was pushed.
+ */
+async function pushChanges(
+  ctx: DeployContext,
+  named: OwnerChange[],
+  several: boolean,
+): Promise<{ problems: string[]; undo: () => Promise<void> }> {
+  const pushed: OwnerChange[] = [];
+  const problems: string[] = [];
+  for (const c of named) {
+    pushed.push(c);
+    const ps = await pushRecords(ctx, c.exp, c.fromRecords, c.toRecords, true);
+    problems.push(...ps.map((p) => (several ? `${c.exp}: ${p}` : p)));
+    if (ps.length > 0) break;
+  }
+  return {
+    problems,
+    undo: async () => {
+      for (const c of pushed) await pushRecords(ctx, c.exp, c.toRecords, c.fromRecords, false);
+    },
+  };
+}
+
+/**
  * makeReal with the etcd store: DNS first when the commands write it (verified by query, undone if the write to
  * etcd fails), then one etcd transaction with the audit lines (EtcdConflict when another controller wrote
  * since this one read: the caller reads again and plans again), then the wait for the gateways' agents.
@@ -541,17 +560,7 @@ async function publishChanges(
   }));
   const dnsByCommand = store.settings.dns === "command";
   const named = dnsByCommand ? changes.filter((c) => c.fromRecords.length + c.toRecords.length > 0) : [];
-  const pushed: OwnerChange[] = [];
-  const undoDns = async () => {
-    for (const c of pushed) await pushRecords(ctx, c.exp, c.toRecords, c.fromRecords, false);
-  };
-  const dnsProblems: string[] = [];
-  for (const c of named) {
-    pushed.push(c);
-    const problems = await pushRecords(ctx, c.exp, c.fromRecords, c.toRecords, true);
-    dnsProblems.push(...problems.map((p) => (one === null ? `${c.exp}: ${p}` : p)));
-    if (problems.length > 0) break;
-  }
+  const { problems: dnsProblems, undo: undoDns } = await pushChanges(ctx, named, one === null);
   if (dnsProblems.length > 0) {
     await undoDns();
     for (const p of dnsProblems)

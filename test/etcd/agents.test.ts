@@ -145,18 +145,7 @@ describe.skipIf(!canRunKernelTests() || !canRunEtcd())("three gateways following
     writeFileSync(join(dir, "e1.ns"), NS);
     writeFileSync(join(dir, "e1.json"), JSON.stringify({ web: { ipv4: "10.1.1.3" }, db: { ipv4: "10.1.1.4" } }));
     for (const lab of labs) {
-      for (const ns of ["inet", "gw", "web", "db"]) lab.addNamespace(ns);
-      lab.link("inet", "inet0", ["198.51.100.2/24"], "gw", "eth0", ["198.51.100.1/24"]);
-      lab.insideLan(
-        ["10.1.1.1/24"],
-        [
-          ["web", ["10.1.1.3/24"]],
-          ["db", ["10.1.1.4/24"]],
-        ],
-        "10.1.1.1",
-      );
-      lab.exec("inet", ["ip", "route", "add", "10.1.1.0/24", "via", "198.51.100.1"]);
-      lab.exec("gw", ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+      lab.standard({ web: "10.1.1.3", db: "10.1.1.4" });
       await lab.listen("web", "tcp", "10.1.1.3", 80, "web:80");
       await lab.listen("db", "tcp", "10.1.1.4", 5432, "db:5432");
       await lab.echo("db", "10.1.1.4", 22, "db:22");

@@ -13,17 +13,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dnsSettings, infrastructureRecords } from "../../src/backends/dns/records.js";
 import { renderZone } from "../../src/backends/dns/zone.js";
-import type { TestbedConfig } from "../../src/testbed/config.js";
 import { canRunNamed, Named } from "../dns/named.js";
-import { FWC, TESTBED_YAML } from "../kernel/deploy-helpers.js";
+import { FWC, TESTBED, TESTBED_YAML } from "../kernel/deploy-helpers.js";
 import { canRunKernelTests, Lab } from "../kernel/lab.js";
 import { canRunEtcd, type Etcd, startEtcd } from "./etcd-helpers.js";
 
-const TB: TestbedConfig = {
-  domain: "testbed.example.net",
-  gateway: { name: "gw.testbed.example.net", ipv4: "198.51.100.1", outside: "eth0", inside: ["eth1"] },
-  ports: { from: 20000, to: 29999 },
-};
 const E1 = `set ns [new Simulator]
 source tb_compat.tcl
 set web [$ns node]
@@ -107,8 +101,8 @@ store:
   };
 
   beforeAll(async () => {
-    const s = dnsSettings(TB);
-    named = new Named(s.zone, renderZone(s, infrastructureRecords(TB, s), [], 2026112700));
+    const s = dnsSettings(TESTBED);
+    named = new Named(s.zone, renderZone(s, infrastructureRecords(TESTBED, s), [], 2026112700));
     await named.start();
     etcd = await startEtcd();
     writeFileSync(join(dir, "e1.ns"), E1);

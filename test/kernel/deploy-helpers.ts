@@ -1,6 +1,7 @@
 /** What the deploy tests on a real gateway share: the fwc binary, the testbed, and running fwc on a gateway. */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import type { TestbedConfig } from "../../src/testbed/config.js";
 import type { Lab } from "./lab.js";
 
 export const FWC = join(import.meta.dirname, "..", "..", "dist", "fwc.cjs");
@@ -14,6 +15,13 @@ gateway:
   inside: [eth1]
 ports: 20000-29999
 `;
+
+/** TESTBED_YAML as the parsed configuration (for rendering zones in the DNS tests). */
+export const TESTBED: TestbedConfig = {
+  domain: "testbed.example.net",
+  gateway: { name: "gw.testbed.example.net", ipv4: "198.51.100.1", outside: "eth0", inside: ["eth1"] },
+  ports: { from: 20000, to: 29999 },
+};
 
 /** The same testbed with IPv6 on the gateway (the attack and blocklist tests). */
 export const TESTBED6_YAML = `domain: testbed.example.net

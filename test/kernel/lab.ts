@@ -263,6 +263,22 @@ s.bind(${port}, ${JSON.stringify(addr)}, () => console.log("ready"));`;
     return this.exec(ns, args).trim();
   }
 
+  /**
+   * The usual lab: an Internet host "inet" (198.51.100.2) on the gateway's outside (eth0, 198.51.100.1), the
+   * nodes (name -> IPv4 address) on one LAN behind its eth1 (10.1.1.1/24), routed both ways, forwarding on.
+   */
+  standard(nodes: Record<string, string>): void {
+    for (const ns of ["inet", "gw", ...Object.keys(nodes)]) this.addNamespace(ns);
+    this.link("inet", "inet0", ["198.51.100.2/24"], "gw", "eth0", ["198.51.100.1/24"]);
+    this.insideLan(
+      ["10.1.1.1/24"],
+      Object.entries(nodes).map(([n, a]): [string, string[]] => [n, [`${a}/24`]]),
+      "10.1.1.1",
+    );
+    this.exec("inet", ["ip", "route", "add", "10.1.1.0/24", "via", "198.51.100.1"]);
+    this.exec("gw", ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+  }
+
   destroy(): void {
     for (const c of this.children) c.kill("SIGKILL");
     for (const ns of this.namespaces) {

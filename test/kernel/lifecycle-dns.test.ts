@@ -10,16 +10,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dnsSettings, infrastructureRecords } from "../../src/backends/dns/records.js";
 import { renderZone } from "../../src/backends/dns/zone.js";
-import type { TestbedConfig } from "../../src/testbed/config.js";
 import { canRunNamed, Named } from "../dns/named.js";
-import { fwcOn, TESTBED_YAML } from "./deploy-helpers.js";
+import { fwcOn, TESTBED, TESTBED_YAML } from "./deploy-helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
 
-const TB: TestbedConfig = {
-  domain: "testbed.example.net",
-  gateway: { name: "gw.testbed.example.net", ipv4: "198.51.100.1", outside: "eth0", inside: ["eth1"] },
-  ports: { from: 20000, to: 29999 },
-};
 const E1 = `set ns [new Simulator]
 source tb_compat.tcl
 set web [$ns node]
@@ -38,8 +32,8 @@ describe.skipIf(!canRunKernelTests() || !canRunNamed())("DNS through the lifecyc
   const table = () => lab.exec("gw", ["nft", "list", "map", "inet", "fwc", "rdr4"]);
 
   beforeAll(async () => {
-    const s = dnsSettings(TB);
-    named = new Named(s.zone, renderZone(s, infrastructureRecords(TB, s), [], 2026112200));
+    const s = dnsSettings(TESTBED);
+    named = new Named(s.zone, renderZone(s, infrastructureRecords(TESTBED, s), [], 2026112200));
     await named.start();
     writeFileSync(
       join(dir, "testbed.yaml"),

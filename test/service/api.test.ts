@@ -119,19 +119,7 @@ Promise.all(bodies.map((b) => fetch(url, { method: "POST", headers: { authorizat
       JSON.stringify({ web: { ipv4: "10.1.1.3", ipv6: "2620:0:e01::3" }, db: { ipv4: "10.1.1.4" } }),
     );
     writeFileSync(join(dir, "e2.json"), JSON.stringify({ x: { ipv4: "10.1.1.9" } }));
-    for (const ns of ["inet", "gw", "web", "db", "x"]) lab.addNamespace(ns);
-    lab.link("inet", "inet0", ["198.51.100.2/24"], "gw", "eth0", ["198.51.100.1/24"]);
-    lab.insideLan(
-      ["10.1.1.1/24"],
-      [
-        ["web", ["10.1.1.3/24"]],
-        ["db", ["10.1.1.4/24"]],
-        ["x", ["10.1.1.9/24"]],
-      ],
-      "10.1.1.1",
-    );
-    lab.exec("inet", ["ip", "route", "add", "10.1.1.0/24", "via", "198.51.100.1"]);
-    lab.exec("gw", ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    lab.standard({ web: "10.1.1.3", db: "10.1.1.4", x: "10.1.1.9" });
     await lab.listen("web", "tcp", "10.1.1.3", 80, "web:80");
     await lab.listen("web", "tcp", "10.1.1.3", 8080, "web:8080");
     for (const [exp, f] of [
