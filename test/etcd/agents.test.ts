@@ -10,27 +10,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FWC } from "../kernel/deploy-helpers.js";
+import { FWC, nsText, TESTBED_YAML } from "../kernel/deploy-helpers.js";
 import { canRunKernelTests, Lab } from "../kernel/lab.js";
 import { type Server, sha, startServer, TOKENS } from "../service/serve-helpers.js";
 import { canRunEtcd, cuttableProxy, type Etcd, startEtcd } from "./etcd-helpers.js";
 
-const NS = `set ns [new Simulator]
-source tb_compat.tcl
-set web [$ns node]
-set db [$ns node]
-tb-allow-external $web shared rdr "web/80"
-$ns run
-`;
+const NS = nsText(["web", "db"], 'tb-allow-external $web shared rdr "web/80"');
 
-const testbedYaml = (endpoint: string) => `domain: testbed.example.net
-gateway:
-  name: gw.testbed.example.net
-  ipv4: 198.51.100.1
-  outside: eth0
-  inside: [eth1]
-ports: 20000-29999
-store:
+const testbedYaml = (endpoint: string) => `${TESTBED_YAML}store:
   etcd:
     endpoints: ["${endpoint}"]
     prefix: /fwc-agents/

@@ -14,17 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dnsSettings, infrastructureRecords } from "../../src/backends/dns/records.js";
 import { renderZone } from "../../src/backends/dns/zone.js";
 import { canRunNamed, Named } from "../dns/named.js";
-import { FWC, TESTBED, TESTBED_YAML } from "../kernel/deploy-helpers.js";
+import { FWC, nsText, TESTBED, TESTBED_YAML } from "../kernel/deploy-helpers.js";
 import { canRunKernelTests, Lab } from "../kernel/lab.js";
 import { canRunEtcd, type Etcd, startEtcd } from "./etcd-helpers.js";
 
-const E1 = `set ns [new Simulator]
-source tb_compat.tcl
-set web [$ns node]
-set db [$ns node]
-tb-allow-external $web shared rdr "web/80"
-$ns run
-`;
+const E1 = nsText(["web", "db"], 'tb-allow-external $web shared rdr "web/80"');
 const name = (n: string, eid = "e1") => `${n}.${eid}.proj.testbed.example.net.`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

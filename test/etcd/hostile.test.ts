@@ -9,16 +9,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FWC, TESTBED_YAML } from "../kernel/deploy-helpers.js";
+import { FWC, nsText, TESTBED_YAML } from "../kernel/deploy-helpers.js";
 import { canRunKernelTests, Lab } from "../kernel/lab.js";
 import { canRunEtcd, type Etcd, startEtcd } from "./etcd-helpers.js";
 
-const NS = `set ns [new Simulator]
-source tb_compat.tcl
-set web [$ns node]
-tb-allow-external $web shared rdr "web/80"
-$ns run
-`;
+const NS = nsText(["web"], 'tb-allow-external $web shared rdr "web/80"');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!canRunKernelTests() || !canRunEtcd())("hostile values in etcd", () => {
