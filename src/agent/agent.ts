@@ -19,13 +19,14 @@
 import { renameSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Etcd3, IKeyValue, Lease, Watcher } from "etcd3";
+import ipaddr from "ipaddr.js";
 import * as z from "zod/mini";
 import { DnsRecord } from "../backends/dns/records.js";
-import { diffElements, type ElementSet, isEmptyDelta, renderDelta } from "../backends/nftables/render.js";
+import { diffElements, type ElementSet, isEmptyDelta, renderDelta, renderTable } from "../backends/nftables/render.js";
 import { blockElements } from "../deploy/blocks.js";
 import { cutBlockedFlows, cutRevokedFlows } from "../deploy/conntrack.js";
 import { type DeployContext, dnsDrift, pushRecords, rewriteRecords } from "../deploy/lifecycle.js";
-import { applyTransactionAsync, type Gateway } from "../deploy/nft.js";
+import { applyTransactionAsync, type Gateway, NftError, run } from "../deploy/nft.js";
 import { canonicalOrNull, desiredElements, listTables, syncTables, tableDrift } from "../deploy/table.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { connectEtcd, type EtcdSettings, keys, parseBlocks } from "../store/etcd.js";
@@ -73,13 +74,53 @@ const AgentRecord = z.object({
   }),
 });
 
-/** Elements as fwc writes them (set names, keys, comments), else the first that is not. */
-function elementProblem(elements: ElementSet): string | null {
+/** An address as fwc writes it: dotted-quad IPv4, or IPv6 (never a name, which nft would look up). */
+const isAddress = (t: string) => (t.includes(":") ? ipaddr.IPv6.isValid(t) : ipaddr.IPv4.isValidFourPartDecimal(t));
+
+/**
+ * One value of an element: an address, a network (no host bits), an address range, a port or port range,
+ * tcp or udp, a MAC address, an interface name in quotes.
+ */
+function tokenOk(t: string): boolean {
+  if (/^"[A-Za-z0-9_.@-]{1,15}"$/.test(t) || t === "tcp" || t === "udp") return true;
+  if (/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(t)) return true;
+  const ports = /^([0-9]{1,5})(?:-([0-9]{1,5}))?$/.exec(t);
+  if (ports !== null) {
+    const lo = Number(ports[1]);
+    const hi = Number(ports[2] ?? ports[1]);
+    return lo <= hi && hi <= 65535;
+  }
+  const slash = t.indexOf("/");
+  if (slash > 0) {
+    const addr = t.slice(0, slash);
+    if (!isAddress(addr) || !ipaddr.isValidCIDR(t)) return false;
+    // Host bits set: nft would keep the network, and the kernel would never match what etcd says.
+    const net = (t.includes(":") ? ipaddr.IPv6 : ipaddr.IPv4).networkAddressFromCIDR(t);
+    return net.toNormalizedString() === ipaddr.parse(addr).toNormalizedString();
+  }
+  const range = t.split("-");
+  if (range.length === 2)
+    return isAddress(range[0]!) && isAddress(range[1]!) && range[0]!.includes(":") === range[1]!.includes(":");
+  return isAddress(t);
+}
+
+/**
+ * Elements as fwc writes them (set names; keys made of typed values, a map's value after " : "; comments of
+ * at most 128 bytes), else the first that is not.
+ */
+export function elementProblem(elements: ElementSet): string | null {
   for (const [set, es] of Object.entries(elements)) {
     if (!/^[a-z0-9_]{1,64}$/.test(set)) return `set "${set.slice(0, 40)}"`;
-    for (const e of es)
-      if (!Key.safeParse(e.key).success || !Comment.safeParse(e.comment).success)
-        return `element "${e.key.slice(0, 60)}"`;
+    for (const e of es) {
+      const sides = e.key.split(" : ");
+      const ok =
+        Key.safeParse(e.key).success &&
+        sides.length <= 2 &&
+        sides.every((side) => side.split(" . ").every(tokenOk)) &&
+        Comment.safeParse(e.comment).success &&
+        Buffer.byteLength(e.comment) <= 128;
+      if (!ok) return `element "${e.key.slice(0, 60)}"${e.comment ? ` "${e.comment.slice(0, 40)}"` : ""}`;
+    }
   }
   return null;
 }
@@ -96,7 +137,7 @@ function blockOwned(key: string, entries: BlockEntry[]): Owned | { problem: stri
 }
 
 /** An experiment's elements and records from its etcd value; a problem when it is not one fwc wrote. */
-export function readOwned(key: string, value: string): Owned | { problem: string } {
+export function readOwned(prefix: string, key: string, value: string): Owned | { problem: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(value);
@@ -108,7 +149,10 @@ export function readOwned(key: string, value: string): Owned | { problem: string
     const i = r.error.issues[0]!;
     return { problem: `${key}: ${i.path.join(".")} ${i.message}` };
   }
-  if (!isExperimentName(r.data.experiment) || !key.endsWith(`/experiments/${r.data.experiment.toLowerCase()}`))
+  const bad = elementProblem(r.data.applied.elements as ElementSet);
+  if (bad !== null) return { problem: `${key}: ${bad} is not one fwc writes` };
+  // Exactly its own key: a copy under another key would stand for it and put back what it gives up.
+  if (!isExperimentName(r.data.experiment) || key !== `${prefix}experiments/${r.data.experiment.toLowerCase()}`)
     return { problem: `${key} holds the record of "${r.data.experiment}"` };
   return r.data.applied;
 }
@@ -125,6 +169,7 @@ export class Agent {
   stale = true;
   private staleSince: string | null = new Date().toISOString();
   private lease: Lease | null = null;
+  private leaseId = "";
   private watcher: Watcher | null = null;
   /** Incremented at each list: events of an older watch are ignored. */
   private epoch = 0;
@@ -132,6 +177,8 @@ export class Agent {
   private busy: Promise<void> = Promise.resolve();
   private stopping = false;
   private relisting = false;
+  /** The watch or lease failed while a list was under way. */
+  private listAgain = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly canonical;
   private readonly ctx: DeployContext;
@@ -191,9 +238,11 @@ export class Agent {
     this.stopping = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.epoch++;
-    await this.busy.catch(() => undefined);
+    // What is being applied to the kernel is finished (nft itself has a time limit).
+    await Promise.race([this.busy.catch(() => undefined), sleep(5000)]);
     try {
-      await this.watcher?.cancel();
+      // A link to etcd that drops everything silently would hold the cancel for ever.
+      await Promise.race([this.watcher?.cancel(), sleep(1000)]);
     } catch {
       // etcd gone: nothing to cancel
     }
@@ -208,11 +257,13 @@ export class Agent {
   }
 
   private markStale(why: string): void {
+    // Marked while a list is under way: that list may already have taken the old watch or lease, so list again.
+    if (this.relisting) this.listAgain = true;
     if (!this.stale) {
       this.stale = true;
       this.staleSince = new Date().toISOString();
       this.log(`stale: ${why}; the gateway keeps the rules of revision ${this.revision}`);
-      this.writeStatus();
+      void this.report();
     }
     void this.connectLoop();
   }
@@ -223,11 +274,13 @@ export class Agent {
     this.relisting = true;
     for (let pause = 200; !this.stopping; pause = Math.min(2000, pause * 2)) {
       try {
+        this.listAgain = false;
         await this.relist();
+        if (this.listAgain) continue;
         break;
       } catch (e) {
         if (this.stopping) break;
-        if (e instanceof DnsWriterTaken) {
+        if (e instanceof DnsWriterTaken || e instanceof GatewayNameTaken) {
           this.fatal = e.message;
           this.log(`FWC833 ${e.message}`);
           this.relisting = false;
@@ -269,7 +322,7 @@ export class Agent {
     const owners = new Map<string, Owned>();
     for (const kv of r.kvs) {
       const key = kv.key.toString();
-      const o = readOwned(key, kv.value.toString());
+      const o = readOwned(this.config.settings.prefix, key, kv.value.toString());
       if ("problem" in o) {
         // Its rules as this agent last had them (none after a restart): the controller wrote garbage.
         this.log(`FWC833 ${o.problem}; that experiment's rules are left as they were`);
@@ -290,6 +343,7 @@ export class Agent {
     }
     // The lease (and the DNS writer's key) first: an agent refused as a second DNS writer changes nothing.
     await this.ensureLease();
+    await this.claimReport();
     if (this.config.dns) await this.takeDnsWriter();
     await this.serial(async () => {
       if (epoch !== this.epoch) return;
@@ -335,8 +389,53 @@ export class Agent {
     this.log(`following etcd from revision ${this.revision} (${this.owners.size - 1} experiments)`);
   }
 
-  /** The whole state against the kernel: nothing when they match, else the repair (delta, or whole tables). */
+  /**
+   * syncOnce, and when nft refuses the whole tables: the experiments whose rules it refuses are found (halving
+   * the set, each half checked with `nft -c`), left out of the gateway (FWC833: their traffic is not passed, the
+   * others' is) until their record changes, and the tables written without them.
+   */
   private wholeSync(why: string): boolean {
+    try {
+      return this.syncOnce(why);
+    } catch (e) {
+      if (!(e instanceof NftError) || e.unknown) throw e;
+      const refused = this.findRefused();
+      if (refused.length === 0) throw e;
+      for (const owner of refused) {
+        this.log(`FWC833 nft refuses the rules of ${owner}: they are left out of the gateway until its record changes`);
+        this.owners.delete(owner);
+      }
+      return this.syncOnce(why);
+    }
+  }
+
+  /** The experiments whose rules nft refuses (the blocklist is never left out: it stays, or the write fails). */
+  private findRefused(): string[] {
+    const check = (owners: string[]) => {
+      const parts = owners.map((owner) => ({ owner, elements: this.owners.get(owner)?.elements ?? {} }));
+      const text = renderTable(this.config.testbed, [desiredElements(this.config.testbed, parts).elements], {
+        withBase: false,
+      });
+      return run(this.config.gw, ["-c", "-f", "-"], text).ok;
+    };
+    const all = [...this.owners.keys()].filter((o) => o !== BLOCKLIST);
+    if (check([BLOCKLIST, ...all]) || !check([BLOCKLIST])) return [];
+    const out: string[] = [];
+    const halve = (owners: string[]) => {
+      if (owners.length === 1) {
+        out.push(owners[0]!);
+        return;
+      }
+      const mid = owners.length >> 1;
+      for (const half of [owners.slice(0, mid), owners.slice(mid)])
+        if (half.length > 0 && !check([BLOCKLIST, ...half])) halve(half);
+    };
+    halve(all);
+    return out;
+  }
+
+  /** The whole state against the kernel: nothing when they match, else the repair (delta, or whole tables). */
+  private syncOnce(why: string): boolean {
     const parts = [...this.owners].map(([owner, o]) => ({ owner, elements: o.elements }));
     const want = desiredElements(this.config.testbed, parts);
     const listing = listTables(this.config.gw);
@@ -390,7 +489,7 @@ export class Agent {
           owner = ev.key.slice(this.k.experiments.length);
           if (ev.value === null) now = undefined;
           else {
-            const o = readOwned(ev.key, ev.value);
+            const o = readOwned(this.config.settings.prefix, ev.key, ev.value);
             if ("problem" in o) {
               this.log(`FWC833 ${o.problem}; that experiment's rules are left as they were`);
               continue;
@@ -494,27 +593,58 @@ export class Agent {
     lease.on("keepaliveFailed", () => {
       if (this.lease === lease && !this.stopping) this.markStale("cannot renew its lease");
     });
-    await lease.grant();
+    this.leaseId = await lease.grant();
     this.lease = lease;
   }
 
   /** Step 3. */
   private async report(): Promise<void> {
     this.writeStatus();
-    if (this.lease === null || this.stale) return;
+    if (this.lease === null) return;
     const value = JSON.stringify({
       gateway: this.config.name,
       revision: this.revision,
       at: new Date().toISOString(),
-      stale: false,
+      stale: this.stale,
       host: hostname(),
       pid: process.pid,
     });
+    const put = this.lease.put(this.k.gateway(this.config.name)).value(value);
+    if (this.stale) {
+      // Stale: said in etcd too when etcd still takes it (a broken watch); the lease ends the report otherwise.
+      await put.catch(() => undefined);
+      return;
+    }
     try {
-      await this.lease.put(this.k.gateway(this.config.name)).value(value);
+      await put;
     } catch (e) {
       this.markStale(`cannot write its report (${(e as Error).message.split("\n")[0]})`);
     }
+  }
+
+  /**
+   * The report's key is this agent's: absent, on its lease, or left by an agent of the same name on this host
+   * (a restart). Another host's agent of the same name is refused: two gateways under one name would hide each
+   * other's lag.
+   */
+  private async claimReport(): Promise<void> {
+    const key = this.k.gateway(this.config.name);
+    const r = await this.client.get(key).exec();
+    const kv = r.kvs[0];
+    if (kv === undefined || kv.lease === this.leaseId) return;
+    let host = "?";
+    let pid = "?";
+    try {
+      const o = JSON.parse(kv.value.toString());
+      host = String(o.host);
+      pid = String(o.pid);
+    } catch {
+      // not a report: taken over
+    }
+    if (host !== "?" && host !== hostname())
+      throw new GatewayNameTaken(
+        `an agent on ${host} (pid ${pid}) reports as ${this.config.name} already: give each gateway its own --gateway name`,
+      );
   }
 
   private writeStatus(): void {
@@ -545,7 +675,16 @@ export class Agent {
       .commit();
     if (r.succeeded) return;
     const holder = (r.responses[0]?.response_range?.kvs as IKeyValue[] | undefined)?.[0]?.value.toString();
-    if (holder !== this.config.name)
+    // Left by this gateway's agent before a restart: moved onto this agent's lease (it would end with the old one).
+    const moved =
+      holder === this.config.name &&
+      (
+        await this.client
+          .if(this.k.dnsWriter, "Value", "==", this.config.name)
+          .then(this.lease!.put(this.k.dnsWriter).value(this.config.name))
+          .commit()
+      ).succeeded;
+    if (!moved)
       throw new DnsWriterTaken(
         `the agent of ${holder ?? "another gateway"} writes DNS already: exactly one agent may run with --dns`,
       );
@@ -567,3 +706,5 @@ export class Agent {
 
 /** Another agent is the DNS writer. */
 export class DnsWriterTaken extends Error {}
+/** Another host's agent reports under this gateway's name. */
+export class GatewayNameTaken extends Error {}

@@ -77,5 +77,8 @@ export async function agentAction(opts: AgentCliOptions): Promise<number> {
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
   await agent.run();
-  return agent.fatal === null ? 0 : 1;
+  const code = agent.fatal === null ? 0 : 1;
+  // A connection to an etcd that no longer answers would keep the process alive after the agent stopped.
+  setTimeout(() => process.exit(code), 200).unref();
+  return code;
 }

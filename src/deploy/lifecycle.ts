@@ -42,6 +42,7 @@ import {
   type EtcdSettings,
   EtcdStore,
   EtcdUnavailable,
+  EtcdUnknown,
   etcdSettingsOf,
 } from "../store/etcd.js";
 import { hasLegacyState } from "../store/legacy.js";
@@ -577,6 +578,17 @@ async function publishChanges(
   try {
     revision = await store.publish();
   } catch (e) {
+    if (e instanceof EtcdUnknown) {
+      // The change may be in etcd: its DNS names stay, and nothing says it was not made.
+      report(
+        ctx,
+        "FWC830",
+        store.location,
+        `etcd did not confirm the write, which may or may not have been made: ${e.message}`,
+        "fwc status shows whether the change is there; run the command again if it is not",
+      );
+      return false;
+    }
     await undoDns();
     if (e instanceof EtcdUnavailable) {
       report(

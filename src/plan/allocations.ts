@@ -13,14 +13,21 @@
 import * as z from "zod/mini";
 import "../schema.js";
 
-export const PortAllocation = z.object({ key: z.string(), port: z.int(), portEnd: z.int() });
+/** A gateway port, or the first or last of a range (a record read back with others is refused, not expanded). */
+const Port = z.int().check(z.minimum(1), z.maximum(65535));
+const ordered = (r: { port: number; portEnd: number }) => r.port <= r.portEnd;
+export const PortAllocation = z
+  .object({ key: z.string(), port: Port, portEnd: Port })
+  .check(z.refine(ordered, "portEnd must not be below port"));
 /** Ports an experiment gave up: when (ISO time) and who, so that identity requests respect the quarantine. */
-export const ReleasedPorts = z.object({
-  port: z.int(),
-  portEnd: z.int(),
-  at: z.optional(z.string()),
-  by: z.optional(z.string()),
-});
+export const ReleasedPorts = z
+  .object({
+    port: Port,
+    portEnd: Port,
+    at: z.optional(z.string()),
+    by: z.optional(z.string()),
+  })
+  .check(z.refine(ordered, "portEnd must not be below port"));
 export type ReleasedPorts = z.infer<typeof ReleasedPorts>;
 export const Allocations = z.object({
   version: z.literal(1),

@@ -19,6 +19,8 @@
  * half-written. A key per port compared one by one was tried first; etcd allows 128 operations per transaction
  * (--max-txn-ops), and one identity range can be thousands of ports.
  */
+import { randomUUID } from "node:crypto";
+import { noop } from "cockatiel";
 import type { Etcd3, IKeyValue } from "etcd3";
 import ipaddr from "ipaddr.js";
 import * as z from "zod/mini";
@@ -45,8 +47,10 @@ export interface EtcdSettings {
 
 /** Thrown by a write whose transaction lost to another controller's: read again and plan again. */
 export class EtcdConflict extends Error {}
-/** etcd could not be reached, or refused a request. */
+/** etcd could not be reached, or refused a request: nothing was written. */
 export class EtcdUnavailable extends Error {}
+/** etcd did not answer a write: it may have been made, or not (fwc status tells). */
+export class EtcdUnknown extends Error {}
 
 /**
  * A client with deadlines: a call to an etcd that does not answer fails within `timeoutMs`. The client library
@@ -61,6 +65,9 @@ export async function connectEtcd(s: Pick<EtcdSettings, "endpoints">, timeoutMs 
   return new Etcd3({
     hosts: s.endpoints,
     dialTimeout: timeoutMs,
+    // No retries by the client: a write it sent again after a lost answer would look like another
+    // controller's (its condition fails), and a call must fail within its deadline, not three times it.
+    faultHandling: { global: noop, host: () => noop },
     defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + timeoutMs }),
     grpcOptions: { "grpc.max_receive_message_length": 512 * 1024 * 1024 },
   });
@@ -75,7 +82,7 @@ export async function etcdCall<T>(s: Pick<EtcdSettings, "endpoints">, f: () => P
   try {
     return await f();
   } catch (e) {
-    if (e instanceof EtcdConflict || e instanceof StateError) throw e;
+    if (e instanceof EtcdConflict || e instanceof StateError || e instanceof EtcdUnknown) throw e;
     throw new EtcdUnavailable(etcdProblem(s, e));
   }
 }
@@ -94,6 +101,9 @@ export const keys = (prefix: string) => ({
 
 const Meta = z.object({ released: z.array(ReleasedPorts) });
 
+/** The store's prefix of a key under experiments/ (what comes before the last "experiments/"). */
+const prefixOf = (key: string) => key.slice(0, key.lastIndexOf("experiments/"));
+
 /** A record read from etcd, checked: a damaged or foreign value is refused with its key, never taken for data. */
 export function parseRecord(key: string, value: string): ExperimentState {
   let raw: unknown;
@@ -108,7 +118,8 @@ export function parseRecord(key: string, value: string): ExperimentState {
     throw new StateError(`etcd key ${key}: ${i.path.join(".") || "(record)"}: ${i.message}`);
   }
   const exp = r.data.experiment.toLowerCase();
-  if (!isExperimentName(exp) || !key.endsWith(`experiments/${exp}`))
+  // Exactly its own key: a copy under another key would stand for it (and hide or undo its changes).
+  if (!isExperimentName(exp) || key !== keys(prefixOf(key)).experiment(exp))
     throw new StateError(`etcd key ${key} holds the record of experiment "${r.data.experiment}"`);
   return r.data;
 }
@@ -156,7 +167,7 @@ export async function readSnapshot(client: Etcd3, s: EtcdSettings): Promise<Snap
   const gen = others[2]!.kvs[0];
   const snap: Snapshot = {
     revision: r.header.revision,
-    generation: gen === undefined ? 0 : Number(gen.value.toString()) || 0,
+    generation: gen === undefined ? 0 : Number(gen.value.toString().split(" ")[0]) || 0,
     generationMod: gen?.mod_revision ?? "0",
     records: new Map(),
     blocks: value(0),
@@ -263,20 +274,23 @@ export class EtcdStore implements Store {
    * one with the one before. Then commits the copy in memory. Returns the revision of the last write (the one
    * the gateways must reach), or null when nothing changed.
    */
-  async publish(chunk = 100): Promise<string | null> {
+  async publish(chunk = 110): Promise<string | null> {
     const k = keys(this.settings.prefix);
+    // The blocklist and meta first, so that a write in parts never has a part the agents do not watch.
     const puts: { key: string; value: string | null }[] = [];
+    const records: { key: string; value: string | null }[] = [];
     for (const exp of this.touched) {
       const state = this.inner.readExperiment(exp);
       const value = state === null ? null : JSON.stringify(state);
-      if (value !== (this.seen.get(exp) ?? null)) puts.push({ key: k.experiment(exp), value });
+      if (value !== (this.seen.get(exp) ?? null)) records.push({ key: k.experiment(exp), value });
     }
     const blocks = JSON.stringify(this.inner.readBlocks());
     const blocksNow = this.blocksSeen === null && this.inner.readBlocks().entries.length === 0 ? null : blocks;
     if (blocksNow !== this.blocksSeen) puts.push({ key: k.blocks, value: blocksNow });
     const meta = JSON.stringify({ released: this.inner.readIndex().released });
     const metaNow = this.metaSeen === null && meta === JSON.stringify({ released: [] }) ? null : meta;
-    if (metaNow !== this.metaSeen && puts.length > 0) puts.push({ key: k.meta, value: metaNow });
+    if (metaNow !== this.metaSeen && puts.length + records.length > 0) puts.unshift({ key: k.meta, value: metaNow });
+    puts.push(...records);
     if (puts.length === 0) {
       this.inner.commit();
       this.touched.clear();
@@ -288,8 +302,10 @@ export class EtcdStore implements Store {
     for (let i = 0; i < puts.length; i += chunk) {
       const part = puts.slice(i, i + chunk);
       gen++;
+      // The generation's value names this write, so that a write whose answer was lost can be recognised.
+      const id = randomUUID();
       const ops = [
-        this.client.put(k.generation).value(String(gen)),
+        this.client.put(k.generation).value(`${gen} ${id}`),
         ...part.map((p) =>
           p.value === null ? this.client.delete().key(p.key) : this.client.put(p.key).value(p.value),
         ),
@@ -298,10 +314,24 @@ export class EtcdStore implements Store {
         ops.push(this.client.put(k.audit(gen)).value(this.auditLines.map((l) => JSON.stringify(l)).join("\n")));
       const txn =
         mod === "0" ? this.client.if(k.generation, "Create", "==", 0) : this.client.if(k.generation, "Mod", "==", mod);
-      const r = await etcdCall(this.settings, () => txn.then(...ops).commit());
+      let r: Awaited<ReturnType<typeof txn.commit>>;
+      try {
+        r = await etcdCall(this.settings, () => txn.then(...ops).commit());
+      } catch (e) {
+        // Never sent (no connection): not made.
+        if (i === 0 && /ECONNREFUSED|No connection established|Failed to connect|ENOTFOUND/.test(String(e))) throw e;
+        // No answer: the write may have been made. etcd is asked whether the generation is this write's.
+        const made = await this.madeBy(id, mod);
+        if (made === null) throw new EtcdUnknown((e as Error).message);
+        if (made === false) {
+          if (i === 0) throw e;
+          throw new EtcdUnknown(`${(e as Error).message}; ${i} of ${puts.length} keys were written`);
+        }
+        r = { succeeded: true, header: { revision: made } } as typeof r;
+      }
       if (!r.succeeded) {
         if (i > 0)
-          throw new EtcdUnavailable(
+          throw new EtcdUnknown(
             `another controller wrote to etcd while this change was written in parts: ${i} of ${puts.length} keys were written`,
           );
         throw new EtcdConflict("another controller changed the state since it was read");
@@ -325,6 +355,26 @@ export class EtcdStore implements Store {
     this.touched.clear();
     this.auditLines = [];
     return revision;
+  }
+
+  /**
+   * After a write whose answer was lost: the revision at which it was made (the generation's value is this
+   * write's); false when it can never be made (another write changed the generation it compared); null when
+   * it cannot be told (the generation is still the one it compared, and the write may still be on its way, or
+   * etcd does not answer).
+   */
+  private async madeBy(id: string, compared: string): Promise<string | false | null> {
+    try {
+      const r = await this.client
+        .get(keys(this.settings.prefix).generation)
+        .options({ deadline: Date.now() + 2000 })
+        .exec();
+      const kv = r.kvs[0];
+      if (kv?.value.toString().endsWith(` ${id}`)) return kv.mod_revision;
+      return (kv?.mod_revision ?? "0") !== compared ? false : null;
+    } catch {
+      return null;
+    }
   }
 
   // The Store interface: the copy in memory.
@@ -415,7 +465,7 @@ export class EtcdStore implements Store {
 export const GatewayReport = z.object({
   gateway: z.string(),
   /** The etcd revision whose state the gateway's tables hold. */
-  revision: z.string(),
+  revision: z.string().check(z.regex(/^[0-9]{1,19}$/, "is not a revision")),
   at: z.string(),
   /** The agent cannot follow etcd (it keeps its last rules). */
   stale: z.boolean(),

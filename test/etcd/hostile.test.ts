@@ -159,4 +159,49 @@ describe.skipIf(!canRunKernelTests() || !canRunEtcd())("hostile values in etcd",
     expect(rules).toContain("10.1.1.3 . 8080");
     expect(rules).toContain("192.0.2.0/24");
   }, 30_000);
+
+  it("a record that passes the checks but that nft refuses: that experiment is left out, every other change goes on", async () => {
+    const bad = good();
+    bad.experiment = "proj/bad";
+    bad.nodes = {};
+    bad.allocations = { ports: [], dedicated: [] };
+    // Every value is well formed, but a plain address set does not take a concatenation: nft refuses it.
+    bad.applied.elements = { nodes4: [{ key: "10.1.1.9 . tcp", comment: "proj/bad x" }] };
+    log = "";
+    await put("experiments/proj/bad", JSON.stringify(bad));
+    for (let i = 0; i < 100 && !log.includes("nft refuses the rules of proj/bad"); i++) await sleep(50);
+    expect(log).toContain("FWC833 nft refuses the rules of proj/bad");
+    // The good experiment's next change reaches the kernel and is reported (the command is done, not pending).
+    const r = fwc(["open", "--exp", "proj/e", "--rdr", "web/9090"]);
+    expect([r.status, r.stderr]).toEqual([0, ""]);
+    expect(ruleset()).toContain("10.1.1.3 . 9090");
+    expect(ruleset()).not.toContain("10.1.1.9");
+    etcd.ctl(["del", "/h/experiments/proj/bad"]);
+  }, 30_000);
+
+  it("a copy of a record under a longer key, a port range that would not fit in memory, a report that is not one: refused", async () => {
+    const copy = good();
+    log = "";
+    await put("experiments/aa/experiments/proj/e", JSON.stringify(copy));
+    expect(log).toContain("FWC833 /h/experiments/aa/experiments/proj/e");
+    etcd.ctl(["del", "/h/experiments/aa/experiments/proj/e"]);
+    const huge = good();
+    huge.experiment = "proj/huge";
+    huge.nodes = {};
+    huge.allocations.ports = [{ key: "tcp web 1-2000000000", port: 1, portEnd: 2_000_000_000 }];
+    etcd.ctl(["put", "/h/experiments/proj/huge", JSON.stringify(huge)]);
+    const st = fwc(["status"]);
+    expect(st.status).toBe(1);
+    expect(st.stderr).toMatch(/FWC802\]: etcd key \/h\/experiments\/proj\/huge: allocations\.ports\.0\.portEnd/);
+    etcd.ctl(["del", "/h/experiments/proj/huge"]);
+    etcd.ctl([
+      "put",
+      "/h/gateways/evil",
+      JSON.stringify({ gateway: "evil", revision: "abc", at: "x", stale: false, host: "h", pid: 1 }),
+    ]);
+    const st2 = fwc(["status"]);
+    expect(st2.stderr).not.toContain("internal error");
+    expect(st2.stderr).toContain("FWC833");
+    etcd.ctl(["del", "/h/gateways/evil"]);
+  }, 30_000);
 });

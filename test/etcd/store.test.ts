@@ -147,7 +147,7 @@ describe.skipIf(!canRunEtcd())("the etcd store", () => {
       ),
     ).toBe(true);
     const rev1 = await client.get("/one/generation").exec();
-    expect(rev1.kvs[0]!.value.toString()).toBe("1");
+    expect(rev1.kvs[0]!.value.toString()).toMatch(/^1 [0-9a-f-]{36}$/);
     const audit = await client.getAll().prefix("/one/audit/").strings();
     expect(Object.keys(audit)).toEqual(["/one/audit/000000000001"]);
     expect(JSON.parse(audit["/one/audit/000000000001"]!)).toMatchObject({ command: "swapin", experiment: "p/a" });
