@@ -12,7 +12,7 @@ import * as cmd from "../../src/deploy/commands.js";
 import { claimsOf, type DeployContext } from "../../src/deploy/lifecycle.js";
 import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
 import { SourceFile } from "../../src/diagnostics/source.js";
-import { EtcdStore, etcdSettingsOf } from "../../src/store/etcd.js";
+import { connectEtcd, EtcdStore, etcdSettingsOf } from "../../src/store/etcd.js";
 import { loadTestbed, type TestbedConfig } from "../../src/testbed/config.js";
 import { canRunEtcd, type Etcd, startEtcd } from "./etcd-helpers.js";
 
@@ -178,4 +178,63 @@ describe.skipIf(!canRunEtcd())("the etcd store", () => {
     expect(c.bag.items.map((d) => d.code)).toEqual(["FWC830"]);
     expect(c.bag.items[0]!.message).toContain("cannot use etcd at http://127.0.0.1:1");
   }, 30_000);
+
+  it("a write whose answer is lost is read back: made (done), never made (nothing changed), or unknown (said so)", async () => {
+    const t = testbed(etcd.url, "/lost/");
+    const c0 = context(t);
+    expect(
+      await cmd.swapin(
+        c0,
+        "p/a",
+        new SourceFile("x.ns", ""),
+        policy(["n"]),
+        { n: { ipv4: "10.1.1.2" } },
+        { json: true },
+      ),
+    ).toBe(true);
+    const settings = etcdSettingsOf(t)!;
+    const other = new Etcd3({ hosts: etcd.url });
+    /** A controller whose writes reach etcd (or not) and whose answers are lost. */
+    const lossy = async (mode: "applied" | "overtaken" | "lost") => {
+      const c = await connectEtcd(settings);
+      const realIf = c.if.bind(c);
+      c.if = ((...a: Parameters<typeof c.if>) => {
+        const b = realIf(...a);
+        const commit = b.commit.bind(b);
+        b.commit = async () => {
+          if (mode === "applied") await commit();
+          if (mode === "overtaken") await other.put("/lost/generation").value("99 someone-else");
+          throw new Error("4 DEADLINE_EXCEEDED: Deadline exceeded");
+        };
+        return b;
+      }) as typeof c.if;
+      return { store: await EtcdStore.open(c, settings, claimsOf), client: c };
+    };
+    const grantOf = async () => (await client.get("/lost/experiments/p/a").string()) ?? "";
+
+    const applied = await lossy("applied");
+    const c1 = { ...context(t), etcdCache: { store: applied.store } };
+    expect(await cmd.open(c1, "p/a", { rdr: "n/22" }, { json: true })).toBe(true);
+    expect(c1.bag.items.map((d) => d.code)).toEqual(["FWC832"]);
+    expect(await grantOf()).toContain('"port":22');
+
+    const lost = await lossy("lost");
+    const c2 = { ...context(t), etcdCache: { store: lost.store } };
+    expect(await cmd.open(c2, "p/a", { rdr: "n/80" }, { json: true })).toBe(false);
+    expect(c2.bag.items.map((d) => [d.code, d.message.slice(0, 60)])).toEqual([
+      ["FWC830", "etcd did not confirm the write, which may or may not have be"],
+    ]);
+
+    const overtaken = await lossy("overtaken");
+    const c3 = { ...context(t), etcdCache: { store: overtaken.store } };
+    expect(await cmd.open(c3, "p/a", { rdr: "n/443" }, { json: true })).toBe(false);
+    expect(c3.bag.items.map((d) => d.code)).toEqual(["FWC830"]);
+    expect(c3.bag.items[0]!.help).toContain("nothing was changed");
+    expect(await grantOf()).not.toContain('"port":443');
+    for (const x of [applied, lost, overtaken]) {
+      x.store.close();
+      x.client.close();
+    }
+    other.close();
+  });
 });
