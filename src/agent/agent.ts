@@ -22,12 +22,19 @@ import type { Etcd3, IKeyValue, Lease, Watcher } from "etcd3";
 import ipaddr from "ipaddr.js";
 import * as z from "zod/mini";
 import { DnsRecord } from "../backends/dns/records.js";
-import { diffElements, type ElementSet, isEmptyDelta, renderDelta, renderTable } from "../backends/nftables/render.js";
+import {
+  baseElements,
+  diffElements,
+  type ElementSet,
+  isEmptyDelta,
+  renderDelta,
+  renderTable,
+} from "../backends/nftables/render.js";
 import { blockElements } from "../deploy/blocks.js";
 import { cutBlockedFlows, cutRevokedFlows } from "../deploy/conntrack.js";
 import { type DeployContext, dnsDrift, pushRecords, rewriteRecords } from "../deploy/lifecycle.js";
-import { applyTransactionAsync, type Gateway, NftError, run } from "../deploy/nft.js";
-import { canonicalOrNull, desiredElements, listTables, syncTables, tableDrift } from "../deploy/table.js";
+import { applyTransaction, applyTransactionAsync, type Gateway, NftError, run } from "../deploy/nft.js";
+import { canonicalOrNull, desiredElements, diffNormalized, listTables, rulesDrift } from "../deploy/table.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { connectEtcd, type EtcdSettings, keys, parseBlocks } from "../store/etcd.js";
 import { type BlockEntry, isExperimentName } from "../store/schema.js";
@@ -436,17 +443,33 @@ export class Agent {
 
   /** The whole state against the kernel: nothing when they match, else the repair (delta, or whole tables). */
   private syncOnce(why: string): boolean {
-    const parts = [...this.owners].map(([owner, o]) => ({ owner, elements: o.elements }));
-    const want = desiredElements(this.config.testbed, parts);
+    // Every owner's elements and the gateway's own, in one set (whose element is whose is not needed here).
+    const want: ElementSet = {};
+    for (const s of [baseElements(this.config.testbed), ...[...this.owners.values()].map((o) => o.elements)])
+      for (const [set, es] of Object.entries(s)) {
+        const list = want[set] ?? [];
+        want[set] = list;
+        for (const e of es) list.push(e);
+      }
     const listing = listTables(this.config.gw);
-    const drift = tableDrift(listing, want, this.canonical);
-    if (drift.length === 0) return false;
-    const synced = syncTables(this.config.gw, this.config.testbed, want, { canonical: this.canonical });
-    if (synced.changed === "whole") this.counts.wholeWrites++;
-    this.log(
-      `${why}: the kernel differed from etcd (${drift.length} differences); ${synced.changed === "whole" ? "wrote the tables whole" : `changed ${synced.changed} elements`}`,
-    );
-    this.cut(listing.elements, want.elements, true);
+    const rules = rulesDrift(listing, this.canonical);
+    let what: string;
+    if (rules.length > 0 || this.canonical === null) {
+      // A table missing (a new gateway, a reboot) or rules not fwc's: the whole tables, without comparing
+      // their elements one by one.
+      applyTransaction(this.config.gw, renderTable(this.config.testbed, [want], { withBase: false }));
+      this.counts.wholeWrites++;
+      what = `${rules[0]?.what ?? "the rules could not be compared"}; wrote the tables whole`;
+    } else {
+      const delta = diffNormalized(listing.elements, want);
+      if (isEmptyDelta(delta)) return false;
+      applyTransaction(this.config.gw, renderDelta(delta, `fwc agent: ${why}`));
+      const n = (s: ElementSet) => Object.values(s).reduce((a, es) => a + es.length, 0);
+      what = `${n(delta.add) + n(delta.remove)} elements differed; changed them`;
+    }
+    this.log(`${why}: the kernel differed from etcd: ${what}`);
+    // Flows through what the kernel had and etcd does not are cut (none when there were no tables).
+    if (Object.values(listing.elements).some((es) => es.length > 0)) this.cut(listing.elements, want, true);
     return true;
   }
 
@@ -526,7 +549,8 @@ export class Agent {
       try {
         await applyTransactionAsync(this.config.gw, renderDelta(delta, `fwc agent: etcd revision ${revision}`));
         this.counts.deltas++;
-        this.cut(from, to, blocksChanged);
+        // Only a change that removes elements can revoke a flow (conntrack lists every flow: not for nothing).
+        if (Object.keys(delta.remove).length > 0 || blocksChanged) this.cut(from, to, blocksChanged);
         const n = (s: ElementSet) => Object.values(s).reduce((a, es) => a + es.length, 0);
         how = `+${n(delta.add)} -${n(delta.remove)} elements`;
       } catch (e) {

@@ -120,7 +120,10 @@ export const anyTable = (gw: Gateway): boolean => fwcTables(gw).length > 0;
 export function parseListing(text: string): ElementSet {
   const out: ElementSet = {};
   let name: string | null = null;
-  let body: string | null = null;
+  // The lines of the element list being read, and whether the last one ended inside quotes: each line is
+  // scanned once (a set of 100,000 elements is as many lines).
+  let body: string[] | null = null;
+  let quoted = false;
   for (const line of text.split("\n")) {
     const head = /^\t(?:set|map) (\S+) \{$/.exec(line);
     if (head) {
@@ -129,27 +132,33 @@ export function parseListing(text: string): ElementSet {
       continue;
     }
     if (name === null) continue;
+    let piece: string;
     if (body === null) {
       const at = line.indexOf("elements = {");
       if (at < 0) {
         if (line === "\t}") name = null;
         continue;
       }
-      body = line.slice(at + "elements = {".length);
-    } else body += ` ${line.trim()}`;
+      body = [];
+      quoted = false;
+      piece = line.slice(at + "elements = {".length);
+    } else piece = ` ${line.trim()}`;
     // The list ends at a closing brace outside quotes.
-    let quoted = false;
     let end = -1;
-    for (let i = 0; i < body.length; i++) {
-      const c = body[i];
+    for (let i = 0; i < piece.length; i++) {
+      const c = piece[i];
       if (c === '"') quoted = !quoted;
       else if (c === "}" && !quoted) {
         end = i;
         break;
       }
     }
-    if (end < 0) continue;
-    out[name] = splitElements(body.slice(0, end));
+    if (end < 0) {
+      body.push(piece);
+      continue;
+    }
+    body.push(piece.slice(0, end));
+    out[name] = splitElements(body.join(""));
     body = null;
   }
   return out;
@@ -174,6 +183,10 @@ function splitElements(list: string): { key: string; comment: string }[] {
   });
 }
 
+const OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+const CANONICAL_V4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
+const CANONICAL_V4_NET = new RegExp(`^(${OCTET}(?:\\.${OCTET}){3})/([0-9]|[12][0-9]|3[0-2])$`);
+
 /**
  * One spelling for an element key, for comparing what fwc wrote with what nft lists: canonical addresses, a
  * full-length prefix as the bare address, a one-port range as the port.
@@ -185,6 +198,10 @@ export function normalizeKey(key: string): string {
       side
         .split(" . ")
         .map((a) => {
+          // Most values are spelled one way already (IPv4 addresses, words, single ports): no parsing for them.
+          if (CANONICAL_V4.test(a) || /^[a-z]+$|^"[^"]*"$|^[0-9]{1,5}$/.test(a)) return a;
+          const v4net = CANONICAL_V4_NET.exec(a);
+          if (v4net !== null) return v4net[2] === "32" ? v4net[1]! : a;
           const m = /^([0-9]+)-([0-9]+)$/.exec(a);
           if (m) return m[1] === m[2] ? m[1]! : a;
           const [addr, len] = a.split("/");

@@ -129,6 +129,19 @@ const describe = (set: string, e: Element) => `${set} ${normalizeKey(e.key)}${e.
 
 /** Every difference between the listed tables and what the state wants. */
 export function tableDrift(listing: Listing, want: Desired, canonical: Record<Family, string[]> | null): TableDrift[] {
+  const out = rulesDrift(listing, canonical);
+  const d = diffNormalized(listing.elements, want.elements);
+  for (const [set, es] of Object.entries(d.add))
+    for (const e of es)
+      out.push({ owner: want.owner.get(slot(set, e.key)) ?? null, kind: "missing", what: describe(set, e) });
+  for (const [set, es] of Object.entries(d.remove))
+    for (const e of es)
+      out.push({ owner: want.owner.get(slot(set, e.key)) ?? null, kind: "unexpected", what: describe(set, e) });
+  return out;
+}
+
+/** The tables missing, and the rules that differ from fwc's (not compared when `canonical` is null). */
+export function rulesDrift(listing: Listing, canonical: Record<Family, string[]> | null): TableDrift[] {
   const out: TableDrift[] = [];
   for (const f of FAMILIES) {
     const text = listing.tables[f];
@@ -155,13 +168,6 @@ export function tableDrift(listing: Listing, want: Desired, canonical: Record<Fa
       });
     }
   }
-  const d = diffNormalized(listing.elements, want.elements);
-  for (const [set, es] of Object.entries(d.add))
-    for (const e of es)
-      out.push({ owner: want.owner.get(slot(set, e.key)) ?? null, kind: "missing", what: describe(set, e) });
-  for (const [set, es] of Object.entries(d.remove))
-    for (const e of es)
-      out.push({ owner: want.owner.get(slot(set, e.key)) ?? null, kind: "unexpected", what: describe(set, e) });
   return out;
 }
 
