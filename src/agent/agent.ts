@@ -18,6 +18,8 @@
  */
 import { renameSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { Etcd3, IKeyValue, Lease, Watcher } from "etcd3";
 import ipaddr from "ipaddr.js";
 import * as z from "zod/mini";
@@ -57,29 +59,48 @@ export interface AgentConfig {
   log: (line: string) => void;
 }
 
+/**
+ * An owner's (an experiment's, the blocklist's) part of the gateway: its elements kept as their JSON text (an
+ * agent holds every experiment of the testbed; text is a fifth of the objects' memory), unpacked when used.
+ */
 interface Owned {
-  elements: ElementSet;
+  packed: string;
   records: DnsRecord[];
 }
+const pack = (elements: ElementSet, records: DnsRecord[] = []): Owned => ({
+  packed: JSON.stringify(elements),
+  records,
+});
+const unpack = (o: Owned | undefined): ElementSet => (o === undefined ? {} : (JSON.parse(o.packed) as ElementSet));
 
 const BLOCKLIST = "(blocklist)";
 
 // What the agent reads of a record. Element keys and comments go into nft's input: anything but the characters
 // fwc writes is refused, so that a record written by someone else cannot smuggle commands into a transaction.
-const Key = z
-  .string()
-  .check(z.regex(/^(?:[0-9A-Za-z_.:/-]|"[A-Za-z0-9_.@-]{1,15}"| ){1,400}$/, "is not an element fwc writes"));
-const Comment = z.string().check(z.regex(/^[^"\\\u0000-\u001f\u007f]{0,128}$/, "is not a comment fwc writes"));
-const AgentRecord = z.object({
-  experiment: z.string(),
-  applied: z.object({
-    elements: z.record(
-      z.string().check(z.regex(/^[a-z0-9_]{1,64}$/, "is not a set name")),
-      z.array(z.object({ key: Key, comment: Comment })),
-    ),
-    records: z.array(DnsRecord),
-  }),
-});
+const KEY = /^(?:[0-9A-Za-z_.:/-]|"[A-Za-z0-9_.@-]{1,15}"| ){1,400}$/;
+const COMMENT = /^[^"\\\u0000-\u001f\u007f]{0,128}$/;
+const Records = z.array(DnsRecord);
+
+/**
+ * The part of a record the agent reads, when it has the shape fwc writes (set names, keys and comments are then
+ * checked by elementProblem): checked by hand, since an agent reads every record of the testbed when it lists.
+ */
+function shapeOf(raw: unknown): { experiment: string; elements: ElementSet; records: unknown[] } | string {
+  const r = raw as { experiment?: unknown; applied?: { elements?: unknown; records?: unknown } } | null;
+  if (typeof r !== "object" || r === null || typeof r.experiment !== "string") return "experiment: not a name";
+  const a = r.applied;
+  if (typeof a !== "object" || a === null) return "applied: missing";
+  if (!Array.isArray(a.records)) return "applied.records: not a list";
+  const els = a.elements;
+  if (typeof els !== "object" || els === null || Array.isArray(els)) return "applied.elements: not sets";
+  for (const [set, es] of Object.entries(els)) {
+    if (!Array.isArray(es)) return `applied.elements.${set.slice(0, 40)}: not a list`;
+    for (const e of es)
+      if (typeof e !== "object" || e === null || typeof e.key !== "string" || typeof e.comment !== "string")
+        return `applied.elements.${set.slice(0, 40)}: not elements`;
+  }
+  return { experiment: r.experiment, elements: els as ElementSet, records: a.records };
+}
 
 /** An address as fwc writes it: dotted-quad IPv4, or IPv6 (never a name, which nft would look up). */
 const isAddress = (t: string) => (t.includes(":") ? ipaddr.IPv6.isValid(t) : ipaddr.IPv4.isValidFourPartDecimal(t));
@@ -121,10 +142,10 @@ export function elementProblem(elements: ElementSet): string | null {
     for (const e of es) {
       const sides = e.key.split(" : ");
       const ok =
-        Key.safeParse(e.key).success &&
+        KEY.test(e.key) &&
         sides.length <= 2 &&
         sides.every((side) => side.split(" . ").every(tokenOk)) &&
-        Comment.safeParse(e.comment).success &&
+        COMMENT.test(e.comment) &&
         Buffer.byteLength(e.comment) <= 128;
       if (!ok) return `element "${e.key.slice(0, 60)}"${e.comment ? ` "${e.comment.slice(0, 40)}"` : ""}`;
     }
@@ -137,34 +158,51 @@ function blockOwned(key: string, entries: BlockEntry[]): Owned | { problem: stri
   try {
     const elements = blockElements(entries);
     const p = elementProblem(elements);
-    return p === null ? { elements, records: [] } : { problem: `${key}: ${p} is not one fwc writes` };
+    return p === null ? pack(elements) : { problem: `${key}: ${p} is not one fwc writes` };
   } catch (e) {
     return { problem: `${key}: ${(e as Error).message}` };
   }
 }
 
 /** An experiment's elements and records from its etcd value; a problem when it is not one fwc wrote. */
-export function readOwned(prefix: string, key: string, value: string): Owned | { problem: string } {
+export function readOwned(prefix: string, key: string, value: string, withRecords = true): Owned | { problem: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(value);
   } catch {
     return { problem: `${key} is not JSON` };
   }
-  const r = AgentRecord.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    return { problem: `${key}: ${i.path.join(".")} ${i.message}` };
-  }
-  const bad = elementProblem(r.data.applied.elements as ElementSet);
+  const shape = shapeOf(raw);
+  if (typeof shape === "string") return { problem: `${key}: ${shape}` };
+  const r = { data: { experiment: shape.experiment, applied: { elements: shape.elements, records: shape.records } } };
+  const bad = elementProblem(r.data.applied.elements);
   if (bad !== null) return { problem: `${key}: ${bad} is not one fwc writes` };
   // Exactly its own key: a copy under another key would stand for it and put back what it gives up.
   if (!isExperimentName(r.data.experiment) || key !== `${prefix}experiments/${r.data.experiment.toLowerCase()}`)
     return { problem: `${key} holds the record of "${r.data.experiment}"` };
-  return r.data.applied;
+  if (!withRecords) return pack(r.data.applied.elements);
+  const records = Records.safeParse(r.data.applied.records);
+  if (!records.success) return { problem: `${key}: applied.records ${records.error.issues[0]!.message}` };
+  return pack(r.data.applied.elements, records.data);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A full garbage collection: after a list, the whole state's text and objects are garbage, and an agent lives
+ * long; without it V8 keeps that memory for a long while (the agent's resident memory would be its peak).
+ */
+const collect = (() => {
+  try {
+    setFlagsFromString("--expose-gc");
+    return runInNewContext("gc") as () => void;
+  } catch {
+    return () => undefined;
+  }
+})();
+
+/** Experiments read from etcd at a time when listing. */
+const PAGE = 2000;
 
 export class Agent {
   private readonly client: Etcd3;
@@ -324,21 +362,43 @@ export class Agent {
     old?.removeAllListeners();
     void old?.cancel().catch(() => undefined);
     this.queue = [];
-    const r = await this.client.getAll().prefix(this.k.experiments).exec();
-    const b = await this.client.get(this.k.blocks).revision(r.header.revision).exec();
+    const started = performance.now();
+    // The experiments in pages of PAGE at one revision (the first page's): what a page holds is checked and
+    // dropped before the next is read, so that the whole state's text is never in memory at once.
     const owners = new Map<string, Owned>();
-    for (const kv of r.kvs) {
-      const key = kv.key.toString();
-      const o = readOwned(this.config.settings.prefix, key, kv.value.toString());
-      if ("problem" in o) {
-        // Its rules as this agent last had them (none after a restart): the controller wrote garbage.
-        this.log(`FWC833 ${o.problem}; that experiment's rules are left as they were`);
-        const had = this.owners.get(key.slice(this.k.experiments.length));
-        if (had !== undefined) owners.set(key.slice(this.k.experiments.length), had);
-      } else owners.set(key.slice(this.k.experiments.length), o);
+    const end = `${this.k.experiments.slice(0, -1)}0`;
+    const first = await this.client.getAll().inRange({ start: this.k.experiments, end }).limit(PAGE).exec();
+    const revision = first.header.revision;
+    const next = (after: IKeyValue) =>
+      this.client
+        .getAll()
+        .inRange({ start: `${after.key.toString()}\u0000`, end })
+        .limit(PAGE)
+        .revision(revision)
+        .exec();
+    for (let page = first; ; ) {
+      // The next page is read while this one is checked.
+      const last = page.kvs[page.kvs.length - 1];
+      const coming = page.more && last !== undefined ? next(last) : null;
+      coming?.catch(() => undefined);
+      for (const kv of page.kvs) {
+        const key = kv.key.toString();
+        const o = readOwned(this.config.settings.prefix, key, kv.value.toString(), this.config.dns);
+        if ("problem" in o) {
+          // Its rules as this agent last had them (none after a restart): the controller wrote garbage.
+          this.log(`FWC833 ${o.problem}; that experiment's rules are left as they were`);
+          const had = this.owners.get(key.slice(this.k.experiments.length));
+          if (had !== undefined) owners.set(key.slice(this.k.experiments.length), had);
+        } else owners.set(key.slice(this.k.experiments.length), o);
+      }
+      if (coming === null) break;
+      page = await coming;
     }
+    const r = { header: { revision } };
+    const b = await this.client.get(this.k.blocks).revision(r.header.revision).exec();
+    const read = performance.now() - started;
     let blocks = this.blocks;
-    let blockSet = this.owners.get(BLOCKLIST) ?? { elements: blockElements([]), records: [] };
+    let blockSet = this.owners.get(BLOCKLIST) ?? pack(blockElements([]));
     try {
       const entries = parseBlocks(this.k.blocks, b.kvs[0]?.value.toString() ?? null).entries;
       const o = blockOwned(this.k.blocks, entries);
@@ -357,7 +417,13 @@ export class Agent {
       this.owners = owners;
       this.blocks = blocks;
       this.owners.set(BLOCKLIST, blockSet);
+      // The pages read are garbage now: gone before the whole tables are built.
+      collect();
       this.wholeSync("list");
+      collect();
+      this.log(
+        `listed ${owners.size - 1} experiments at revision ${r.header.revision} in ${Math.round(read)} ms; the kernel in step after ${Math.round(performance.now() - started)} ms`,
+      );
       if (this.config.dns) await this.syncAllDns();
       this.revision = r.header.revision;
       this.counts.lists++;
@@ -419,7 +485,7 @@ export class Agent {
   /** The experiments whose rules nft refuses (the blocklist is never left out: it stays, or the write fails). */
   private findRefused(): string[] {
     const check = (owners: string[]) => {
-      const parts = owners.map((owner) => ({ owner, elements: this.owners.get(owner)?.elements ?? {} }));
+      const parts = owners.map((owner) => ({ owner, elements: unpack(this.owners.get(owner)) }));
       const text = renderTable(this.config.testbed, [desiredElements(this.config.testbed, parts).elements], {
         withBase: false,
       });
@@ -445,7 +511,7 @@ export class Agent {
   private syncOnce(why: string): boolean {
     // Every owner's elements and the gateway's own, in one set (whose element is whose is not needed here).
     const want: ElementSet = {};
-    for (const s of [baseElements(this.config.testbed), ...[...this.owners.values()].map((o) => o.elements)])
+    for (const s of [baseElements(this.config.testbed), ...[...this.owners.values()].map(unpack)])
       for (const [set, es] of Object.entries(s)) {
         const list = want[set] ?? [];
         want[set] = list;
@@ -512,7 +578,7 @@ export class Agent {
           owner = ev.key.slice(this.k.experiments.length);
           if (ev.value === null) now = undefined;
           else {
-            const o = readOwned(this.config.settings.prefix, ev.key, ev.value);
+            const o = readOwned(this.config.settings.prefix, ev.key, ev.value, this.config.dns);
             if ("problem" in o) {
               this.log(`FWC833 ${o.problem}; that experiment's rules are left as they were`);
               continue;
@@ -527,7 +593,7 @@ export class Agent {
     const union = (f: (o: string) => Owned | undefined) => {
       const out: ElementSet = {};
       for (const o of before.keys())
-        for (const [set, es] of Object.entries(f(o)?.elements ?? {})) out[set] = [...(out[set] ?? []), ...es];
+        for (const [set, es] of Object.entries(unpack(f(o)))) out[set] = [...(out[set] ?? []), ...es];
       return out;
     };
     const from = union((o) => before.get(o));

@@ -4,7 +4,6 @@
  * gateway's rules in place.
  */
 import { join } from "node:path";
-import { setFlagsFromString } from "node:v8";
 import { parseDuration } from "../access/lifetime.js";
 import { Agent } from "../agent/agent.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
@@ -32,7 +31,6 @@ const fail = (m: string) => {
 };
 
 export async function agentAction(opts: AgentCliOptions): Promise<number> {
-  setFlagsFromString("--max-semi-space-size=16");
   if (opts.gateway === undefined || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(opts.gateway))
     return fail("agent needs --gateway NAME: letters, digits, and - _ . (at most 63), the gateway's name in reports");
   const resync = parseDuration(opts.resync ?? "30s");
