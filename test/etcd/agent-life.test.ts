@@ -3,14 +3,14 @@
  * gateway name is one agent (another host's agent under the same name is refused); the DNS agent keeps the
  * dns-writer key across its own restart (on its new lease), so that no second writer can take it meanwhile.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FWC, TESTBED_YAML } from "../kernel/deploy-helpers.js";
 import { canRunKernelTests, Lab } from "../kernel/lab.js";
-import { canRunEtcd, cuttableProxy, type Etcd, startEtcd } from "./etcd-helpers.js";
+import { canRunEtcd, cuttableProxy, type Etcd, startAgent, startEtcd } from "./etcd-helpers.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -26,43 +26,9 @@ describe.skipIf(!canRunKernelTests() || !canRunEtcd())("the agent's own life", (
       `${TESTBED_YAML}store:\n  etcd:\n    endpoints: ["${endpoint}"]\n    prefix: /life/\n    dns: ${dns}\n`,
     );
   const agent = (file: string, gateway: string, ns: string, extra: string[] = []) => {
-    rmSync(join(dir, `${gateway}.status`), { force: true });
-    const child = spawn(
-      FWC,
-      [
-        "agent",
-        "--gateway",
-        gateway,
-        "--testbed",
-        join(dir, file),
-        "--netns",
-        lab.name(ns),
-        "--lease",
-        "3s",
-        "--status-file",
-        join(dir, `${gateway}.status`),
-        ...extra,
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    children.push(child);
-    let log = "";
-    child.stderr!.on("data", (d: Buffer) => {
-      log += String(d);
-    });
-    const exited = new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
-    const following = async () => {
-      for (let i = 0; i < 200; i++) {
-        try {
-          if (JSON.parse(readFileSync(join(dir, `${gateway}.status`), "utf8")).stale === false) return;
-        } catch {
-          // not written yet
-        }
-        await sleep(50);
-      }
-      throw new Error(`${gateway} did not follow etcd:\n${log}`);
-    };
-    return { child, exited, following, log: () => log };
+    const a = startAgent(FWC, dir, { testbed: join(dir, file), gateway, netns: lab.name(ns), extra });
+    children.push(a.child);
+    return a;
   };
   /** The key's lease (a 64-bit number: read as text, JSON.parse would round it). */
   const leaseOf = (key: string) => /"lease":(\d+)/.exec(etcd.ctl(["get", key, "-w", "json"]))?.[1];

@@ -6,8 +6,8 @@
  *   - `dns: agent`: the one agent started with --dns writes them as it applies the changes; a second agent with
  *     --dns is refused and changes nothing; --dns against `dns: command` is a usage error.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +16,7 @@ import { renderZone } from "../../src/backends/dns/zone.js";
 import { canRunNamed, Named } from "../dns/named.js";
 import { FWC, nsText, TESTBED, TESTBED_YAML } from "../kernel/deploy-helpers.js";
 import { canRunKernelTests, Lab } from "../kernel/lab.js";
-import { canRunEtcd, type Etcd, startEtcd } from "./etcd-helpers.js";
+import { canRunEtcd, type Etcd, startAgent, startEtcd } from "./etcd-helpers.js";
 
 const E1 = nsText(["web", "db"], 'tb-allow-external $web shared rdr "web/80"');
 const name = (n: string, eid = "e1") => `${n}.${eid}.proj.testbed.example.net.`;
@@ -53,44 +53,15 @@ store:
     return { code: r.status, out: r.stdout, err: r.stderr };
   };
   const agent = (file: string, gateway: string, ns: string, dns: boolean) => {
-    const child = spawn(
-      FWC,
-      [
-        "agent",
-        "--gateway",
-        gateway,
-        "--testbed",
-        join(dir, file),
-        "--netns",
-        ns,
-        "--lease",
-        "3s",
-        "--status-file",
-        join(dir, `${gateway}.status`),
-        ...(dns ? ["--dns"] : []),
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let log = "";
-    child.stderr!.on("data", (d: Buffer) => {
-      log += String(d);
-    });
-    children.push(child);
-    const exited = new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
-    return { child, log: () => log, exited };
+    const a = startAgent(FWC, dir, { testbed: join(dir, file), gateway, netns: ns, extra: dns ? ["--dns"] : [] });
+    children.push(a.child);
+    return a;
   };
   const until = async (f: () => Promise<boolean> | boolean, ms: number, what: string) => {
     const end = Date.now() + ms;
     while (!(await f())) {
       if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
       await sleep(50);
-    }
-  };
-  const following = (gateway: string) => () => {
-    try {
-      return JSON.parse(readFileSync(join(dir, `${gateway}.status`), "utf8")).stale === false;
-    } catch {
-      return false;
     }
   };
 
@@ -141,7 +112,7 @@ store:
     expect(await wrong.exited).toBe(2);
     expect(wrong.log()).toContain("set `dns: agent` there");
     const writer = agent("agent.yaml", "gw1", lab.name("gw"), true);
-    await until(following("gw1"), 15_000, "gw1 following etcd");
+    await writer.following();
     const second = agent("agent.yaml", "gw2", lab.name("gw2"), true);
     expect(await second.exited).toBe(1);
     expect(second.log()).toContain("the agent of gw1 writes DNS already");

@@ -1,6 +1,6 @@
 /** A real etcd (Debian's etcd-server) for the tests: on loopback, free ports, a temporary data directory. */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -131,4 +131,61 @@ export async function cuttableProxy(target: string): Promise<{
     restore: () => child.kill("SIGUSR2"),
     close: () => child.kill("SIGTERM"),
   };
+}
+
+/** A running `fwc agent` of the tests: its process, its exit code, its log, and a wait for it to follow etcd. */
+export interface TestAgent {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  log: () => string;
+  /** Resolves once the status file says it follows etcd (throws with its log after 10 s). */
+  following: () => Promise<void>;
+}
+
+/**
+ * Starts the real `fwc agent` for `gateway` on network namespace `netns`, with a 3 s lease and its status file
+ * in `dir` (a stale one from an earlier agent of that name is removed first).
+ */
+export function startAgent(
+  fwc: string,
+  dir: string,
+  o: { testbed: string; gateway: string; netns: string; extra?: string[] },
+): TestAgent {
+  const status = join(dir, `${o.gateway}.status`);
+  rmSync(status, { force: true });
+  const child = spawn(
+    fwc,
+    [
+      "agent",
+      "--gateway",
+      o.gateway,
+      "--testbed",
+      o.testbed,
+      "--netns",
+      o.netns,
+      "--lease",
+      "3s",
+      "--status-file",
+      status,
+      ...(o.extra ?? []),
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let log = "";
+  child.stderr!.on("data", (d: Buffer) => {
+    log += String(d);
+  });
+  const exited = new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+  const following = async () => {
+    for (let i = 0; i < 200; i++) {
+      try {
+        if (JSON.parse(readFileSync(status, "utf8")).stale === false) return;
+      } catch {
+        // not written yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${o.gateway} did not follow etcd:\n${log}`);
+  };
+  return { child, exited, log: () => log, following };
 }

@@ -47,6 +47,10 @@ const policy = (nodes: string[]): AccessPolicy => ({
   dns: [],
 });
 
+/** Swaps in `exp`, one node n at `ipv4`, with no grants, through the real command. */
+const swapIn = (c: DeployContext, exp: string, ipv4: string) =>
+  cmd.swapin(c, exp, new SourceFile("x.ns", ""), policy(["n"]), { n: { ipv4 } }, { json: true });
+
 describe.skipIf(!canRunEtcd())("the etcd store", () => {
   let etcd: Etcd;
   let client: Etcd3;
@@ -96,14 +100,7 @@ describe.skipIf(!canRunEtcd())("the etcd store", () => {
           const t = testbed(etcd.url, `/race${run++}/`);
           for (const [i] of sets.entries()) {
             const c = context(t);
-            const ok = await cmd.swapin(
-              c,
-              `p/e${i}`,
-              new SourceFile("x.ns", ""),
-              policy(["n"]),
-              { n: { ipv4: `10.1.1.${i + 2}` } },
-              { json: true },
-            );
+            const ok = await swapIn(c, `p/e${i}`, `10.1.1.${i + 2}`);
             // No agent runs here: every change is pending (FWC832), which is not a failure.
             expect([ok, c.bag.items.map((d) => d.code)]).toEqual([true, ["FWC832"]]);
           }
@@ -136,16 +133,7 @@ describe.skipIf(!canRunEtcd())("the etcd store", () => {
   it("a change is one transaction: its record, the generation and its audit line, or nothing", async () => {
     const t = testbed(etcd.url, "/one/");
     const c = context(t);
-    expect(
-      await cmd.swapin(
-        c,
-        "p/a",
-        new SourceFile("x.ns", ""),
-        policy(["n"]),
-        { n: { ipv4: "10.1.1.2" } },
-        { json: true },
-      ),
-    ).toBe(true);
+    expect(await swapIn(c, "p/a", "10.1.1.2")).toBe(true);
     const rev1 = await client.get("/one/generation").exec();
     expect(rev1.kvs[0]!.value.toString()).toMatch(/^1 [0-9a-f-]{36}$/);
     const audit = await client.getAll().prefix("/one/audit/").strings();
@@ -182,16 +170,7 @@ describe.skipIf(!canRunEtcd())("the etcd store", () => {
   it("a write whose answer is lost is read back: made (done), never made (nothing changed), or unknown (said so)", async () => {
     const t = testbed(etcd.url, "/lost/");
     const c0 = context(t);
-    expect(
-      await cmd.swapin(
-        c0,
-        "p/a",
-        new SourceFile("x.ns", ""),
-        policy(["n"]),
-        { n: { ipv4: "10.1.1.2" } },
-        { json: true },
-      ),
-    ).toBe(true);
+    expect(await swapIn(c0, "p/a", "10.1.1.2")).toBe(true);
     const settings = etcdSettingsOf(t)!;
     const other = new Etcd3({ hosts: etcd.url });
     /** A controller whose writes reach etcd (or not) and whose answers are lost. */
