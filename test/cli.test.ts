@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { emptyPolicy } from "./helpers.js";
 
 const root = join(import.meta.dirname, "..");
 
@@ -268,17 +269,7 @@ describe("fwc compile --emit endpoints|table", () => {
     const state = join(dir, "state");
     mkdirSync(join(state, "experiments", "demo"), { recursive: true });
     const deployed = { name: "web.weblab.demo.testbed.example.net.", type: "A", target: "198.51.100.130", ttl: 300 };
-    const policy = {
-      version: 1,
-      file: "x.ns",
-      nodes: [],
-      hasCalls: false,
-      dedicated: [],
-      outbound: [],
-      inbound: [],
-      open6: [],
-      dns: [],
-    };
+    const policy = emptyPolicy();
     const experiment = {
       version: 1,
       experiment: "demo/weblab",

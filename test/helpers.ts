@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import type { AccessPolicy } from "../src/access/policy.js";
 import { resolveAccess } from "../src/access/resolve.js";
 import { DiagnosticBag } from "../src/diagnostics/diagnostic.js";
 import { SourceFile } from "../src/diagnostics/source.js";
@@ -64,3 +65,16 @@ export function planNs(
   if (r === null || errors.length > 0) throw new Error(errors.map((d) => `${d.code} ${d.message}`).join("; "));
   return r;
 }
+
+/** A policy with these nodes and no grants (what an NS file without tb-allow-external calls resolves to). */
+export const emptyPolicy = (nodes: string[] = [], file = "x.ns"): AccessPolicy => ({
+  version: 1,
+  file,
+  nodes,
+  hasCalls: false,
+  dedicated: [],
+  outbound: [],
+  inbound: [],
+  open6: [],
+  dns: [],
+});

@@ -14,6 +14,7 @@ import { DiagnosticBag } from "../../src/diagnostics/diagnostic.js";
 import { SourceFile } from "../../src/diagnostics/source.js";
 import { connectEtcd, EtcdStore, etcdSettingsOf } from "../../src/store/etcd.js";
 import { loadTestbed, type TestbedConfig } from "../../src/testbed/config.js";
+import { emptyPolicy } from "../helpers.js";
 import { canRunEtcd, type Etcd, startEtcd } from "./etcd-helpers.js";
 
 /** A testbed with a pool of 12 gateway ports, no quarantine, and its state in etcd under `prefix`. */
@@ -35,17 +36,7 @@ store: {etcd: {endpoints: ["${url}"], prefix: ${prefix}}}
   return t!;
 };
 
-const policy = (nodes: string[]): AccessPolicy => ({
-  version: 1,
-  file: "x.ns",
-  nodes,
-  hasCalls: false,
-  dedicated: [],
-  outbound: [],
-  inbound: [],
-  open6: [],
-  dns: [],
-});
+const policy = (nodes: string[]): AccessPolicy => emptyPolicy(nodes);
 
 /** Swaps in `exp`, one node n at `ipv4`, with no grants, through the real command. */
 const swapIn = (c: DeployContext, exp: string, ipv4: string) =>
