@@ -99,11 +99,21 @@ describe("NS commands", () => {
     expect(r.diags.map((d) => [d.code, d.severity])).toEqual([["FWC300", "warning"]]);
   });
 
-  it("rtproto values are case-sensitive", () => {
+  it("rtproto values are case-sensitive; one Emulab does not know is ignored with a warning, as Emulab does", () => {
     expect(errors(ns("$ns rtproto Static\n$ns rtproto ospf"))).toEqual([]);
-    const e = errors(ns("$ns rtproto OSPF"));
-    expect(e.map((d) => d.code)).toEqual(["FWC305"]);
-    expect(e[0]!.help).toContain("ospf");
+    // Emulab's sim.tcl: punsup "rtproto: unsupported routing protocol ignored" (a template's @RTPROTO@ too).
+    for (const p of ["OSPF", "@RTPROTO@"]) {
+      const r = evaluate(ns(`$ns rtproto ${p}`));
+      expect(r.diags.map((d) => [d.code, d.severity])).toEqual([["FWC305", "warning"]]);
+      expect(r.diags[0]!.message).toContain("ignored");
+    }
+    expect(evaluate(ns("$ns rtproto OSPF")).diags[0]!.help).toContain("ospf");
+    // The protocol stays what it was.
+    expect(evaluate(ns("$ns rtproto Static\n$ns rtproto nope")).topo.rtproto).toBe("Static");
+    // Arguments after the protocol: ignored with a warning too.
+    const extra = evaluate(ns("$ns rtproto Static 1 2"));
+    expect(extra.diags.map((d) => [d.code, d.severity])).toEqual([["FWC305", "warning"]]);
+    expect(extra.topo.rtproto).toBe("Static");
   });
 
   it("[[$ns link $a $b] queue] works and queue settings are accepted", () => {

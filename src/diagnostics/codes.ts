@@ -114,9 +114,9 @@ export const CODES = {
     "unsupported queue type",
     "Link queues are `DropTail`, `RED` or `GRED`; Emulab uses DropTail for anything else, with a warning.",
   ),
-  FWC305: e(
-    "invalid routing protocol",
-    "`rtproto` accepts Static, Session, ospf, Manual, Static-ddijk, Static-old (case matters).",
+  FWC305: w(
+    "routing protocol ignored",
+    "`rtproto` takes Static, Session, ospf, Manual, Static-ddijk, Static-old (case matters). Emulab ignores any other protocol (a template's `@RTPROTO@`) and any further arguments, with a warning, and so does fwc.",
   ),
   FWC306: e("not a node", "The argument must be a node created by `$ns node`."),
   FWC307: e("not a link or LAN", "The argument must be a link or LAN created by `duplex-link`/`make-lan`."),
@@ -131,7 +131,10 @@ export const CODES = {
   ),
   FWC312: e("invalid argument", "A `tb-*` or NS method argument has a value Emulab rejects."),
   FWC313: w("duplicate setting", "The same property was set twice; the last value wins."),
-  FWC314: e("empty LAN", "`make-lan` needs at least one member node."),
+  FWC314: w(
+    "empty LAN",
+    "A LAN made with no member nodes connects nothing. Emulab accepts it (its parser no longer asks for two members, and a LAN of one node is fine); the member list is most likely empty by mistake.",
+  ),
 
   // 4xx: Emulab naming
   FWC400: e(

@@ -417,11 +417,20 @@ export class Experiment {
       case "rtproto": {
         need(1, 99, "protocol");
         const p = a[2]!;
+        // As Emulab's parser: more arguments, or a protocol it does not know (a template's @RTPROTO@), are
+        // ignored with a warning; the routing stays what it was.
+        if (a.length > 3)
+          it.diags.add(
+            "FWC305",
+            it.wordSpan(3),
+            `rtproto: arguments ignored: ${a.slice(3).join(" ")}`,
+            "Emulab takes the protocol only",
+          );
         if (!RTPROTOS.includes(p))
           it.diags.add(
             "FWC305",
             it.wordSpan(2),
-            `unknown routing protocol "${p}"`,
+            `rtproto: unsupported routing protocol ignored: "${p}"`,
             didYouMean(p, RTPROTOS) ?? `use one of ${RTPROTOS.join(", ")} (case matters)`,
           );
         else this.rtproto = p;
@@ -608,12 +617,14 @@ export class Experiment {
           [{ message: "checked here, at `$ns run`", span: this.ranAt! }],
         );
     }
+    // Emulab's current parser takes a LAN of any size (its check for two members is gone); one of none connects
+    // nothing, which is most likely a mistake.
     for (const l of this.lans) {
-      if (l.members.length <= 1)
+      if (l.members.length === 0)
         it.diags.add(
           "FWC314",
           at(l),
-          `${l.name} has only ${l.members.length === 0 ? "no nodes" : "a single node"}; LANs must have at least 2 nodes in them`,
+          `${l.name} has no nodes: it connects nothing`,
           "check the member list passed to make-lan (is the variable empty or misspelled?)",
         );
     }
