@@ -24,6 +24,9 @@ export function evaluateNs(file: SourceFile, limits: Limits = DEFAULT_LIMITS, ba
   const it = new Interp(file, bag, limits);
   installTcl(it);
   const experiment = new Experiment(it);
+  // Emulab's parse.tcl defines these before it reads the file; without an experiment (its anonymous mode, and
+  // fwc's) they are the words PID, GID and EID.
+  for (const v of ["pid", "gid", "eid"]) it.setVar(`GLOBALS::${v}`, v.toUpperCase());
   for (const m of file.text.matchAll(CONFLICT_RE)) {
     const start = m.index;
     bag.add(

@@ -503,6 +503,11 @@ export class Interp {
     if (name.startsWith("::")) {
       frame = this.global;
       name = name.slice(2);
+    } else if (name.includes("::")) {
+      // A qualified name (`GLOBALS::pid`) is a namespace's variable, never a proc's local: from a proc of the
+      // global namespace, Tcl finds it from there. fwc keeps namespace variables among the globals, by their
+      // qualified name.
+      frame = this.global;
     }
     let slot = frame.vars.get(name);
     if (slot === undefined && create) {

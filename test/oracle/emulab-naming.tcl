@@ -2,6 +2,12 @@
 # id counter of sim.tcl, re-implemented from their documented behaviour, with just enough of the Simulator
 # for the test files. It prints every node, link and LAN name in creation order, or the Tcl error.
 # Usage: tclsh emulab-naming.tcl FILE.ns
+# Emulab's parse.tcl in its anonymous mode (no experiment given): the experiment's project, group and name.
+namespace eval GLOBALS {
+    variable pid PID
+    variable gid GID
+    variable eid EID
+}
 namespace eval E {
     variable last {}
     variable counter 0
