@@ -58,8 +58,11 @@ const SNIPPETS: Record<string, string> = {
   upvarInProc: "proc mk {name} { global ns; upvar 1 $name v; set v [$ns node] }\nmk web",
   upvarArray: "proc mk {name} { global ns; upvar 1 $name v; set v(1) [$ns node] }\nmk web",
   reassign: "set x [$ns node]\nset x [$ns node]",
-  globalsPidEid: 'set ${GLOBALS::eid}-web [$ns node]\nset n(${GLOBALS::pid}) [$ns node]',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Tcl's ${name}, not a template
+  globalsPidEid: "set ${GLOBALS::eid}-web [$ns node]\nset n(${GLOBALS::pid}) [$ns node]",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Tcl's ${name}, not a template
   globalsInProc: "proc mk {} { global ns; return [$ns node] }\nset ${GLOBALS::gid}x [mk]\nset y$::GLOBALS::eid [mk]",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Tcl's ${name}, not a template
   globalsQualifiedInProc: "proc mk {} { global ns; set ::a${GLOBALS::pid} [$ns node] }\nmk",
   collision: "set n-1 [$ns node]\nset n(1) [$ns node]",
   tclCommandName: "set list [$ns node]",

@@ -252,4 +252,29 @@ describe("limits", () => {
     const r = evaluate('set l [split [string repeat a 16000000] ""]\n');
     expect(r.diags.map((d) => [d.code, d.line])).toContainEqual(["FWC208", 1]);
   });
+
+  it("tb-set-node-tarfiles and tb-set-tarfiles check their pairs as Emulab's tb_compat.tcl does", () => {
+    const ok = ns(
+      'set a [$ns node]\ntb-set-node-tarfiles $a /usr/local /proj/p/a.tar.gz /opt /proj/p/b.tgz\ntb-set-tarfiles "/srv /proj/p/c.tar.bz2"\ntb-set-node-tarfiles $a /x /proj/p/d.tar /y /proj/p/e.tar.Z',
+    );
+    expect(errors(ok)).toEqual([]);
+    const bad: [string, string][] = [
+      ["tb-set-node-tarfiles $a /usr/local /proj/p/a.zip", "does not have a valid extension"],
+      ["tb-set-node-tarfiles $a /usr/local /proj/p/a.TGZ", "does not have a valid extension"],
+      ["tb-set-node-tarfiles $a /usr/local", "Arguments should be node and series of pairs"],
+      ["tb-set-node-tarfiles $a usr/local /proj/p/a.tar", "is not an absolute path"],
+      ["tb-set-node-tarfiles $a /proj/p/install /proj/p/a.tar", "refers to an NFS directory"],
+      ["tb-set-tarfiles /users/me/x /proj/p/a.tar", "refers to an NFS directory"],
+      ["tb-set-tarfiles /srv /proj/p/a.rpm", "does not have a valid extension"],
+      ["tb-set-node-tarfiles $a", "tb-set-node-tarfiles <node> (<dir> <tar>)+"],
+    ];
+    for (const [call, message] of bad) {
+      const e = errors(ns(`set a [$ns node]\n${call}`));
+      expect(
+        e.map((d) => d.code),
+        call,
+      ).toEqual(["FWC312"]);
+      expect(e[0]!.message, call).toContain(message);
+    }
+  });
 });

@@ -35,6 +35,65 @@ const KNOWN_CLASSES = new Set([
 
 const NAME_RE = /^[-0-9A-Za-z]+$/;
 const EMULAB_IP_RE = /^([0-9]{1,3}\.){3}[0-9]{1,3}$/;
+
+/** The shared (NFS) directories of an Emulab testbed as it is installed by default: never a tarball's target. */
+const NFS_ROOTS = ["/proj", "/groups", "/users", "/share"];
+/** The tarball extensions Emulab's tb_compat.tcl takes (case matters). */
+const TAR_EXTENSIONS = [".tar", ".tar.Z", ".tar.gz", ".tgz", ".tar.bz2"];
+
+/**
+ * The (directory, tarball) pairs of tb-set-node-tarfiles and tb-set-tarfiles, checked as Emulab's tb_compat.tcl
+ * checks them when it has no experiment (the tarballs' existence is checked at swap-in, not here): one argument is
+ * split at spaces; pairs; an absolute directory on the node's own disk; a tarball extension.
+ */
+function checkTarfiles(it: Interp, name: string, a: string[], from: number): void {
+  const words = a.length - from === 1 ? a[from]!.split(" ") : a.slice(from);
+  const at = (k: number) => it.wordSpan(a.length - from === 1 ? from : from + k);
+  const fail = (k: number, message: string, help: string) =>
+    it.diags.add("FWC312", at(k), `[${name}] ${message}`, help);
+  if (a.length === from) {
+    it.diags.add(
+      "FWC312",
+      it.wordSpan(0),
+      `[${name}] ${name}${from === 2 ? " <node>" : ""} (<dir> <tar>)+`,
+      "give a directory on the node and a tarball, for each tarball",
+    );
+    return;
+  }
+  if (words.length % 2 !== 0) {
+    fail(
+      0,
+      "Arguments should be node and series of pairs.",
+      "give a directory on the node and a tarball, for each tarball",
+    );
+    return;
+  }
+  for (let k = 0; k < words.length; k += 2) {
+    const dir = words[k]!;
+    const tar = words[k + 1]!;
+    // Emulab stops at the first pair in error.
+    if (NFS_ROOTS.some((r) => dir.startsWith(`${r}/`))) {
+      fail(
+        k,
+        `'${dir}' refers to an NFS directory instead of the node's local disk.`,
+        "unpack into a directory of the node's own disk (for example /usr/local or /opt)",
+      );
+      return;
+    }
+    if (!dir.startsWith("/")) {
+      fail(k, `'${dir}' is not an absolute path.`, "give the directory on the node as an absolute path");
+      return;
+    }
+    if (!TAR_EXTENSIONS.some((x) => tar.endsWith(x))) {
+      fail(
+        k + 1,
+        `'${tar}' does not have a valid extension (e.g. *.tar, *.tar.Z, *.tar.gz, *.tgz).`,
+        `Emulab takes ${TAR_EXTENSIONS.join(", ")} (case matters)`,
+      );
+      return;
+    }
+  }
+}
 const TIME_RE = /(^[0-9]+(\.[0-9]+)?$)|(^\.[0-9]+$)/;
 
 const SIM_METHODS = [
@@ -543,6 +602,10 @@ export class Experiment {
     switch (name) {
       case "tb-set-hardware":
         node!.hardware = a[2]!;
+        break;
+      case "tb-set-node-tarfiles":
+      case "tb-set-tarfiles":
+        checkTarfiles(it, name, a, name === "tb-set-node-tarfiles" ? 2 : 1);
         break;
       case "tb-set-node-os":
         node!.os = a[2]!;
