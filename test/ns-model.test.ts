@@ -277,4 +277,17 @@ describe("limits", () => {
       expect(e[0]!.message, call).toContain(message);
     }
   });
+
+  it("a blockstore's methods are not said to be ignored by Emulab, which implements and checks them", () => {
+    const r = evaluate(ns('set a [$ns node]\nset bs [$ns blockstore]\n$bs set-class "local"\n$bs set-node $a'));
+    const w = r.diags.filter((d) => d.code === "FWC300");
+    expect(w.length).toBe(2);
+    for (const d of w) {
+      expect(d.message).not.toContain("Emulab ignores it");
+      expect(d.message).toContain("Emulab implements and checks");
+    }
+    // Other objects' unmodelled methods are still the warning Emulab gives.
+    const other = evaluate(ns("set a [$ns node]\n$a frobnicate 1")).diags[0]!;
+    expect(other.message).toContain("Emulab ignores it too");
+  });
 });

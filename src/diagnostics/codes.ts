@@ -99,7 +99,7 @@ export const CODES = {
   // 3xx: the NS object model
   FWC300: w(
     "unsupported method",
-    "The object is known but the method is not one fwc models; Emulab ignores it with a warning too.",
+    "The object is known but the method is not one fwc models. Emulab ignores most such methods with a warning too; a blockstore's methods (`set-class`, `set-size`, ...) Emulab implements and checks when it creates the experiment, and fwc does not check them.",
   ),
   FWC301: e("wrong number of arguments to an NS command", "An NS or `tb-*` command got the wrong number of arguments."),
   FWC302: e(
