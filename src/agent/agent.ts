@@ -23,6 +23,7 @@ import { runInNewContext } from "node:vm";
 import type { Etcd3, IKeyValue, Lease, Watcher } from "etcd3";
 import ipaddr from "ipaddr.js";
 import * as z from "zod/mini";
+import { isAddress } from "../access/address.js";
 import { DnsRecord } from "../backends/dns/records.js";
 import {
   baseElements,
@@ -34,7 +35,7 @@ import {
 } from "../backends/nftables/render.js";
 import { blockElements } from "../deploy/blocks.js";
 import { cutBlockedFlows, cutRevokedFlows } from "../deploy/conntrack.js";
-import { type DeployContext, dnsDrift, pushRecords, rewriteRecords } from "../deploy/lifecycle.js";
+import { type DeployContext, dnsDrift, pushRecords, rewriteRecords, unionOf } from "../deploy/lifecycle.js";
 import { applyTransaction, applyTransactionAsync, type Gateway, NftError, run } from "../deploy/nft.js";
 import { canonicalOrNull, desiredElements, diffNormalized, listTables, rulesDrift } from "../deploy/table.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
@@ -102,9 +103,6 @@ function shapeOf(raw: unknown): { experiment: string; elements: ElementSet; reco
   return { experiment: r.experiment, elements: els as ElementSet, records: a.records };
 }
 
-/** An address as fwc writes it: dotted-quad IPv4, or IPv6 (never a name, which nft would look up). */
-const isAddress = (t: string) => (t.includes(":") ? ipaddr.IPv6.isValid(t) : ipaddr.IPv4.isValidFourPartDecimal(t));
-
 /**
  * One value of an element: an address, a network (no host bits), an address range, a port or port range,
  * tcp or udp, a MAC address, an interface name in quotes.
@@ -153,16 +151,26 @@ export function elementProblem(elements: ElementSet): string | null {
   return null;
 }
 
-/** The blocklist's elements, checked like an experiment's (the entries were checked by parseBlocks). */
-function blockOwned(key: string, entries: BlockEntry[]): Owned | { problem: string } {
+/** The blocklist from its etcd value (null: none), its entries and elements checked; a problem otherwise. */
+function readBlocks(key: string, value: string | null): { entries: BlockEntry[]; owned: Owned } | { problem: string } {
+  let entries: BlockEntry[];
+  let elements: ElementSet;
   try {
-    const elements = blockElements(entries);
-    const p = elementProblem(elements);
-    return p === null ? pack(elements) : { problem: `${key}: ${p} is not one fwc writes` };
+    entries = parseBlocks(key, value).entries;
+  } catch (e) {
+    return { problem: (e as Error).message };
+  }
+  try {
+    elements = blockElements(entries);
   } catch (e) {
     return { problem: `${key}: ${(e as Error).message}` };
   }
+  const p = elementProblem(elements);
+  return p === null ? { entries, owned: pack(elements) } : { problem: `${key}: ${p} is not one fwc writes` };
 }
+
+/** How many elements a set holds. */
+const count = (s: ElementSet) => Object.values(s).reduce((a, es) => a + es.length, 0);
 
 /** An experiment's elements and records from its etcd value; a problem when it is not one fwc wrote. */
 export function readOwned(prefix: string, key: string, value: string, withRecords = true): Owned | { problem: string } {
@@ -174,16 +182,15 @@ export function readOwned(prefix: string, key: string, value: string, withRecord
   }
   const shape = shapeOf(raw);
   if (typeof shape === "string") return { problem: `${key}: ${shape}` };
-  const r = { data: { experiment: shape.experiment, applied: { elements: shape.elements, records: shape.records } } };
-  const bad = elementProblem(r.data.applied.elements);
+  const bad = elementProblem(shape.elements);
   if (bad !== null) return { problem: `${key}: ${bad} is not one fwc writes` };
   // Exactly its own key: a copy under another key would stand for it and put back what it gives up.
-  if (!isExperimentName(r.data.experiment) || key !== `${prefix}experiments/${r.data.experiment.toLowerCase()}`)
-    return { problem: `${key} holds the record of "${r.data.experiment}"` };
-  if (!withRecords) return pack(r.data.applied.elements);
-  const records = Records.safeParse(r.data.applied.records);
+  if (!isExperimentName(shape.experiment) || key !== keys(prefix).experiment(shape.experiment))
+    return { problem: `${key} holds the record of "${shape.experiment}"` };
+  if (!withRecords) return pack(shape.elements);
+  const records = Records.safeParse(shape.records);
   if (!records.success) return { problem: `${key}: applied.records ${records.error.issues[0]!.message}` };
-  return pack(r.data.applied.elements, records.data);
+  return pack(shape.elements, records.data);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -234,8 +241,6 @@ export class Agent {
   private unapplied = "0";
   /** Why the agent gave up (it then stops): another agent writes DNS. */
   fatal: string | null = null;
-  /** Counters for the log and the tests. */
-  readonly counts = { lists: 0, deltas: 0, wholeWrites: 0, repairs: 0 };
 
   /** An agent with its etcd client (run() starts it). */
   static async create(config: AgentConfig): Promise<Agent> {
@@ -304,13 +309,19 @@ export class Agent {
   private markStale(why: string): void {
     // Marked while a list is under way: that list may already have taken the old watch or lease, so list again.
     if (this.relisting) this.listAgain = true;
-    if (!this.stale) {
-      this.stale = true;
-      this.staleSince = new Date().toISOString();
+    if (this.becomeStale()) {
       this.log(`stale: ${why}; the gateway keeps the rules of revision ${this.revision}`);
       void this.report();
     }
     void this.connectLoop();
+  }
+
+  /** Marks the agent stale, from now; false when it was already. */
+  private becomeStale(): boolean {
+    if (this.stale) return false;
+    this.stale = true;
+    this.staleSince = new Date().toISOString();
+    return true;
   }
 
   /** Lists again until etcd answers (backoff 0.2 s to 2 s). */
@@ -332,11 +343,7 @@ export class Agent {
           await this.stop();
           return;
         }
-        if (!this.stale) {
-          this.stale = true;
-          this.staleSince = new Date().toISOString();
-          this.writeStatus();
-        }
+        if (this.becomeStale()) this.writeStatus();
         this.log(`cannot follow etcd (${(e as Error).message.split("\n")[0]}); trying again`);
         await sleep(pause);
       }
@@ -394,19 +401,15 @@ export class Agent {
       if (coming === null) break;
       page = await coming;
     }
-    const r = { header: { revision } };
-    const b = await this.client.get(this.k.blocks).revision(r.header.revision).exec();
-    const read = performance.now() - started;
+    const b = await this.client.get(this.k.blocks).revision(revision).exec();
+    const took = performance.now() - started;
     let blocks = this.blocks;
     let blockSet = this.owners.get(BLOCKLIST) ?? pack(blockElements([]));
-    try {
-      const entries = parseBlocks(this.k.blocks, b.kvs[0]?.value.toString() ?? null).entries;
-      const o = blockOwned(this.k.blocks, entries);
-      if ("problem" in o) throw new Error(o.problem);
-      blocks = entries;
-      blockSet = o;
-    } catch (e) {
-      this.log(`FWC833 ${(e as Error).message}; the blocklist is left as it was`);
+    const read = readBlocks(this.k.blocks, b.kvs[0]?.value.toString() ?? null);
+    if ("problem" in read) this.log(`FWC833 ${read.problem}; the blocklist is left as it was`);
+    else {
+      blocks = read.entries;
+      blockSet = read.owned;
     }
     // The lease (and the DNS writer's key) first: an agent refused as a second DNS writer changes nothing.
     await this.ensureLease();
@@ -422,17 +425,16 @@ export class Agent {
       this.wholeSync("list");
       collect();
       this.log(
-        `listed ${owners.size - 1} experiments at revision ${r.header.revision} in ${Math.round(read)} ms; the kernel in step after ${Math.round(performance.now() - started)} ms`,
+        `listed ${owners.size - 1} experiments at revision ${revision} in ${Math.round(took)} ms; the kernel in step after ${Math.round(performance.now() - started)} ms`,
       );
       if (this.config.dns) await this.syncAllDns();
-      this.revision = r.header.revision;
-      this.counts.lists++;
+      this.revision = revision;
     });
     if (epoch !== this.epoch) return;
     const w = await this.client
       .watch()
-      .inRange({ start: this.k.blocks, end: `${this.k.experiments.slice(0, -1)}0` })
-      .startRevision(String(BigInt(r.header.revision) + 1n))
+      .inRange({ start: this.k.blocks, end })
+      .startRevision(String(BigInt(revision) + 1n))
       .create();
     if (epoch !== this.epoch) {
       void w.cancel().catch(() => undefined);
@@ -510,13 +512,7 @@ export class Agent {
   /** The whole state against the kernel: nothing when they match, else the repair (delta, or whole tables). */
   private syncOnce(why: string): boolean {
     // Every owner's elements and the gateway's own, in one set (whose element is whose is not needed here).
-    const want: ElementSet = {};
-    for (const s of [baseElements(this.config.testbed), ...[...this.owners.values()].map(unpack)])
-      for (const [set, es] of Object.entries(s)) {
-        const list = want[set] ?? [];
-        want[set] = list;
-        for (const e of es) list.push(e);
-      }
+    const want = unionOf([baseElements(this.config.testbed), ...[...this.owners.values()].map(unpack)]);
     const listing = listTables(this.config.gw);
     const rules = rulesDrift(listing, this.canonical);
     let what: string;
@@ -524,14 +520,12 @@ export class Agent {
       // A table missing (a new gateway, a reboot) or rules not fwc's: the whole tables, without comparing
       // their elements one by one.
       applyTransaction(this.config.gw, renderTable(this.config.testbed, [want], { withBase: false }));
-      this.counts.wholeWrites++;
       what = `${rules[0]?.what ?? "the rules could not be compared"}; wrote the tables whole`;
     } else {
       const delta = diffNormalized(listing.elements, want);
       if (isEmptyDelta(delta)) return false;
       applyTransaction(this.config.gw, renderDelta(delta, `fwc agent: ${why}`));
-      const n = (s: ElementSet) => Object.values(s).reduce((a, es) => a + es.length, 0);
-      what = `${n(delta.add) + n(delta.remove)} elements differed; changed them`;
+      what = `${count(delta.add) + count(delta.remove)} elements differed; changed them`;
     }
     this.log(`${why}: the kernel differed from etcd: ${what}`);
     // Flows through what the kernel had and etcd does not are cut (none when there were no tables).
@@ -563,16 +557,13 @@ export class Agent {
         let now: Owned | undefined;
         if (ev.key === this.k.blocks) {
           owner = BLOCKLIST;
-          try {
-            const entries = parseBlocks(ev.key, ev.value).entries;
-            const o = blockOwned(ev.key, entries);
-            if ("problem" in o) throw new Error(o.problem);
-            this.blocks = entries;
-            now = o;
-          } catch (e) {
-            this.log(`FWC833 ${(e as Error).message}; the blocklist is left as it was`);
+          const read = readBlocks(ev.key, ev.value);
+          if ("problem" in read) {
+            this.log(`FWC833 ${read.problem}; the blocklist is left as it was`);
             continue;
           }
+          this.blocks = read.entries;
+          now = read.owned;
           blocksChanged = true;
         } else if (ev.key.startsWith(this.k.experiments)) {
           owner = ev.key.slice(this.k.experiments.length);
@@ -590,12 +581,7 @@ export class Agent {
         if (now === undefined) this.owners.delete(owner);
         else this.owners.set(owner, now);
       }
-    const union = (f: (o: string) => Owned | undefined) => {
-      const out: ElementSet = {};
-      for (const o of before.keys())
-        for (const [set, es] of Object.entries(unpack(f(o)))) out[set] = [...(out[set] ?? []), ...es];
-      return out;
-    };
+    const union = (f: (o: string) => Owned | undefined) => unionOf([...before.keys()].map((o) => unpack(f(o))));
     const from = union((o) => before.get(o));
     const to = union((o) => this.owners.get(o));
     const delta = diffElements(from, to);
@@ -614,11 +600,9 @@ export class Agent {
     } else if (!isEmptyDelta(delta)) {
       try {
         await applyTransactionAsync(this.config.gw, renderDelta(delta, `fwc agent: etcd revision ${revision}`));
-        this.counts.deltas++;
         // Only a change that removes elements can revoke a flow (conntrack lists every flow: not for nothing).
         if (Object.keys(delta.remove).length > 0 || blocksChanged) this.cut(from, to, blocksChanged);
-        const n = (s: ElementSet) => Object.values(s).reduce((a, es) => a + es.length, 0);
-        how = `+${n(delta.add)} -${n(delta.remove)} elements`;
+        how = `+${count(delta.add)} -${count(delta.remove)} elements`;
       } catch (e) {
         // The delta does not apply (tables deleted, the kernel changed under us): write what etcd says.
         this.log(`the delta did not apply (${(e as Error).message.split("\n")[0]}); comparing the whole tables`);
@@ -654,7 +638,7 @@ export class Agent {
   private async repair(): Promise<void> {
     if (this.stale || this.stopping) return;
     try {
-      if (this.wholeSync("resync")) this.counts.repairs++;
+      this.wholeSync("resync");
       if (this.needsWhole) {
         // The batch that did not reach the kernel is there now: its revision can be reported.
         this.needsWhole = false;

@@ -365,10 +365,17 @@ export interface OwnerChange {
 }
 
 /** Elements of several owners as one set (owners' elements are disjoint: each holds its own ports and nodes). */
-function unionOf(sets: ElementSet[]): ElementSet {
+export function unionOf(sets: ElementSet[]): ElementSet {
   if (sets.length === 1) return sets[0]!;
   const out: ElementSet = {};
-  for (const s of sets) for (const [name, es] of Object.entries(s)) out[name] = [...(out[name] ?? []), ...es];
+  // Appended in place: an agent joins every experiment of the testbed (copying each set for each owner would
+  // be quadratic).
+  for (const s of sets)
+    for (const [name, es] of Object.entries(s)) {
+      const list = out[name] ?? [];
+      out[name] = list;
+      for (const e of es) list.push(e);
+    }
   return out;
 }
 
@@ -501,16 +508,32 @@ async function makeReal(
   }
   // The pending record stays: its generation is the store's now, which says the change is done (one write less
   // per change than dropping it).
-  auditAll(
-    ctx,
-    (lines ?? changes).map((c) => ({
-      command: c.command,
-      experiment: c.exp === "(blocklist)" ? null : c.exp,
-      ...(c.who === undefined ? {} : { who: c.who }),
-      ...changeOf(one === null || lines !== undefined ? diffElements(c.from, c.to) : delta, c.fromRecords, c.toRecords),
-    })),
-  );
+  auditAll(ctx, changeLines(changes, delta, lines));
   return true;
+}
+
+/**
+ * The audit lines of changes (one per change, or `lines` when several requests of one experiment were merged),
+ * before the time and who are added: with one change, its element delta is `delta`.
+ */
+function changeLines(
+  changes: OwnerChange[],
+  delta: ElementDelta,
+  lines: OwnerChange[] | undefined,
+): (Omit<AuditEntry, "time" | "who"> & { who?: string })[] {
+  const one = changes.length === 1 && lines === undefined;
+  return (lines ?? changes).map((c) => ({
+    command: c.command,
+    experiment: c.exp === "(blocklist)" ? null : c.exp,
+    ...(c.who === undefined ? {} : { who: c.who }),
+    ...changeOf(one ? delta : diffElements(c.from, c.to), c.fromRecords, c.toRecords),
+  }));
+}
+
+/** Audit entries with their time and who (the context's `who`, or the unix user, when the entry has none). */
+function stamped(ctx: DeployContext, entries: (Omit<AuditEntry, "time" | "who"> & { who?: string })[]): AuditEntry[] {
+  const time = new Date().toISOString();
+  return entries.map((e) => ({ time, ...e, who: e.who ?? ctx.who ?? cliUser() }));
 }
 
 /**
@@ -551,14 +574,7 @@ async function publishChanges(
   lines: OwnerChange[] | undefined,
 ): Promise<boolean> {
   const one = changes.length === 1 ? changes[0]! : null;
-  const time = new Date().toISOString();
-  store.auditLines = (lines ?? changes).map((c) => ({
-    time,
-    who: c.who ?? ctx.who ?? cliUser(),
-    command: c.command,
-    experiment: c.exp === "(blocklist)" ? null : c.exp,
-    ...changeOf(one === null || lines !== undefined ? diffElements(c.from, c.to) : delta, c.fromRecords, c.toRecords),
-  }));
+  store.auditLines = stamped(ctx, changeLines(changes, delta, lines));
   const dnsByCommand = store.settings.dns === "command";
   const named = dnsByCommand ? changes.filter((c) => c.fromRecords.length + c.toRecords.length > 0) : [];
   const { problems: dnsProblems, undo: undoDns } = await pushChanges(ctx, named, one === null);
@@ -614,12 +630,8 @@ export function audit(ctx: DeployContext, entry: Omit<AuditEntry, "time" | "who"
 }
 
 function auditAll(ctx: DeployContext, entries: (Omit<AuditEntry, "time" | "who"> & { who?: string })[]): void {
-  const time = new Date().toISOString();
   try {
-    appendAudit(
-      ctx.stateDir,
-      entries.map((e) => ({ time, ...e, who: e.who ?? ctx.who ?? cliUser() })),
-    );
+    appendAudit(ctx.stateDir, stamped(ctx, entries));
   } catch (e) {
     report(
       ctx,
@@ -918,7 +930,8 @@ async function withEtcd<T>(
         client = await connectEtcd(settings);
         store = await EtcdStore.open(client, settings, claimsOf);
         if (cache !== undefined) cache.store = store;
-      } else if (attempt > 1 || !(await store.isCurrent())) await store.reload();
+      } else if (attempt > 1) await store.reload();
+      else await store.refresh();
       store.begin(0);
       ctx.onLocked?.(performance.now() - start);
       try {

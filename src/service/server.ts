@@ -719,7 +719,7 @@ class EtcdReader {
       try {
         this.client ??= await connectEtcd(this.settings);
         if (this.store === null) this.store = await EtcdStore.open(this.client, this.settings, claimsOf);
-        else if (!(await this.store.isCurrent())) await this.store.reload();
+        else await this.store.refresh();
         return this.store;
       } finally {
         this.loading = null;

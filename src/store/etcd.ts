@@ -227,11 +227,10 @@ export class EtcdStore implements Store {
     this.load(snap);
   }
 
-  /** Whether another controller has changed the state since it was read (one small read). */
-  async isCurrent(): Promise<boolean> {
+  /** Reads the prefix again only when another controller changed the state since it was read (one small read). */
+  async refresh(): Promise<void> {
     const r = await etcdCall(this.settings, () => this.client.get(keys(this.settings.prefix).generation).exec());
-    const kv = r.kvs[0];
-    return (kv?.mod_revision ?? "0") === this.genMod;
+    if ((r.kvs[0]?.mod_revision ?? "0") !== this.genMod) await this.reload();
   }
 
   private load(snap: Snapshot): void {
