@@ -52,17 +52,28 @@ export interface FwcRun {
   err: string;
 }
 
+/** The options that put a command on the lab's "gw" namespace, with the state and the testbed file of `dir`. */
+export const gatewayArgs = (dir: string, state: string, lab: Lab): string[] => [
+  "--state",
+  state,
+  "--testbed",
+  join(dir, "testbed.yaml"),
+  "--netns",
+  lab.name("gw"),
+];
+
 /**
  * Runs the fwc binary on the lab's "gw" namespace with the state directory and the testbed file in `dir`;
  * `extra` options come after the command's own, `env` adds to the environment.
  */
 export function fwcOn(lab: Lab, dir: string, state: string, extra: string[] = []) {
   return (args: string[], env: Record<string, string> = {}): FwcRun => {
-    const r = spawnSync(
-      FWC,
-      [...args, "--state", state, "--testbed", join(dir, "testbed.yaml"), "--netns", lab.name("gw"), ...extra],
-      { encoding: "utf8", cwd: dir, timeout: 60_000, env: { ...process.env, ...env } },
-    );
+    const r = spawnSync(FWC, [...args, ...gatewayArgs(dir, state, lab), ...extra], {
+      encoding: "utf8",
+      cwd: dir,
+      timeout: 60_000,
+      env: { ...process.env, ...env },
+    });
     return { code: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
   };
 }

@@ -10,7 +10,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/deploy/audit.js";
-import { FWC, fwcOn, TESTBED_YAML } from "./deploy-helpers.js";
+import { FWC, fwcOn, gatewayArgs, TESTBED_YAML } from "./deploy-helpers.js";
 import { canRunKernelTests, Lab } from "./lab.js";
 
 const head = "set ns [new Simulator]\nsource tb_compat.tcl\nset web [$ns node]\nset db [$ns node]\n";
@@ -189,23 +189,10 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
   });
 
   it("g5kfw openings on standard input (--json), shown with --dry-run: nothing changes", () => {
-    const r = spawnSync(
-      FWC,
-      [
-        "open",
-        "--exp",
-        "proj/e1",
-        "--json",
-        "--dry-run",
-        "--state",
-        state,
-        "--testbed",
-        join(dir, "testbed.yaml"),
-        "--netns",
-        lab.name("gw"),
-      ],
-      { encoding: "utf8", input: JSON.stringify([{ addr: "web", port: "22 8000..8001", proto: "tcp" }]) },
-    );
+    const r = spawnSync(FWC, ["open", "--exp", "proj/e1", "--json", "--dry-run", ...gatewayArgs(dir, state, lab)], {
+      encoding: "utf8",
+      input: JSON.stringify([{ addr: "web", port: "22 8000..8001", proto: "tcp" }]),
+    });
     expect([r.status, r.stderr]).toEqual([0, ""]);
     expect(r.stdout).toContain('add element inet fwc open6 { 2620:0:e01::3 . tcp . 22 comment "proj/e1 open 1:1"');
     expect(r.stdout).toContain("2620:0:e01::3 . tcp . 8000-8001");

@@ -9,7 +9,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FWC, fwcOn, nsText, TESTBED6_YAML } from "../kernel/deploy-helpers.js";
+import { FWC, fwcOn, gatewayArgs, nsText, TESTBED6_YAML } from "../kernel/deploy-helpers.js";
 import { canRunKernelTests, Lab } from "../kernel/lab.js";
 import {
   type Server,
@@ -342,23 +342,9 @@ describe.skipIf(!canRunKernelTests())("fwc serve under attack", () => {
     };
     // And the testbed's own CLI command on another experiment (it waits 10 s for the store's lock).
     const cli = new Promise<{ code: number | null; err: string }>((resolve) => {
-      const c = spawn(
-        FWC,
-        [
-          "open",
-          "--exp",
-          "proj2/e2",
-          "--rdr",
-          "x/2601",
-          "--state",
-          state,
-          "--testbed",
-          join(dir, "testbed.yaml"),
-          "--netns",
-          lab.name("gw"),
-        ],
-        { stdio: ["ignore", "ignore", "pipe"] },
-      );
+      const c = spawn(FWC, ["open", "--exp", "proj2/e2", "--rdr", "x/2601", ...gatewayArgs(dir, state, lab)], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
       let err = "";
       c.stderr!.on("data", (d) => {
         err += String(d);

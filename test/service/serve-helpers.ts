@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { FWC } from "../kernel/deploy-helpers.js";
+import { FWC, gatewayArgs } from "../kernel/deploy-helpers.js";
 import { type Lab, lineReader } from "../kernel/lab.js";
 
 export const sha = (t: string) => createHash("sha256").update(t).digest("hex");
@@ -27,12 +27,7 @@ export const USERS_YAML = `users:
 export const serveArgs = (dir: string, state: string, lab: Lab) => [
   "--users",
   join(dir, "users.yaml"),
-  "--state",
-  state,
-  "--testbed",
-  join(dir, "testbed.yaml"),
-  "--netns",
-  lab.name("gw"),
+  ...gatewayArgs(dir, state, lab),
 ];
 
 export interface Server {
