@@ -135,6 +135,14 @@ export const CODES = {
     "empty LAN",
     "A LAN made with no member nodes connects nothing. Emulab accepts it (its parser no longer asks for two members, and a LAN of one node is fine); the member list is most likely empty by mistake.",
   ),
+  FWC315: e(
+    "tb_compat.tcl not sourced",
+    "`$ns run`, `$ns at`, event sequences and timelines, and a blockstore's settings read the variables of Emulab's tb_compat.tcl: in a file without `source tb_compat.tcl` (or with it later), Emulab's parser stops there with a Tcl error.",
+  ),
+  FWC316: e(
+    "invalid event",
+    "An event (`$ns at`, a timeline's `at`, a sequence's lines or `append`, an event group's members) must start with an NS object that takes events (a program, traffic generator, node, link, LAN, queue, sequence, timeline or the simulator) followed by the event's type, as Emulab's make_event requires; an event group's members must all be of one class.",
+  ),
 
   // 4xx: Emulab naming
   FWC400: e(

@@ -58,7 +58,12 @@ export function inspectJson(x: Experiment) {
       ),
     })),
     rtproto: x.rtproto,
-    events: x.events.map((e) => ({ time: e.time, event: e.event, location: location(e.location) })),
+    events: x.events.map((e) => ({
+      time: e.time,
+      event: e.event,
+      ...(e.holder === null ? {} : { in: e.holder.name }),
+      location: location(e.location),
+    })),
     tbCommands: x.tbCalls.map((c) => ({ command: c.command, args: c.args, location: location(c.location) })),
     ran: x.ranAt !== null,
   };

@@ -71,6 +71,8 @@ export type CommandFn = (it: Interp, args: string[], cmd: Command) => string;
 
 interface Proc {
   name: string;
+  /** The namespace it was defined in ("" for the global one): it runs there. */
+  ns: string;
   params: { name: string; def: string | undefined }[];
   body: string;
   script: Script;
@@ -91,6 +93,13 @@ export class Interp {
   private readonly scriptCache = new Map<string, Script>();
   private randSeed = 1;
   private assignedNames: Set<string> | undefined;
+  /**
+   * The namespace a `namespace eval` runs in ("" outside). fwc keeps a namespace's variables among the globals,
+   * by their qualified name without the leading `::` (`TBCOMPAT::elabinelab_maxpcs`).
+   */
+  ns = "";
+  /** The namespaces that exist besides the global one. */
+  readonly namespaces = new Set<string>(["GLOBALS"]);
   /** Called after every successful `set` of a whole value, for Emulab's object naming. */
   onSet: ((it: Interp, name: string, value: string, slot: Slot, cmd: Command) => string) | null = null;
 
@@ -299,7 +308,10 @@ export class Interp {
   invoke(args: string[], cmd: Command): string {
     const name = args[0];
     if (name === undefined) return "";
-    const fn = this.commands.get(name) ?? (name.startsWith("::") ? this.commands.get(name.slice(2)) : undefined);
+    const fn =
+      (this.ns !== "" ? this.commands.get(`${this.ns}::${name}`) : undefined) ??
+      this.commands.get(name) ??
+      (name.startsWith("::") ? this.commands.get(name.slice(2)) : undefined);
     if (fn !== undefined) return fn(this, args, cmd);
     const names = [...this.commands.keys()];
     const candidates = names.length < 2000 ? names : names.filter((n) => !n.includes("-") || n.startsWith("tb-"));
@@ -500,14 +512,33 @@ export class Interp {
 
   private lookup(name: string, create: boolean): Slot | undefined {
     let frame = this.frame;
-    if (name.startsWith("::")) {
-      frame = this.global;
-      name = name.slice(2);
-    } else if (name.includes("::")) {
+    if (name.includes("::")) {
       // A qualified name (`GLOBALS::pid`) is a namespace's variable, never a proc's local: from a proc of the
       // global namespace, Tcl finds it from there. fwc keeps namespace variables among the globals, by their
       // qualified name.
       frame = this.global;
+      const absolute = name.startsWith("::");
+      if (absolute) name = name.slice(2);
+      else if (this.ns !== "") {
+        const inner = `${this.ns}::${name}`;
+        if (this.namespaces.has(inner.slice(0, inner.lastIndexOf("::")))) name = inner;
+      }
+      const parent = name.lastIndexOf("::");
+      if (create && parent > 0 && !this.namespaces.has(name.slice(0, parent)))
+        throw this.error(
+          "FWC202",
+          `can't set "${absolute ? "::" : ""}${name}": parent namespace doesn't exist`,
+          `create it first with \`namespace eval ${name.slice(0, parent)} {}\`, or check the spelling`,
+        );
+    } else if (this.ns !== "" && frame === this.global) {
+      // Inside `namespace eval`, Tcl 8 looks a plain name up in the namespace, then among the globals, and
+      // creates it in the namespace.
+      const inner = `${this.ns}::${name}`;
+      const own = frame.vars.get(inner);
+      if (own !== undefined && (own.value !== undefined || own.arr !== undefined)) return own;
+      const g = frame.vars.get(name);
+      if (g !== undefined && (g.value !== undefined || g.arr !== undefined)) return g;
+      name = inner;
     }
     let slot = frame.vars.get(name);
     if (slot === undefined && create) {
@@ -650,8 +681,19 @@ export class Interp {
       return { name: parts[0]!, def: parts[1] };
     });
     const { script, ctx } = this.scriptFor(body, 3, cmd);
-    const proc: Proc = { name, params, body, script, ctx, defined: this.wordSpan(1, cmd) };
-    this.commands.set(name, (it, args, call) => it.callProc(proc, args, call));
+    // A proc defined inside `namespace eval` belongs to the namespace, and runs there.
+    const full = name.startsWith("::") ? name.slice(2) : this.ns !== "" ? `${this.ns}::${name}` : name;
+    const parent = full.lastIndexOf("::");
+    const ns = parent > 0 ? full.slice(0, parent) : "";
+    if (ns !== "" && !this.namespaces.has(ns))
+      throw this.error(
+        "FWC205",
+        `can't create procedure "${name}": unknown namespace`,
+        `create it first with \`namespace eval ${ns} {}\``,
+        this.wordSpan(1, cmd),
+      );
+    const proc: Proc = { name, ns, params, body, script, ctx, defined: this.wordSpan(1, cmd) };
+    this.commands.set(full, (it, args, call) => it.callProc(proc, args, call));
   }
 
   private callProc(p: Proc, args: string[], call: Command): string {
@@ -681,9 +723,11 @@ export class Interp {
     }
     const savedFrame = this.frame;
     const savedCtx = this.ctx;
+    const savedNs = this.ns;
     this.frames.push(frame);
     this.frame = frame;
     this.ctx = p.ctx;
+    this.ns = p.ns;
     try {
       return this.nested(() => this.evalScript(p.script));
     } catch (e) {
@@ -703,6 +747,7 @@ export class Interp {
       this.frames.pop();
       this.frame = savedFrame;
       this.ctx = savedCtx;
+      this.ns = savedNs;
     }
   }
 
@@ -728,6 +773,34 @@ export class Interp {
     if (/^#\d+$/.test(s)) return Number(s.slice(1));
     if (/^\d+$/.test(s)) return this.frame.level - Number(s);
     return null;
+  }
+
+  // ---- namespaces ----
+
+  /** The namespace `name` names from where the file is now ("A", "::A", "B" inside A), created with its parents. */
+  makeNamespace(name: string): string {
+    let full = name.startsWith("::") ? name.slice(2) : this.ns !== "" ? `${this.ns}::${name}` : name;
+    full = full.replace(/:{2,}$/, "");
+    if (full === "") return "";
+    const parts = full.split(/:{2,}/);
+    for (let i = 1; i <= parts.length; i++) this.namespaces.add(parts.slice(0, i).join("::"));
+    return parts.join("::");
+  }
+
+  /** `variable name` without a value: the variable exists in its namespace, still without a value. */
+  declare(full: string): void {
+    if (!this.global.vars.has(full)) this.global.vars.set(full, { value: undefined, arr: undefined, global: true });
+  }
+
+  /** Runs `f` with `ns` as the current namespace (`namespace eval`). */
+  inNamespace<T>(ns: string, f: () => T): T {
+    const saved = this.ns;
+    this.ns = ns;
+    try {
+      return f();
+    } finally {
+      this.ns = saved;
+    }
   }
 
   // ---- loops ----

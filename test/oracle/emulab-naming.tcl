@@ -7,6 +7,9 @@ namespace eval GLOBALS {
     variable pid PID
     variable gid GID
     variable eid EID
+    variable elab_in_elab 0
+    variable elabinelab_topo ""
+    variable elabinelab_singlenet 0
 }
 namespace eval E {
     variable last {}
@@ -97,15 +100,64 @@ proc E::sim_link {a b} {
     error "no link"
 }
 proc E::sim_rtproto {p} {}
-proc E::sim_run {} {}
-proc E::sim_at {t e} {}
+# Emulab's run and at read tb_compat.tcl's namespace first: without it, Tcl itself fails.
+proc E::sim_run {} {
+    upvar ::TBCOMPAT::objtypes objtypes
+    real_set oml $::TBCOMPAT::oml_use_control
+    real_set nodes 0
+    foreach o $::E::order { if {$::E::kind($o) eq "node"} { incr nodes } }
+    if {$::GLOBALS::elab_in_elab && $nodes == 0} { uplevel #0 E::elab }
+}
+proc E::sim_at {t e} { upvar ::TBCOMPAT::hwtype_class c }
+# Event objects take ids from the Simulator's counter (sequences, timelines) or from new's (groups), and are
+# named by set like the others; they are not reported.
+proc E::named {name} {
+    proc ::$name {args} { return "" }
+    real_set ::E::last $name
+    return $name
+}
+proc E::sim_event-timeline {args} { return [E::named tbtl-tl[incr ::E::counter]] }
+proc E::sim_event-sequence {{seq {}} {catch {}} {catch_seq {}}} {
+    if {$catch ne ""} { incr ::E::counter 2 }
+    return [E::named tbseq-seq[incr ::E::counter]]
+}
+proc E::sim_event-group {{list {}}} { return [new EventGroup] }
+# The inner testbed of an elab-in-elab experiment without nodes: the servers of the topology, mypc1..N, and the
+# LAN publiclan unless singlenet. Written for this oracle from Emulab's description of the topologies.
+proc E::elab {} {
+    switch -- $::GLOBALS::elabinelab_topo {
+        "" - xen { real_set servers {myboss myops} }
+        opsvm { real_set servers {myboss} }
+        withfsnode { real_set servers {myboss myops myfs} }
+        default { error "couldn't read file elabinelab-$::GLOBALS::elabinelab_topo.ns" }
+    }
+    foreach v $servers { uplevel #0 [list set $v [$::ns node]] }
+    real_set members $servers
+    for {real_set i 1} {$i <= $::TBCOMPAT::elabinelab_maxpcs} {incr i} {
+        uplevel #0 [list set mypc$i [$::ns node]]
+        lappend members mypc$i
+    }
+    if {$::GLOBALS::elabinelab_singlenet == 0} { uplevel #0 [list set publiclan [$::ns make-lan $members 100Mb 0ms]] }
+}
 proc E::sim_attach-agent {n a} {}
 proc E::sim_connect {a b} {}
 proc queue-of-tblink {args} {}
 rename source real_source
-proc source {f} { if {$f ne "tb_compat.tcl"} { error "cannot source $f" } }
+proc source {f} {
+    if {$f ne "tb_compat.tcl"} { error "cannot source $f" }
+    namespace eval ::TBCOMPAT {
+        variable elabinelab_maxpcs 0
+        variable elabinelab_hardware
+        variable oml_use_control 1
+    }
+    proc ::tb-elab-in-elab {onoff} { real_set ::GLOBALS::elab_in_elab [expr {$onoff ? 1 : 0}] }
+    proc ::tb-elab-in-elab-topology {topo} { real_set ::GLOBALS::elabinelab_topo $topo }
+    proc ::tb-elabinelab-singlenet {args} {
+        real_set ::GLOBALS::elabinelab_singlenet [expr {$args eq "" ? 1 : [lindex $args 0]}]
+    }
+}
 proc unknown {args} {
-    if {[string match tb-* [lindex $args 0]]} { return "" }
+    if {[string match tb-* [lindex $args 0]] && [namespace exists ::TBCOMPAT]} { return "" }
     if {[string match queue-of-* [lindex $args 0]]} { return "" }
     error "Unknown: $args"
 }

@@ -8,9 +8,9 @@ import type { Span } from "../../diagnostics/source.js";
 import { didYouMean } from "../../diagnostics/suggest.js";
 import type { Command } from "../ast.js";
 import type { Interp, Slot } from "../interp.js";
-import { parseBoolean } from "../values.js";
+import { formatList, parseBoolean } from "../values.js";
 import type { ExternalCall, LanObj, LinkObj, NodeObj, NsEvent, NsObject, OtherObj, TbCall } from "./objects.js";
-import { type ArgKind, arity, TB_COMMANDS, type TbCommand, usage } from "./tbcommands.js";
+import { type ArgKind, arity, RENAMED, TB_COMMANDS, type TbCommand, usage } from "./tbcommands.js";
 import { parseBandwidth, parseDelay, parseLoss, QUEUES, RTPROTOS } from "./units.js";
 
 /** Classes Emulab's `new` knows; anything else becomes a null object with a warning. */
@@ -34,6 +34,27 @@ const KNOWN_CLASSES = new Set([
 ]);
 
 const NAME_RE = /^[-0-9A-Za-z]+$/;
+/**
+ * tb_compat.tcl's variables that NS files use, as Emulab's parser sets them for a new experiment (its wrapper adds
+ * `elabinelab_maxpcs`, 0 when the experiment has no maximum).
+ */
+const TBCOMPAT_VARS: [string, string][] = [
+  ["elabinelab_maxpcs", "0"],
+  ["elabinelab_source_tarfile", ""],
+  ["elabinelab_cnetspeed", "0"],
+  ["elabinelab_attributes", ""],
+];
+/** parse.tcl's GLOBALS that the tb-* commands of elab-in-elab set, with their defaults. */
+const GLOBALS_VARS: [string, string][] = [
+  ["elab_in_elab", "0"],
+  ["elabinelab_topo", ""],
+  ["elabinelab_eid", ""],
+  ["elabinelab_cvstag", ""],
+  ["elabinelab_singlenet", "0"],
+];
+
+/** The event objects of `event-sequence`, `event-timeline` and `event-group`, with methods of their own. */
+const EVENT_OBJECTS = new Set(["EventSequence", "EventTimeline", "EventGroup"]);
 const EMULAB_IP_RE = /^([0-9]{1,3}\.){3}[0-9]{1,3}$/;
 
 /** The shared (NFS) directories of an Emulab testbed as it is installed by default: never a tarball's target. */
@@ -94,7 +115,31 @@ function checkTarfiles(it: Interp, name: string, a: string[], from: number): voi
     }
   }
 }
-const TIME_RE = /(^[0-9]+(\.[0-9]+)?$)|(^\.[0-9]+$)/;
+/** Emulab's reltime-to-secs: seconds (`10`, `2.5`, `.5`) or `1h20m3s` with any part left out (even all of them). */
+const TIME_RE = /(^[0-9]+(\.[0-9]+)?$)|(^\.[0-9]+$)|(^([0-9]+h)?([0-9]+m)?([0-9]+s)?$)/;
+
+/** The NS classes Emulab's make_event sends events to; an event for any other object fails ("otype was empty"). */
+const EVENT_CLASSES = new Set([
+  "Application/Traffic/CBR",
+  "Agent/TCP/FullTcp",
+  "Agent/TCP/FullTcp/Reno",
+  "Agent/TCP/FullTcp/Newreno",
+  "Agent/TCP/FullTcp/Tahoe",
+  "Agent/TCP/FullTcp/Sack",
+  "Application/FTP",
+  "Application/Telnet",
+  "EventSequence",
+  "EventTimeline",
+  "Link",
+  "Lan",
+  "Node",
+  "Queue",
+  "Program",
+  "Disk",
+  "Custom",
+  "Console",
+  "Simulator",
+]);
 
 const SIM_METHODS = [
   "node",
@@ -136,6 +181,8 @@ export class Experiment {
   rtproto: string | null = null;
   ranAt: Span | null = null;
   sourcedCompat = false;
+  /** `$ns run` was called, even if it failed. */
+  private runCalled = false;
   private idCounter = 0;
   private newCounter = 0;
   private lastCreated: NsObject | null = null;
@@ -149,10 +196,27 @@ export class Experiment {
     const tclSource = c.get("source")!;
     c.set("source", (it, a, cmd) => {
       const r = tclSource(it, a, cmd);
-      this.sourcedCompat = true;
+      if (!this.sourcedCompat) {
+        this.sourcedCompat = true;
+        // The variables of tb_compat.tcl that NS files read or set, with the values Emulab gives a new experiment.
+        it.makeNamespace("::TBCOMPAT");
+        for (const [k, v] of TBCOMPAT_VARS) it.setVar(`::TBCOMPAT::${k}`, v);
+        for (const k of ["elabinelab_hardware", "elabinelab_fixnodes", "elabinelab_nodeos", "elabinelab_tarfiles"])
+          it.declare(`TBCOMPAT::${k}`);
+      }
       return r;
     });
+    for (const [k, v] of GLOBALS_VARS) it.setVar(`::GLOBALS::${k}`, v);
     for (const [name, def] of Object.entries(TB_COMMANDS)) c.set(name, (it, a) => this.tbCommand(it, name, def, a));
+    for (const [name, now] of Object.entries(RENAMED))
+      c.set(name, (it) => {
+        throw it.error(
+          "FWC200",
+          `invalid command name "${name}": Emulab has no such command`,
+          `use \`${now}\``,
+          it.wordSpan(0),
+        );
+      });
   }
 
   // ---- naming ----
@@ -356,6 +420,7 @@ export class Experiment {
     if (obj.cls === "Link" && m === "queue") return this.queueOf(obj, it);
     if ((obj.cls === "Link" || obj.cls === "Lan") && m === "cost") return "";
     if (obj.cls === "Other" && obj.unknownClass) return "";
+    if (obj.cls === "Other" && EVENT_OBJECTS.has(obj.nsClass)) return this.eventMethod(obj, it, a);
     if (obj.cls === "Node" && (m === "add-desire" || m === "program-agent" || m === "topography" || m === "add-route"))
       return "";
     if (obj.cls === "Other" && ["attach-agent", "start", "stop", "set_fid", "attach", "connect"].includes(m)) return "";
@@ -371,6 +436,163 @@ export class Experiment {
       "it has no effect on the experiment's topology or external access",
     );
     return "";
+  }
+
+  // ---- events ----
+
+  /** `$ns at`, a timeline's `at` and the lines of a sequence need Emulab's tb_compat.tcl (make_event reads it). */
+  private needCompat(it: Interp, what: string, reads = "osids"): void {
+    if (!this.sourcedCompat)
+      throw it.error(
+        "FWC315",
+        `${what} needs \`source tb_compat.tcl\` first: Emulab's parser fails here (can't access "::TBCOMPAT::${reads}": parent namespace doesn't exist)`,
+        "add `source tb_compat.tcl` near the top of the file",
+        it.wordSpan(),
+      );
+  }
+
+  /** The class Emulab's `info class` gives an object. */
+  private classOf(o: NsObject): string {
+    if (o.cls === "Node" || o.cls === "Link" || o.cls === "Lan" || o.cls === "Simulator") return o.cls;
+    if (o.cls === "Other") return o.unknownClass ? "NullClass" : o.nsClass;
+    return o.cls;
+  }
+
+  /**
+   * One event, checked as Emulab's make_event checks it: a comment or an empty event is skipped; the first word
+   * must be an object that takes events, and the second the event's type. The event's own arguments are not
+   * checked (see docs/language.md).
+   */
+  private makeEvent(it: Interp, event: string, time: string, holder: OtherObj | null, wordIndex: number): void {
+    const words = it.list(event, wordIndex);
+    const target = words[0];
+    if (target === undefined || target.startsWith("#")) return;
+    const o = this.byName.get(target);
+    if (o === undefined)
+      throw it.error(
+        "FWC316",
+        `event "${event.trim()}": "${target}" is not an NS object (Emulab stops: invalid command name "${target}")`,
+        this.nodeHint(target) ?? 'an event starts with the object it is sent to, e.g. "$prog start"',
+        it.wordSpan(wordIndex),
+      );
+    const cls = o.cls === "Other" && o.nsClass === "EventGroup" ? (o.memberClass ?? "") : this.classOf(o);
+    if (!EVENT_CLASSES.has(cls)) {
+      it.diags.add(
+        "FWC316",
+        it.wordSpan(wordIndex),
+        `event "${event.trim()}": ${describe(o)} takes no events (Emulab: otype was empty)`,
+        "send events to programs, traffic generators, nodes, links, LANs, queues, sequences or timelines",
+      );
+      return;
+    }
+    if (words.length < 2) {
+      it.diags.add(
+        "FWC316",
+        it.wordSpan(wordIndex),
+        `Missing event type for ${target}`,
+        `write "${target} start", for example`,
+      );
+      return;
+    }
+    this.events.push({ time, event: words.join(" "), location: it.wordSpan(), holder });
+  }
+
+  /**
+   * `$ns event-sequence ?seq? ?catch? ?catch_seq?`: each line of `seq` is substituted where the call is; with a
+   * catch sequence, Emulab makes three sequences (the main one, the catch one, and the one that runs both).
+   */
+  private eventSequence(it: Interp, a: string[]): string {
+    this.needCompatIf(it, a[2] ?? "");
+    if ((a[3] ?? "") !== "") {
+      const main = this.makeOther(it, "Other", `tbseq-seq${++this.idCounter}`, "EventSequence");
+      const caught = this.makeOther(it, "Other", `tbseq-seq${++this.idCounter}`, "EventSequence");
+      const seq = this.makeOther(it, "Other", `tbseq-seq${++this.idCounter}`, "EventSequence");
+      for (const e of it.list(it.evalBody(`format %s ${quoted(a[2] ?? "")}`, 2), 2)) this.makeEvent(it, e, "", main, 2);
+      for (const e of it.list(it.evalBody(`format %s ${quoted(a[4] ?? "")}`, 4), 4))
+        this.makeEvent(it, e, "", caught, 4);
+      this.makeEvent(it, `${main.name} run`, "", seq, 3);
+      this.makeEvent(it, `${caught.name} run`, "", seq, 3);
+      return seq.name;
+    }
+    const seq = this.makeOther(it, "Other", `tbseq-seq${++this.idCounter}`, "EventSequence");
+    for (const line of (a[2] ?? "").split("\n")) {
+      const words = it.evalBody(`list ${line}`, 2);
+      this.makeEvent(it, words, "", seq, 2);
+    }
+    this.lastCreated = seq;
+    return seq.name;
+  }
+
+  private needCompatIf(it: Interp, seq: string): void {
+    if (seq.trim() !== "") this.needCompat(it, "an event sequence");
+  }
+
+  /** Adds one member to an EventGroup; false when Emulab stops adding (a member of another class). */
+  private addToGroup(it: Interp, g: OtherObj, name: string, wordIndex: number): boolean {
+    const o = this.byName.get(name);
+    if (o === undefined)
+      throw it.error(
+        "FWC316",
+        `[${g.name} add] "${name}" is not an NS object (Emulab stops: invalid command name "${name}")`,
+        this.nodeHint(name) ?? "add the objects the group's events go to, e.g. programs or nodes",
+        it.wordSpan(wordIndex),
+      );
+    const cls = o.cls === "Link" || o.cls === "Lan" ? "LanLink" : this.classOf(o);
+    g.memberClass ??= cls;
+    if (g.memberClass !== cls) {
+      it.diags.add(
+        "FWC316",
+        it.wordSpan(wordIndex),
+        `[${g.name} add ${name}] All members must be of the same type!`,
+        `the group holds ${g.memberClass} objects; make another group for ${cls} objects`,
+      );
+      return false;
+    }
+    if (!g.members!.includes(o)) g.members!.push(o);
+    return true;
+  }
+
+  /** The methods of sequences, timelines and groups (the others are internal to Emulab, or OTcl's own). */
+  private eventMethod(obj: OtherObj, it: Interp, a: string[]): string {
+    const m = a[1]!;
+    const want = (n: number, u: string) => {
+      if (a.length - 2 !== n) throw it.error("FWC301", `wrong # args: should be "${obj.name} ${m} ${u}"`);
+    };
+    if (obj.nsClass === "EventSequence" && m === "append") {
+      want(1, "event");
+      this.makeEvent(it, a[2]!, "", obj, 2);
+      return "";
+    }
+    if (obj.nsClass === "EventTimeline" && m === "at") {
+      want(2, "time eventstring");
+      if (!TIME_RE.test(a[2]!)) {
+        it.diags.add("FWC312", it.wordSpan(2), `Invalid time spec: ${a[2]}`, "write the time in seconds or as 1h20m3s");
+        return "";
+      }
+      this.needCompat(it, `${obj.name} at`);
+      for (const e of a[3]!.split(";")) this.makeEvent(it, e, a[2]!, obj, 3);
+      return "";
+    }
+    if (obj.nsClass === "EventGroup" && m === "add") {
+      for (let i = 2; i < a.length; i++) if (!this.addToGroup(it, obj, a[i]!, i)) break;
+      return "";
+    }
+    if (obj.nsClass === "EventGroup" && m === "members") {
+      want(0, "");
+      return (obj.members ?? []).map((o) => o.name).join(" ");
+    }
+    const methods =
+      obj.nsClass === "EventSequence"
+        ? "the method append"
+        : obj.nsClass === "EventTimeline"
+          ? "the method at"
+          : "the methods add and members";
+    throw it.error(
+      "FWC316",
+      `${obj.name}: unable to dispatch method ${m}`,
+      `an ${obj.nsClass} has ${methods}`,
+      it.wordSpan(1),
+    );
   }
 
   private queueOf(link: LinkObj, it: Interp): string {
@@ -502,22 +724,28 @@ export class Experiment {
       }
       case "run":
         need(0, 0, "");
+        this.runCalled = true;
+        this.needCompat(it, "$ns run", "objtypes");
         if (this.ranAt !== null) {
           throw it.error("FWC312", "the Simulator 'run' statement can only be run once", "remove the second `$ns run`");
         }
+        if (it.readVarName("::GLOBALS::elab_in_elab") === "1" && this.nodes.length === 0) this.elabTopology(it, cmd);
         this.ranAt = it.wordSpan(undefined, cmd);
         this.checkNames(it);
         return "";
       case "at": {
         need(2, 2, "time event");
-        if (!TIME_RE.test(a[2]!))
+        this.needCompat(it, "$ns at", "hwtype_class");
+        if (a[2] !== "swapout" && !TIME_RE.test(a[2]!)) {
           it.diags.add(
             "FWC312",
             it.wordSpan(2),
-            `invalid time spec "${a[2]}"`,
-            "write the time in seconds as a plain number, e.g. 10.0",
+            `Invalid time spec: ${a[2]}`,
+            "write the time in seconds (10, 2.5), as 1h20m3s, or swapout",
           );
-        this.events.push({ time: a[2]!, event: a[3]!, location: it.wordSpan() });
+          return "";
+        }
+        for (const e of a[3]!.split(";")) this.makeEvent(it, e, a[2]!, null, 3);
         return "";
       }
       case "link": {
@@ -540,9 +768,19 @@ export class Experiment {
       case "cost":
       case "connect":
       case "attach-agent":
-      case "event-group":
-      case "event-sequence":
       case "event-timeline":
+        return this.makeOther(it, "Other", `tbtl-tl${++this.idCounter}`, "EventTimeline").name;
+      case "event-sequence":
+        need(0, 3, "?seq? ?catch? ?catch_seq?");
+        return this.eventSequence(it, a);
+      case "event-group": {
+        need(0, 1, "?list?");
+        const g = this.makeOther(it, "Other", `EventGroup${++this.newCounter}`, "EventGroup");
+        g.members = [];
+        for (const m of it.list(a[2] ?? "", 2)) if (!this.addToGroup(it, g, m, 2)) break;
+        this.lastCreated = g;
+        return g.name;
+      }
       case "define-template-parameter":
       case "description":
       case "instructions":
@@ -615,6 +853,49 @@ export class Experiment {
       case "tb-set-node-os":
         node!.os = a[2]!;
         break;
+      case "tb-elab-in-elab":
+        it.setVar("::GLOBALS::elab_in_elab", parseBoolean(a[1]!) ? "1" : "0");
+        break;
+      case "tb-elab-in-elab-topology":
+        it.setVar("::GLOBALS::elabinelab_topo", a[1]!);
+        break;
+      case "tb-set-inner-elab-eid":
+        it.setVar("::GLOBALS::elabinelab_eid", a[1]!);
+        break;
+      case "tb-set-elabinelab-cvstag":
+        it.setVar("::GLOBALS::elabinelab_cvstag", a[1]!);
+        break;
+      case "tb-elabinelab-singlenet":
+        it.setVar("::GLOBALS::elabinelab_singlenet", a[1] ?? "1");
+        break;
+      case "tb-set-elabinelab-attribute":
+      case "tb-set-elabinelab-role-attribute":
+      case "tb-unset-elabinelab-attribute":
+      case "tb-unset-elabinelab-role-attribute":
+      case "tb-get-elabinelab-role-attribute":
+        return elabAttribute(it, name, a);
+      case "tb-set-elabinelab-fw-type":
+        // Emulab's check is a switch whose last case is the word "unknown", not a default: only that word fails.
+        if (a[1] === "unknown")
+          it.diags.add(
+            "FWC312",
+            it.wordSpan(1),
+            `[${name}] ${a[1]} is not a valid type`,
+            "use ipfw2-vlan or iptables-vlan",
+          );
+        break;
+      case "tb-set-node-inner-elab-role":
+        if (!INNER_ROLES.includes(a[2]!)) {
+          it.diags.add(
+            "FWC312",
+            it.wordSpan(2),
+            `[${name}] type must be one of ${INNER_ROLES.join("|")}`,
+            didYouMean(a[2]!, INNER_ROLES) ?? `use one of ${INNER_ROLES.join(", ")}`,
+          );
+          break;
+        }
+        node!.settings.set(name, a.slice(2));
+        break;
       case "tb-set-ip":
       case "tb-set-ip-lan":
       case "tb-set-ip-link":
@@ -652,6 +933,29 @@ export class Experiment {
         }
     }
     return "";
+  }
+
+  // ---- elab-in-elab ----
+
+  /**
+   * At `$ns run`, an elab-in-elab experiment whose file made no nodes gets Emulab's inner testbed: the servers of
+   * its topology (myboss, myops, myfs), `elabinelab_maxpcs` inner nodes mypc1..N, and, unless
+   * `tb-elabinelab-singlenet`, the LAN `publiclan` joining them. Evaluated as NS code where `$ns run` is, as Emulab
+   * does, so that names, settings and checks are the same as for the experimenter's own nodes.
+   */
+  private elabTopology(it: Interp, cmd: Command): void {
+    const topo = it.readVarName("::GLOBALS::elabinelab_topo");
+    const shape = ELAB_TOPOLOGIES[topo];
+    if (shape === undefined) {
+      throw it.error(
+        "FWC312",
+        `elab-in-elab topology "${topo}" does not exist (Emulab reads elabinelab-${topo}.ns and fails)`,
+        didYouMean(topo, Object.keys(ELAB_TOPOLOGIES).filter(Boolean)) ??
+          `use one of ${Object.keys(ELAB_TOPOLOGIES).filter(Boolean).join(", ")}, or no tb-elab-in-elab-topology`,
+        it.wordSpan(1, cmd),
+      );
+    }
+    it.evalBody(elabScript(shape), 1, cmd);
   }
 
   // ---- `$ns run` checks ----
@@ -700,7 +1004,7 @@ export class Experiment {
 
   /** Called when the whole file has been evaluated. */
   finish(it: Interp, endOfFile: Span): void {
-    if (this.ranAt === null)
+    if (this.ranAt === null && !this.runCalled)
       it.diags.add(
         "FWC308",
         endOfFile,
@@ -708,6 +1012,137 @@ export class Experiment {
         "end the file with `$ns run`",
       );
   }
+}
+
+interface ElabShape {
+  /** The servers: variable (and node) name, inner role, last byte of the address on publiclan. */
+  servers: [string, string, number][];
+  hardware: string;
+  /** The control LAN's speed follows TBCOMPAT::elabinelab_cnetspeed (Xen's is always 100Mb). */
+  cnetspeed: boolean;
+}
+
+/** Emulab's elab-in-elab topologies (`tb-elab-in-elab-topology`; "" is the default one). */
+const ELAB_TOPOLOGIES: Record<string, ElabShape> = {
+  "": {
+    servers: [
+      ["myboss", "boss+router", 252],
+      ["myops", "ops+fs", 253],
+    ],
+    hardware: "pc850",
+    cnetspeed: true,
+  },
+  opsvm: { servers: [["myboss", "boss+fs+router", 252]], hardware: "pc850", cnetspeed: true },
+  withfsnode: {
+    servers: [
+      ["myboss", "boss+router", 252],
+      ["myops", "ops", 253],
+      ["myfs", "fs", 251],
+    ],
+    hardware: "pc850",
+    cnetspeed: true,
+  },
+  xen: {
+    servers: [
+      ["myboss", "boss+router", 252],
+      ["myops", "ops+fs", 253],
+    ],
+    hardware: "pcvm3000",
+    cnetspeed: false,
+  },
+};
+
+/** The NS code of an inner testbed of shape `s` (run where `$ns run` is). */
+function elabScript(s: ElabShape): string {
+  const role = (v: string) => v.slice(2);
+  const lines: string[] = [];
+  for (const [v] of s.servers) lines.push(`set ${v} [$ns node]`);
+  for (const [v, r] of s.servers) {
+    lines.push(`tb-set-node-inner-elab-role $${v} ${r}`);
+    lines.push(
+      `if {[info exists ::TBCOMPAT::elabinelab_hardware("${role(v)}")]} { tb-set-hardware $${v} $::TBCOMPAT::elabinelab_hardware("${role(v)}") } else { tb-set-hardware $${v} ${s.hardware} }`,
+      `if {[info exists ::TBCOMPAT::elabinelab_fixnodes("${role(v)}")]} { tb-fix-node $${v} $::TBCOMPAT::elabinelab_fixnodes("${role(v)}") }`,
+      `set _tar ""`,
+      `if {$::TBCOMPAT::elabinelab_source_tarfile != ""} { set _tar "/usr/src $::TBCOMPAT::elabinelab_source_tarfile" }`,
+      `if {[info exists ::TBCOMPAT::elabinelab_tarfiles("${role(v)}")]} { if {$_tar != ""} { append _tar " " }; append _tar $::TBCOMPAT::elabinelab_tarfiles("${role(v)}") }`,
+      `if {$_tar != ""} { tb-set-node-tarfiles $${v} $_tar }`,
+    );
+  }
+  lines.push(
+    "tb-make-soft-vtype pcslow {pc600 pc850}",
+    `set _lan "${s.servers.map(([v]) => v).join(" ")} "`,
+    "for {set i 1} {$i <= $::TBCOMPAT::elabinelab_maxpcs} {incr i} {",
+    '  set _n "mypc$i"',
+    "  set $_n [$ns node]",
+    '  append _lan "[set $_n] "',
+    "  tb-set-node-inner-elab-role [set $_n] node",
+    "  if {[info exists ::TBCOMPAT::elabinelab_nodeos($_n)]} { tb-set-node-os [set $_n] $::TBCOMPAT::elabinelab_nodeos($_n) }",
+    "  if {[info exists ::TBCOMPAT::elabinelab_fixnodes($_n)]} { tb-fix-node [set $_n] $::TBCOMPAT::elabinelab_fixnodes($_n)",
+    "  } elseif {[info exists ::TBCOMPAT::elabinelab_hardware($_n)]} { tb-set-hardware [set $_n] $::TBCOMPAT::elabinelab_hardware($_n)",
+    "  } else { tb-set-hardware [set $_n] pcslow }",
+    "}",
+    "if {$::GLOBALS::elabinelab_singlenet == 0} {",
+    s.cnetspeed
+      ? "  if {$::TBCOMPAT::elabinelab_cnetspeed != 0} { set _speed $::TBCOMPAT::elabinelab_cnetspeed } else { set _speed 100 }"
+      : "  set _speed 100",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Tcl's ${name}, not a template
+    "  set publiclan [$ns make-lan $_lan ${_speed}Mb 0ms]",
+    ...s.servers.map(([v, , b]) => `  tb-set-ip-lan $${v} $publiclan 10.200.1.${b}`),
+    "  for {set i 1} {$i <= $::TBCOMPAT::elabinelab_maxpcs} {incr i} { tb-set-ip-lan [set mypc$i] $publiclan 10.200.1.$i }",
+    "}",
+  );
+  for (const [v] of s.servers)
+    lines.push(
+      `if {[info exists ::TBCOMPAT::elabinelab_nodeos("${role(v)}")]} { tb-set-node-os $${v} $::TBCOMPAT::elabinelab_nodeos("${role(v)}") } else { tb-set-node-os $${v} FBSD83-STD }`,
+    );
+  return lines.join("\n");
+}
+
+const INNER_ROLES = ["boss", "boss+router", "boss+fs+router", "router", "ops", "ops+fs", "fs", "node"];
+const EINE_ROLE = /^(all|boss|ops|fs|router|node)$/;
+const EINE_KEY = /^([-\w.]+)$/;
+const EINE_VALUE = /^([-\w.+,\s/:@]+)$/;
+const EINE_ORDER = /^\d+$/;
+const EINE_ROLES = ["boss", "ops", "fs", "router", "node"];
+
+/**
+ * The elab-in-elab attributes, kept as Emulab keeps them (`role;key;value;order` in TBCOMPAT::elabinelab_attributes):
+ * `all` stands for every role; setting the same role, key and order again replaces it.
+ */
+function elabAttribute(it: Interp, name: string, a: string[]): string {
+  const role = name.includes("-role-") ? a[1]! : "all";
+  const from = name.includes("-role-") ? 2 : 1;
+  const key = a[from]!;
+  const shown = name.replace("-role-", "-");
+  const bad = (k: number, what: string, help: string) => {
+    it.diags.add("FWC312", it.wordSpan(k), `[${shown}] - "${a[k]}" is not a valid elabinelab ${what}`, help);
+    return "";
+  };
+  const list = it.list(it.readVarName("::TBCOMPAT::elabinelab_attributes"), 0);
+  if (name === "tb-get-elabinelab-role-attribute") {
+    const hit = list.find((x) => x.startsWith(`${role};${key};`) && x.endsWith(";0"));
+    return hit === undefined ? "" : (hit.split(";")[2] ?? "");
+  }
+  if (name.includes("-role-") && !EINE_ROLE.test(role)) return bad(1, "role", "use all, boss, ops, fs, router or node");
+  if (!EINE_KEY.test(key)) return bad(from, "key", "a key is letters, digits, _, - and .");
+  const roles = role === "all" ? EINE_ROLES : [role];
+  let out = list;
+  if (name.startsWith("tb-set-")) {
+    const value = a[from + 1]!;
+    const order = a[from + 2] ?? "0";
+    if (!EINE_VALUE.test(value))
+      return bad(from + 1, "value", "a value is letters, digits, spaces and _ - . + , / : @");
+    if (!EINE_ORDER.test(order)) return bad(from + 2, "order", "an order is a number");
+    for (const r of roles) {
+      const i = out.findIndex((x) => x.startsWith(`${r};${key};`) && x.endsWith(`;${order}`));
+      if (i >= 0) out = [...out.slice(0, i), ...out.slice(i + 1)];
+      out = [...out, `${r};${key};${value};${order}`];
+    }
+  } else {
+    out = out.filter((x) => !roles.some((r) => x.startsWith(`${r};${key};`)));
+  }
+  it.setVar("::TBCOMPAT::elabinelab_attributes", formatList(out));
+  return "";
 }
 
 const kindCache = new WeakMap<TbCommand, [number, ArgKind][]>();
@@ -719,6 +1154,17 @@ function kindsOf(def: TbCommand): [number, ArgKind][] {
     kindCache.set(def, k);
   }
   return k;
+}
+
+/** `s` as a quoted Tcl word, so that evaluating it substitutes as Tcl's `subst` does. */
+function quoted(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === "\\" && i + 1 < s.length) out += c + s[++i];
+    else out += c === '"' ? '\\"' : c === "\\" ? "\\\\" : c;
+  }
+  return `${out}"`;
 }
 
 function cmp(a: string, b: string): number {

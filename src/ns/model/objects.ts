@@ -45,6 +45,9 @@ export interface OtherObj extends Base {
   /** True when Emulab does not know the class (it makes a null object and warns). */
   unknownClass: boolean;
   settings: Map<string, string[]>;
+  /** An EventGroup's members, and the class they all share (Emulab refuses a mix). */
+  members?: NsObject[];
+  memberClass?: string;
 }
 
 export type NsObject = NodeObj | LinkObj | LanObj | OtherObj;
@@ -69,7 +72,10 @@ export interface TbCall {
 }
 
 export interface NsEvent {
+  /** Seconds, `1h2m3s` or `swapout` for `$ns at`; "" for an event of a sequence. */
   time: string;
   event: string;
   location: Span;
+  /** The sequence or timeline that holds it (its name may change later), or null for the Simulator's `$ns at`. */
+  holder: OtherObj | null;
 }

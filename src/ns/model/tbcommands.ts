@@ -31,6 +31,28 @@ export const TB_COMMANDS: Record<string, TbCommand> = {
   "tb-bind-parent": em("sub phys", { 0: "node", 1: "node" }),
   "tb-elab-in-elab": em("onoff", ON),
   "tb-elab-in-elab-topology": em("topo"),
+  "tb-elabinelab-singlenet": em("args"),
+  "tb-set-elabinelab-attribute": em("key value ?order?"),
+  "tb-unset-elabinelab-attribute": em("key"),
+  "tb-set-elabinelab-role-attribute": em("role key value ?order?"),
+  "tb-unset-elabinelab-role-attribute": em("role key"),
+  "tb-get-elabinelab-role-attribute": em("role key"),
+  "tb-set-elabinelab-fw-type": em("type"),
+  "tb-set-nonfs": em("onoff", ON),
+  "tb-request-ip-alias-lan": em("src lan count", { 0: "node", 1: "lan" }),
+  "tb-request-ip-alias-link": em("src link count", { 0: "node", 1: "link" }),
+  "tb-set-node-loadlist": em("node loadlist", N),
+  "tb-set-link-failure-action": em("lanlink type", LL),
+  "tb-set-lan-simplex-backfill": em("lan node tobw frombw", { 0: "lan", 1: "node" }),
+  "tb-set-packing-strategy": em("strategy"),
+  "tb-set-link-protocol": em("lanlink protocol", LL),
+  "tb-set-link-layer": em("link mylayer", LL),
+  "tb-use-modelnet": em("onoff", ON),
+  "tb-set-use-oml": em("args"),
+  "tb-set-oml-server": em("node", N),
+  "tb-set-oml-use-control": em("flag"),
+  "tb-set-oml-mp": em("args"),
+  "tbx-log": em("msg"),
   "tb-fix-interface": em("vnode lanlink iface", { 0: "node", 1: "lanlink" }),
   "tb-fix-node": em("vnode pnode", N),
   "tb-fix-current-resources": em("onoff", ON),
@@ -44,12 +66,9 @@ export const TB_COMMANDS: Record<string, TbCommand> = {
   "tb-set-delay-capacity": em("cap"),
   "tb-set-delay-os": em("os"),
   "tb-set-dpdb": em("onoff", ON),
-  "tb-set-elabinelab-attribute": em("role key value ?order?"),
   "tb-set-elabinelab-cvstag": em("cvstag"),
-  "tb-set-elabinelab-singlenet": em("?onoff?"),
   "tb-set-encapsulate": em("onoff", ON),
   "tb-set-endnodeshaping": em("lanlink onoff", LLON),
-  "tb-set-forcelinkdelays": em("onoff", ON),
   "tb-set-hardware": em("node type args", N),
   "tb-set-inner-elab-eid": em("eid"),
   "tb-set-ip": em("node ip", N),
@@ -113,12 +132,10 @@ export const TB_COMMANDS: Record<string, TbCommand> = {
   "tb-set-sync-server": em("node", N),
   "tb-set-tarfiles": em("args"),
   "tb-set-uselatestwadata": em("onoff", ON),
-  "tb-set-uselinkdelays": em("onoff", ON),
   "tb-set-useveth": em("lanlink onoff", LLON),
   "tb-set-usewatunnels": em("onoff", ON),
   "tb-set-vlink-emulation": em("style"),
   "tb-set-wasolver-weights": em("delay bw plr"),
-  "tb-unset-elabinelab-attribute": em("role key"),
   "tb-use-endnodeshaping": em("onoff", ON),
   "tb-use-ipassign": em("onoff", ON),
   "tb-set-ipassign-args": em("args"),
@@ -131,6 +148,16 @@ export const TB_COMMANDS: Record<string, TbCommand> = {
   "tb-set-node-testbed": de("vnode tb", N),
   "tb-set-default-failure-action": de("type"),
   "tb-add-node-attribute": de("vnode key value", N),
+};
+
+/**
+ * Commands that Emulab renamed or that never existed under the name, with the command to use: a file using the
+ * old name fails in Emulab's parser ("invalid command name").
+ */
+export const RENAMED: Record<string, string> = {
+  "tb-set-uselinkdelays": "tb-use-endnodeshaping",
+  "tb-set-forcelinkdelays": "tb-force-endnodeshaping",
+  "tb-set-elabinelab-singlenet": "tb-elabinelab-singlenet",
 };
 
 /** The Tcl usage string Emulab's proc would print: `tb-set-node-os node os ?parentos?`. */

@@ -113,6 +113,64 @@ export function installVars(it: Interp): void {
     }
   });
 
+  // `namespace eval` as Emulab's files use it (`namespace eval TBCOMPAT { set elabinelab_maxpcs 4 }`), and the
+  // subcommands that only ask about names.
+  c.set("namespace", (it, a, cmd) => {
+    const sub = a[1];
+    switch (sub) {
+      case "eval": {
+        if (a.length < 4) throw it.wrongArgs("namespace eval name arg ?arg...?");
+        const ns = it.makeNamespace(a[2]!);
+        const script = a.length === 4 ? a[3]! : a.slice(3).join(" ");
+        return it.inNamespace(ns, () => (a.length === 4 ? it.evalBody(script, 3, cmd) : it.evalBody(script, -1, cmd)));
+      }
+      case "current":
+        if (a.length !== 2) throw it.wrongArgs("namespace current");
+        return `::${it.ns}`;
+      case "exists": {
+        if (a.length !== 3) throw it.wrongArgs("namespace exists name");
+        const n = a[2]!.startsWith("::") ? a[2]!.slice(2) : it.ns !== "" ? `${it.ns}::${a[2]}` : a[2]!;
+        return n === "" || it.namespaces.has(n.replace(/:{2,}$/, "")) ? "1" : "0";
+      }
+      case "tail": {
+        if (a.length !== 3) throw it.wrongArgs("namespace tail string");
+        const i = a[2]!.lastIndexOf("::");
+        return i < 0 ? a[2]! : a[2]!.slice(i + 2);
+      }
+      case "qualifiers": {
+        if (a.length !== 3) throw it.wrongArgs("namespace qualifiers string");
+        const i = a[2]!.lastIndexOf("::");
+        return i < 0 ? "" : a[2]!.slice(0, i).replace(/:+$/, "");
+      }
+      default:
+        throw it.error(
+          "FWC214",
+          `namespace ${sub ?? ""} is not supported; fwc supports namespace eval, current, exists, tail and qualifiers`,
+          "set the namespace's variables inside `namespace eval NAME { ... }`",
+        );
+    }
+  });
+
+  // `variable name ?value? ...`: inside `namespace eval`, the namespace's own variable (never the global of that
+  // name); inside a proc, a link to the variable of the proc's namespace.
+  c.set("variable", (it, a) => {
+    if (a.length < 2) throw it.wrongArgs("variable ?name value...? name ?value?");
+    for (let i = 1; i < a.length; i += 2) {
+      const name = a[i]!;
+      if (name.includes("(")) throw it.error("FWC205", `can't define "${name}": name refers to an element in an array`);
+      const tail = name.includes("::") ? name.slice(name.lastIndexOf("::") + 2) : name;
+      const full = name.startsWith("::") ? name.slice(2) : it.ns !== "" ? `${it.ns}::${name}` : name;
+      if (it.level === 0) {
+        if (i + 1 < a.length) it.setVar(`::${full}`, a[i + 1]!);
+        else it.declare(full);
+      } else {
+        it.link(0, full, tail);
+        if (i + 1 < a.length) it.setVar(tail, a[i + 1]!);
+      }
+    }
+    return "";
+  });
+
   c.set("info", (it, a) => {
     switch (a[1]) {
       case "exists":
