@@ -279,7 +279,7 @@ describe("limits", () => {
   });
 
   it("a blockstore's methods are not said to be ignored by Emulab, which implements and checks them", () => {
-    const r = evaluate(ns('set a [$ns node]\nset bs [$ns blockstore]\n$bs set-class "local"\n$bs set-node $a'));
+    const r = evaluate(ns("set a [$ns node]\nset bs [$ns blockstore]\n$bs set-size 1GB\n$bs set-node $a"));
     const w = r.diags.filter((d) => d.code === "FWC300");
     expect(w.length).toBe(2);
     for (const d of w) {

@@ -3,7 +3,7 @@
 import { resolveAccess } from "../access/resolve.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderJson, renderSarif, renderText, summaryLine } from "../diagnostics/render.js";
-import { evaluateNs } from "../ns/index.js";
+import { type Catalog, evaluateNs } from "../ns/index.js";
 import { readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
 import { VERSION } from "./version.js";
@@ -12,6 +12,10 @@ export interface CheckOptions extends LimitOptions {
   format: "text" | "json" | "sarif";
   strict?: boolean;
   color?: string;
+  /** The testbed catalog, a file of its own. */
+  catalog?: string;
+  /** testbed.yaml, for its catalog. */
+  testbed?: string;
 }
 
 export interface CheckOutcome {
@@ -20,7 +24,7 @@ export interface CheckOutcome {
   stderr: string;
 }
 
-export function runCheck(files: string[], opts: CheckOptions, color = false): CheckOutcome {
+export function runCheck(files: string[], opts: CheckOptions, color = false, catalog?: Catalog): CheckOutcome {
   const limits = limitsFrom(opts);
   const all = [];
   let notShown = 0;
@@ -30,7 +34,7 @@ export function runCheck(files: string[], opts: CheckOptions, color = false): Ch
     const bag = new DiagnosticBag();
     const file = readSource(path, bag);
     if (file !== null) {
-      const r = evaluateNs(file, limits, bag);
+      const r = evaluateNs(file, limits, bag, { noteUnchecked: true, ...(catalog !== undefined ? { catalog } : {}) });
       resolveAccess(r.experiment, file, bag);
     }
     all.push(...bag.sorted());
@@ -50,8 +54,43 @@ export function runCheck(files: string[], opts: CheckOptions, color = false): Ch
   return { exitCode: failed ? 1 : 0, stdout, stderr };
 }
 
-export function checkAction(files: string[], opts: CheckOptions): number {
-  const out = runCheck(files, opts, useColor(opts.color, process.stdout));
+/**
+ * The catalog of --catalog, or of --testbed's testbed.yaml; undefined without either. A catalog that cannot be
+ * read is a failure of its own (the files are not checked against half a catalog).
+ */
+async function catalogFor(opts: CheckOptions): Promise<{ catalog?: Catalog; failed?: CheckOutcome }> {
+  if (opts.catalog === undefined && opts.testbed === undefined) return {};
+  const bag = new DiagnosticBag();
+  const { loadCatalog, testbedCatalog } = await import("../testbed/catalog.js");
+  let catalog: Catalog | null | undefined = null;
+  const path = opts.catalog ?? opts.testbed!;
+  const f = readSource(path, bag);
+  if (f !== null && opts.catalog !== undefined) catalog = loadCatalog(f, bag);
+  else if (f !== null) {
+    const { loadTestbed } = await import("../testbed/config.js");
+    const tb = loadTestbed(f, bag);
+    catalog = tb === null ? null : testbedCatalog(tb, path, bag);
+  }
+  if (catalog !== null && bag.errorCount === 0) return catalog === undefined ? {} : { catalog };
+  const color = useColor(opts.color, process.stdout);
+  const diags = bag.sorted();
+  const stdout =
+    opts.format === "json"
+      ? renderJson(diags, [path], { errors: bag.errorCount, warnings: bag.warningCount, notShown: 0 })
+      : opts.format === "sarif"
+        ? renderSarif(diags, VERSION)
+        : renderText(diags, { color });
+  const stderr = opts.format === "text" ? `${summaryLine(bag.errorCount, bag.warningCount, 1)}\n` : "";
+  return { failed: { exitCode: 1, stdout, stderr } };
+}
+
+export async function checkAction(files: string[], opts: CheckOptions): Promise<number> {
+  if (opts.catalog !== undefined && opts.testbed !== undefined) {
+    process.stderr.write("fwc check: give --catalog or --testbed, not both\n");
+    return 2;
+  }
+  const c = await catalogFor(opts);
+  const out = c.failed ?? runCheck(files, opts, useColor(opts.color, process.stdout), c.catalog);
   process.stdout.write(out.stdout);
   process.stderr.write(out.stderr);
   return out.exitCode;

@@ -10,7 +10,7 @@ import type { DnsRecord } from "../backends/dns/records.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderText, summaryLine } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
-import { evaluateNs } from "../ns/index.js";
+import { type Catalog, evaluateNs } from "../ns/index.js";
 import type { BlockEntry } from "../store/schema.js";
 import { osReason, readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
@@ -43,7 +43,21 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
   let out = "";
   const file = readSource(path, bag);
   if (file !== null) {
-    const r = evaluateNs(file, limitsFrom(opts), bag);
+    // The testbed's catalog checks what Emulab checks against its database (docs/catalog.md).
+    let catalog: Catalog | undefined;
+    if (opts.testbed !== undefined && emit !== "ir") {
+      const { loadTestbed } = await import("../testbed/config.js");
+      const { testbedCatalog } = await import("../testbed/catalog.js");
+      const scratch = new DiagnosticBag();
+      const tbFile = readSource(opts.testbed, scratch);
+      const testbed = tbFile === null ? null : loadTestbed(tbFile, scratch);
+      // Problems with testbed.yaml itself are reported when it is read for the plan below; the catalog's own here.
+      catalog = (testbed === null ? undefined : testbedCatalog(testbed, opts.testbed, bag)) ?? undefined;
+    }
+    const r = evaluateNs(file, limitsFrom(opts), bag, {
+      ...(catalog !== undefined ? { catalog } : {}),
+      ...(opts.exp !== undefined ? { experiment: opts.exp } : {}),
+    });
     const policy = resolveAccess(r.experiment, file, bag);
     // zod and the planner are loaded only here: `fwc check` does not pay for them.
     const { AccessPolicy } = await import("../access/policy.js");

@@ -17,6 +17,7 @@ import type { Limits } from "../ns/limits.js";
 import { isExperimentName, StateError } from "../store/schema.js";
 import { openReader } from "../store/sqlite.js";
 import { LockError } from "../store/store.js";
+import { testbedCatalog } from "../testbed/catalog.js";
 import {
   DEFAULT_EXPERIMENT_LIMITS,
   loadConfig,
@@ -68,7 +69,12 @@ function usage(message: string): number {
 
 /** How swapin and modify evaluate NS files (given by the bundle that has the front end). */
 export interface NsSupport {
-  policyOf: (ctx: DeployContext, file: SourceFile, limits: Limits | undefined) => AccessPolicy | null;
+  policyOf: (
+    ctx: DeployContext,
+    file: SourceFile,
+    limits: Limits | undefined,
+    experiment?: string,
+  ) => AccessPolicy | null;
 }
 
 export async function deployAction(
@@ -103,12 +109,18 @@ export async function deployAction(
   files.add(testbedPath);
   const tbFile = readSource(testbedPath, bag);
   const testbed = tbFile === null ? null : loadTestbed(tbFile, bag);
+  // The catalog is for the NS file's checks: only swapin and modify read one.
+  const catalog =
+    testbed === null || (command !== "swapin" && command !== "modify")
+      ? undefined
+      : testbedCatalog(testbed, testbedPath, bag);
   const out: string[] = [];
   let ok = false;
-  if (testbed !== null && bag.errorCount === 0) {
+  if (testbed !== null && catalog !== null && bag.errorCount === 0) {
     const ctx: DeployContext = {
       stateDir,
       testbed,
+      ...(catalog !== undefined ? { catalog } : {}),
       gw: opts.netns === undefined ? {} : { netns: opts.netns },
       dryRun: opts.dryRun === true,
       waitMs: (opts.wait ?? 10) * 1000,
@@ -137,14 +149,14 @@ export async function deployAction(
       case "swapin": {
         const f = nsFile();
         const nodes = nodesOf(opts.nodes!);
-        const policy = f === null ? null : ns!.policyOf(ctx, f, limits);
+        const policy = f === null ? null : ns!.policyOf(ctx, f, limits, exp);
         if (f !== null && nodes !== null && policy !== null) ok = await cmd.swapin(ctx, exp!, f, policy, nodes, shown);
         break;
       }
       case "modify": {
         const f = nsFile();
         const nodes = opts.nodes === undefined ? null : nodesOf(opts.nodes);
-        const policy = f === null ? null : ns!.policyOf(ctx, f, limits);
+        const policy = f === null ? null : ns!.policyOf(ctx, f, limits, exp);
         if (f !== null && policy !== null && (opts.nodes === undefined || nodes !== null))
           ok = await cmd.modify(ctx, exp!, f, policy, nodes, shown);
         break;

@@ -13,6 +13,7 @@ export { compileAction } from "./compile.js";
 
 export function deployWithNs(command: DeployCommand, file: string | undefined, opts: DeployOptions): Promise<number> {
   return deployAction(command, file, opts, {
-    policyOf: (ctx: DeployContext, f: SourceFile, limits: Limits | undefined) => policyOf(ctx, f, limits),
+    policyOf: (ctx: DeployContext, f: SourceFile, limits: Limits | undefined, experiment?: string) =>
+      policyOf(ctx, f, limits, experiment),
   });
 }

@@ -114,8 +114,10 @@ export function buildProgram(exit: (code: number) => void): Command {
       .description("evaluate NS files as Emulab does and report every problem with file:line:col")
       .argument("<file...>", "NS files (- reads standard input)")
       .addOption(new Option("--format <format>", "output format").choices(["text", "json", "sarif"]).default("text"))
-      .option("--strict", "treat warnings as errors"),
-  ).action(async (files: string[], opts) => exit((await loadFront()).checkAction(files, opts)));
+      .option("--strict", "treat warnings as errors")
+      .option("--catalog <file>", "check hardware types, OS images, storage classes and services against this catalog")
+      .option("--testbed <file>", "testbed.yaml: check against its catalog (catalog: or catalog_file:)"),
+  ).action(async (files: string[], opts) => exit(await (await loadFront()).checkAction(files, opts)));
 
   limitOptions(
     program

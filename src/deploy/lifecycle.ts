@@ -34,6 +34,7 @@ import {
 import type { DiagnosticCode } from "../diagnostics/codes.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
+import type { Catalog } from "../ns/catalog.js";
 import type { Allocations } from "../plan/allocations.js";
 import { nodeAddresses, type Plan, planAccess } from "../plan/plan.js";
 import {
@@ -61,6 +62,8 @@ import { desiredElements, syncTables } from "./table.js";
 export interface DeployContext {
   stateDir: string;
   testbed: TestbedConfig;
+  /** The testbed catalog (testbed.yaml's catalog: or catalog_file:), for the NS file's checks. */
+  catalog?: Catalog;
   gw: Gateway;
   dryRun: boolean;
   waitMs: number;

@@ -7,9 +7,17 @@ import type { Limits } from "../ns/limits.js";
 import type { DeployContext } from "./lifecycle.js";
 
 /** Evaluates an NS file into its static policy; problems go to ctx.bag. */
-export function policyOf(ctx: DeployContext, file: SourceFile, limits: Limits | undefined): AccessPolicy | null {
+export function policyOf(
+  ctx: DeployContext,
+  file: SourceFile,
+  limits: Limits | undefined,
+  experiment?: string,
+): AccessPolicy | null {
   const before = ctx.bag.errorCount;
-  const r = evaluateNs(file, limits, ctx.bag);
+  const r = evaluateNs(file, limits, ctx.bag, {
+    ...(ctx.catalog !== undefined ? { catalog: ctx.catalog } : {}),
+    ...(experiment !== undefined ? { experiment } : {}),
+  });
   const policy = resolveAccess(r.experiment, file, ctx.bag);
   return ctx.bag.errorCount > before ? null : policy;
 }

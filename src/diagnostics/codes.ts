@@ -4,7 +4,7 @@
  * fails when it is stale.
  */
 export interface CodeInfo {
-  severity: "error" | "warning";
+  severity: "error" | "warning" | "note";
   title: string;
   explain: string;
 }
@@ -14,6 +14,10 @@ function e(title: string, explain: string): CodeInfo {
 }
 function w(title: string, explain: string): CodeInfo {
   return { severity: "warning", title, explain };
+}
+/** Information only: never fails a command, not even with --strict. */
+function n(title: string, explain: string): CodeInfo {
+  return { severity: "note", title, explain };
 }
 
 export const CODES = {
@@ -142,6 +146,14 @@ export const CODES = {
   FWC316: e(
     "invalid event",
     "An event (`$ns at`, a timeline's `at`, a sequence's lines or `append`, an event group's members) must start with an NS object that takes events (a program, traffic generator, node, link, LAN, queue, sequence, timeline or the simulator) followed by the event's type, as Emulab's make_event requires; an event group's members must all be of one class.",
+  ),
+  FWC317: e(
+    "not in the testbed catalog",
+    "A hardware type, OS image, storage class or service is not in the testbed catalog (docs/catalog.md). Emulab checks these against its database and refuses the file; with a catalog, fwc does the same.",
+  ),
+  FWC318: n(
+    "not checked without a catalog",
+    "Hardware types, OS images, storage classes and services are checked by Emulab against its database. Without a testbed catalog listing them (or without that list in it), fwc cannot, and says which values it left unchecked.",
   ),
 
   // 4xx: Emulab naming

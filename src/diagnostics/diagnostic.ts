@@ -1,7 +1,7 @@
 import { CODES, type DiagnosticCode } from "./codes.js";
 import type { Span } from "./source.js";
 
-export type Severity = "error" | "warning";
+export type Severity = "error" | "warning" | "note";
 
 export interface Related {
   message: string;
@@ -40,6 +40,7 @@ export class DiagnosticBag {
   private readonly seen = new Set<string>();
   private dropped = 0;
   private droppedErrors = 0;
+  private droppedNotes = 0;
 
   static readonly LIMIT = 200;
 
@@ -52,6 +53,7 @@ export class DiagnosticBag {
     if (this.items.length >= this.limit) {
       this.dropped++;
       if (CODES[code].severity === "error") this.droppedErrors++;
+      if (CODES[code].severity === "note") this.droppedNotes++;
       return;
     }
     const d: Diagnostic = { code, severity: CODES[code].severity, message: capText(message), span };
@@ -76,7 +78,9 @@ export class DiagnosticBag {
   }
 
   get warningCount(): number {
-    return this.items.length + this.dropped - this.errorCount;
+    return (
+      this.items.filter((d) => d.severity === "warning").length + this.dropped - this.droppedErrors - this.droppedNotes
+    );
   }
 
   sorted(): Diagnostic[] {

@@ -24,6 +24,7 @@ export function diagnosticsMarkdown(): string {
     "",
     "An **error** means Emulab would refuse the file (or fwc refuses something unsafe); `fwc check` exits 1.",
     "A **warning** means Emulab accepts the file but ignores or changes something; `fwc check --strict` fails on it.",
+    "A **note** is information only (what fwc could not check); it never fails a command.",
     "",
   ];
   for (const [prefix, title] of GROUPS) {

@@ -47,7 +47,12 @@ export function renderText(diags: readonly Diagnostic[], style: Style): string {
   const parts: string[] = [];
   for (const d of diags) {
     const { line, col } = pos(d.span);
-    const sev = d.severity === "error" ? paint(style.color, "1;31", "error") : paint(style.color, "1;33", "warning");
+    const sev =
+      d.severity === "error"
+        ? paint(style.color, "1;31", "error")
+        : d.severity === "warning"
+          ? paint(style.color, "1;33", "warning")
+          : paint(style.color, "1;36", "note");
     const head = `${paint(style.color, "1", `${d.span.file.path}:${line}:${col}:`)} ${sev}[${d.code}]: ${paint(style.color, "1", d.message)}`;
     const lines = [head, codeFrame(d.span, style)];
     if (d.help !== undefined) lines.push(`  = ${paint(style.color, "1;32", "help")}: ${d.help}`);
@@ -134,7 +139,7 @@ export function renderSarif(diags: readonly Diagnostic[], version: string): stri
       name: c.title.replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ?? "").toUpperCase()),
       shortDescription: { text: c.title },
       fullDescription: { text: c.explain },
-      defaultConfiguration: { level: c.severity === "error" ? "error" : "warning" },
+      defaultConfiguration: { level: c.severity },
     };
   });
   const results = diags.map((d) => ({

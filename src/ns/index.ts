@@ -1,11 +1,13 @@
 /** The NS front end's public face: evaluate an NS file into an Experiment plus diagnostics. */
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { type SourceFile, span } from "../diagnostics/source.js";
+import type { FrontOptions } from "./catalog.js";
 import { DEFAULT_LIMITS, Interp, type Limits, SilentError } from "./interp.js";
 import { Experiment } from "./model/experiment.js";
 import { parseScript } from "./parser.js";
 import { installTcl } from "./tcl/index.js";
 
+export type { Catalog, FrontOptions } from "./catalog.js";
 export type { Limits } from "./interp.js";
 export { DEFAULT_LIMITS } from "./interp.js";
 export { Experiment } from "./model/experiment.js";
@@ -20,13 +22,21 @@ export interface NsResult {
 
 const CONFLICT_RE = /^(<{7}|={7}|>{7})(?:[ \t].*)?$/gm;
 
-export function evaluateNs(file: SourceFile, limits: Limits = DEFAULT_LIMITS, bag = new DiagnosticBag()): NsResult {
+export function evaluateNs(
+  file: SourceFile,
+  limits: Limits = DEFAULT_LIMITS,
+  bag = new DiagnosticBag(),
+  front: FrontOptions = {},
+): NsResult {
   const it = new Interp(file, bag, limits);
   installTcl(it);
-  const experiment = new Experiment(it);
-  // Emulab's parse.tcl defines these before it reads the file; without an experiment (its anonymous mode, and
-  // fwc's) they are the words PID, GID and EID.
-  for (const v of ["pid", "gid", "eid"]) it.setVar(`GLOBALS::${v}`, v.toUpperCase());
+  const experiment = new Experiment(it, front);
+  // Emulab's parse.tcl defines these before it reads the file: the experiment's project, group (the project's
+  // own, as fwc knows no other) and name; without an experiment (its anonymous mode) the words PID, GID and EID.
+  const [pid, eid] = front.experiment?.split("/") ?? ["PID", "EID"];
+  it.setVar("GLOBALS::pid", pid ?? "PID");
+  it.setVar("GLOBALS::gid", front.experiment === undefined ? "GID" : (pid ?? "GID"));
+  it.setVar("GLOBALS::eid", eid ?? "EID");
   for (const m of file.text.matchAll(CONFLICT_RE)) {
     const start = m.index;
     bag.add(

@@ -12,6 +12,7 @@ import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import { didYouMean } from "../diagnostics/suggest.js";
 import "../schema.js";
+import { CatalogSchema } from "./catalog-schema.js";
 
 const DNS_NAME =
   /^(?=.{1,253}\.?$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -172,6 +173,10 @@ export const TestbedConfig = z.strictObject({
   dns: z.optional(DnsConfig),
   /** Where the state is: the embedded store in --state (default), or etcd. */
   store: z.optional(z.strictObject({ etcd: EtcdConfig })),
+  /** The testbed catalog (docs/catalog.md), written here ... */
+  catalog: z.optional(CatalogSchema),
+  /** ... or in a file of its own (a relative path is taken from this file's directory). */
+  catalog_file: z.optional(z.string().check(z.minLength(1, "must be the path of a catalog file"))),
 });
 
 export const NodeAddresses = z.record(
@@ -197,7 +202,8 @@ export type TestbedConfig = z.infer<typeof TestbedConfig>;
 export type NodeAddresses = z.infer<typeof NodeAddresses>;
 
 const CONFIG_KEYS: Record<string, string[]> = {
-  "": ["domain", "gateway", "ports", "quarantine", "limits", "dedicated", "dns", "store"],
+  "": ["domain", "gateway", "ports", "quarantine", "limits", "dedicated", "dns", "store", "catalog", "catalog_file"],
+  catalog: ["hardware", "os", "storage_classes", "services"],
   store: ["etcd"],
   "store.etcd": ["endpoints", "prefix", "dns"],
   gateway: ["name", "ipv4", "ipv6", "outside", "inside", "infrastructure"],
@@ -297,6 +303,15 @@ export function loadTestbed(file: SourceFile, bag: DiagnosticBag): TestbedConfig
       at(["dedicated"]),
       `dedicated: ${cfg.dedicated} contains the gateway's own address ${cfg.gateway.ipv4}`,
       "keep the shared address out of the dedicated pool",
+    );
+    return null;
+  }
+  if (cfg.catalog !== undefined && cfg.catalog_file !== undefined) {
+    bag.add(
+      "FWC601",
+      at(["catalog_file"]),
+      "catalog_file: the catalog is already written under catalog:",
+      "keep one of catalog: and catalog_file:",
     );
     return null;
   }

@@ -39,6 +39,12 @@ describe("testbed configuration", () => {
       quarantine: 3600,
       limits: { ports: 1024, elements: 20000, dedicated: 16 },
       dedicated: "198.51.100.128/25",
+      catalog: {
+        hardware: ["pc", "pc3000", "d430", "d710", "d820"],
+        os: ["UBUNTU22-64-STD", "UBUNTU20-64-STD", "FBSD13-64-STD"],
+        storage_classes: ["local", "SAN"],
+        services: ["rc.progagent", "rc.linkdelay", "rc.hostnames"],
+      },
     });
   });
 

@@ -7,6 +7,7 @@ import ipaddr from "ipaddr.js";
 import type { Span } from "../../diagnostics/source.js";
 import { didYouMean } from "../../diagnostics/suggest.js";
 import type { Command } from "../ast.js";
+import type { FrontOptions } from "../catalog.js";
 import type { Interp, Slot } from "../interp.js";
 import { formatList, parseBoolean } from "../values.js";
 import type { ExternalCall, LanObj, LinkObj, NodeObj, NsEvent, NsObject, OtherObj, TbCall } from "./objects.js";
@@ -188,7 +189,17 @@ export class Experiment {
   private lastCreated: NsObject | null = null;
   private readonly byName = new Map<string, NsObject>();
 
-  constructor(private readonly it: Interp) {
+  /** Values a catalog would check, by kind, when there is none for them: said once per kind by a note. */
+  private readonly unchecked = new Map<CatalogKind, { values: Set<string>; at: Span }>();
+  /** Virtual node types made by tb-make-*-vtype: tb-set-hardware takes them as it takes the catalog's types. */
+  private readonly vtypes = new Set<string>();
+  /** tb-set-node-service's node, service, env and whence: each may be controlled once. */
+  private readonly serviceCtls = new Set<string>();
+
+  constructor(
+    private readonly it: Interp,
+    private readonly front: FrontOptions = {},
+  ) {
     it.onSet = (it2, name, value, slot, cmd) => this.onSet(it2, name, value, slot, cmd);
     const c = it.commands;
     c.set("new", (it, a) => this.newObject(it, a));
@@ -424,9 +435,15 @@ export class Experiment {
     if (obj.cls === "Node" && (m === "add-desire" || m === "program-agent" || m === "topography" || m === "add-route"))
       return "";
     if (obj.cls === "Other" && ["attach-agent", "start", "stop", "set_fid", "attach", "connect"].includes(m)) return "";
-    // Emulab's blockstore.tcl implements a blockstore's methods and checks their values (against its database for
-    // the storage classes): fwc does not, and must not say Emulab ignores them.
     const blockstore = obj.cls === "Blockstore";
+    if (blockstore && m === "set-class") {
+      if (a.length !== 3) throw it.error("FWC301", `wrong # args: should be "${obj.name} set-class newclass"`);
+      this.needCompat(it, `${obj.name} set-class`, "soclasses");
+      if (this.inCatalog(it, "storageClasses", a[2]!, 2, "set-class")) obj.settings.set("set-class", [a[2]!]);
+      return "";
+    }
+    // Emulab's blockstore.tcl implements a blockstore's other methods and checks their values: fwc does not, and
+    // must not say Emulab ignores them.
     it.diags.add(
       "FWC300",
       it.wordSpan(1),
@@ -844,15 +861,51 @@ export class Experiment {
     const node = def.kinds?.[0] === "node" ? (this.byName.get(a[1]!) as NodeObj) : undefined;
     switch (name) {
       case "tb-set-hardware":
+        if (!this.inCatalog(it, "hardware", a[2]!, 2, name)) break;
         node!.hardware = a[2]!;
+        break;
+      case "tb-make-soft-vtype":
+      case "tb-make-hard-vtype":
+      case "tb-make-weighted-vtype":
+        this.vtypes.add(a[1]!);
+        break;
+      case "tb-set-node-loadlist":
+        for (const os of a[2]!.split(",")) if (!this.inCatalog(it, "os", os, 2, name)) break;
+        node!.settings.set(name, a.slice(2));
+        break;
+      case "tb-set-node-service":
+      case "tb-add-node-service-hook":
+        this.service(it, name, a);
         break;
       case "tb-set-node-tarfiles":
       case "tb-set-tarfiles":
         checkTarfiles(it, name, a, name === "tb-set-node-tarfiles" ? 2 : 1);
         break;
-      case "tb-set-node-os":
-        node!.os = a[2]!;
+      case "tb-set-node-os": {
+        const os = a[2]!;
+        const parent = a[3];
+        if (!/^(ftp|http|https):/.test(os) && this.front.catalog?.os !== undefined) {
+          if (os === "RHL-STD" || os === "FBSD-STD") {
+            it.diags.add(
+              "FWC317",
+              it.wordSpan(2),
+              `[${name}] ${os} is no longer supported; remove this statement if you really do not care what OS you get.`,
+              "name an image from the testbed's catalog, or leave the OS to the testbed",
+            );
+            break;
+          }
+        }
+        if (!/^(ftp|http|https):/.test(os) && !this.inCatalog(it, "os", os.split(":")[0]!, 2, name)) break;
+        if (
+          parent !== undefined &&
+          parent !== "" &&
+          parent !== "0" &&
+          !this.inCatalog(it, "os", parent.split(":")[0]!, 3, name)
+        )
+          break;
+        node!.os = os;
         break;
+      }
       case "tb-elab-in-elab":
         it.setVar("::GLOBALS::elab_in_elab", parseBoolean(a[1]!) ? "1" : "0");
         break;
@@ -1002,8 +1055,132 @@ export class Experiment {
     }
   }
 
+  // ---- the testbed catalog ----
+
+  /**
+   * Checks `value` against the catalog's list of `kind`, as Emulab checks it against its database; true when it
+   * passes. Without that list, the value is remembered for a note (`fwc check`) and passes.
+   */
+  private inCatalog(it: Interp, kind: CatalogKind, value: string, wordIndex: number, context: string): boolean {
+    const list = this.front.catalog?.[kind];
+    if (kind === "hardware" && this.vtypes.has(value)) return true;
+    if (list === undefined) {
+      const seen = this.unchecked.get(kind);
+      if (seen === undefined) this.unchecked.set(kind, { values: new Set([value]), at: it.wordSpan(wordIndex) });
+      else if (seen.values.size < 1000) seen.values.add(value);
+      return true;
+    }
+    if (list.has(value)) return true;
+    const what = CATALOG_WORDS[kind];
+    const known = [...list].slice(0, 8).join(", ");
+    it.diags.add(
+      "FWC317",
+      it.wordSpan(wordIndex),
+      `[${context}] Invalid ${what.one} ${value}: not in the testbed catalog`,
+      didYouMean(value, kind === "hardware" ? [...list, ...this.vtypes] : [...list]) ??
+        (list.size === 0
+          ? `the catalog (${this.front.catalog!.from}) lists no ${what.many}`
+          : `the catalog (${this.front.catalog!.from}) lists ${known}${list.size > 8 ? ", ..." : ""}`),
+    );
+    return false;
+  }
+
+  /**
+   * tb-set-node-service and tb-add-node-service-hook, checked as Emulab's tb_compat.tcl checks them: named
+   * arguments (-node, -env, -whence, -script, -scriptblob, ...), a script or a script blob (a hook needs one,
+   * neither takes both), the script in a shared directory and not a URL, each service controlled once per node
+   * and point, and the service against the catalog.
+   */
+  private service(it: Interp, name: string, a: string[]): boolean {
+    const hook = name === "tb-add-node-service-hook";
+    const defaults: Record<string, string> = hook
+      ? {
+          "-node": "",
+          "-env": "boot",
+          "-whence": "every",
+          "-script": "",
+          "-scriptblob": "",
+          "-op": "boot",
+          "-point": "post",
+          "-argv": "",
+          "-fatal": "1",
+        }
+      : {
+          "-node": "",
+          "-env": "boot",
+          "-whence": "every",
+          "-script": "",
+          "-scriptblob": "",
+          "-enable": "1",
+          "-enablehooks": "1",
+          "-fatal": "1",
+        };
+    const opt = { ...defaults };
+    for (let i = 2; i < a.length; i += 2) {
+      const key = a[i]!;
+      if (!(key in defaults))
+        throw it.error(
+          "FWC312",
+          `bad option '${key}', should be one of: ${Object.keys(defaults).sort().join(" ")}`,
+          didYouMean(key, Object.keys(defaults)) ?? "give options as -name value pairs",
+          it.wordSpan(i),
+        );
+      opt[key] = a[i + 1] ?? "";
+    }
+    const fail = (message: string, help: string) => {
+      it.diags.add("FWC312", it.wordSpan(), `[${name}] ${message}`, help);
+      return false;
+    };
+    const script = opt["-script"]!;
+    if (script !== "" && opt["-scriptblob"] !== "")
+      return fail(
+        `you cannot define both a script (${script}) and a scriptblob (${opt["-scriptblob"]})!`,
+        "give -script or -scriptblob",
+      );
+    if (hook && script === "" && opt["-scriptblob"] === "")
+      return fail(
+        "you must define either a script or a scriptblob!",
+        "give the hook's -script (a file in /proj, /groups or /users)",
+      );
+    const service = a[1]!;
+    const point = `${service}:${opt["-env"]}:${opt["-whence"]}`;
+    if (this.front.catalog?.services?.has(point) !== true && !this.inCatalog(it, "services", service, 1, name))
+      return false;
+    if (!hook) {
+      const key = `${opt["-node"]}:${point}`;
+      if (this.serviceCtls.has(key))
+        return fail(
+          `service ${service} has already been controlled once for node ${opt["-node"]} at ${opt["-whence"]}:${opt["-env"]}`,
+          "control each service once per node, env and whence",
+        );
+      this.serviceCtls.add(key);
+    }
+    if (script === "") return true;
+    if (script.includes("://"))
+      return fail(`'${script}' cannot be a URL!`, "put the script in /proj, /groups or /users and give its path");
+    if (!SHARED_ROOTS.some((r) => script.startsWith(`${r}/`)))
+      return fail(`'${script}' is not in an allowed directory`, `put the script under ${SHARED_ROOTS.join(", ")}`);
+    return true;
+  }
+
   /** Called when the whole file has been evaluated. */
   finish(it: Interp, endOfFile: Span): void {
+    if (this.front.noteUnchecked === true) {
+      for (const [kind, { values, at }] of this.unchecked) {
+        const what = CATALOG_WORDS[kind];
+        const shown = [...values].slice(0, 10).join(", ");
+        const where =
+          this.front.catalog === undefined
+            ? "there is no testbed catalog"
+            : `the catalog (${this.front.catalog.from}) has no ${what.key} list`;
+        it.diags.add(
+          "FWC318",
+          at,
+          `${what.many} not checked: ${shown}${values.size > 10 ? `, ... (${values.size} in all)` : ""} (${where})`,
+          `Emulab checks them against its database; list them in a catalog (fwc check --catalog FILE, or catalog: in testbed.yaml) to check them too`,
+        );
+      }
+    }
     if (this.ranAt === null && !this.runCalled)
       it.diags.add(
         "FWC308",
@@ -1097,6 +1274,16 @@ function elabScript(s: ElabShape): string {
     );
   return lines.join("\n");
 }
+
+type CatalogKind = "hardware" | "os" | "storageClasses" | "services";
+const CATALOG_WORDS: Record<CatalogKind, { one: string; many: string; key: string }> = {
+  hardware: { one: "hardware type", many: "hardware types", key: "hardware" },
+  os: { one: "osid", many: "OS images", key: "os" },
+  storageClasses: { one: "storage class", many: "storage classes", key: "storage_classes" },
+  services: { one: "service", many: "services", key: "services" },
+};
+/** Where Emulab takes a service's script from: the shared project, group and user directories. */
+const SHARED_ROOTS = ["/proj", "/groups", "/users"];
 
 const INNER_ROLES = ["boss", "boss+router", "boss+fs+router", "router", "ops", "ops+fs", "fs", "node"];
 const EINE_ROLE = /^(all|boss|ops|fs|router|node)$/;

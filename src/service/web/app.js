@@ -648,7 +648,7 @@ async function submitGrant(ev) {
     return;
   }
   showDiagnostics(r, sent);
-  const n = diagnosticsOf(r).filter((d) => d.severity !== "warning").length;
+  const n = diagnosticsOf(r).filter((d) => d.severity !== "warning" && d.severity !== "note").length;
   say(
     `The grant was refused (${r.status === 0 ? "no answer" : r.status}): ${n > 1 ? `${n} problems, shown under the fields` : problemLine(r)}.`,
     "error",
@@ -678,7 +678,7 @@ function showDiagnostics(r, sent) {
 
 /** A diagnostic as `fwc check` prints it: error[FWCnnn]: message, the text with the span marked, the help. */
 function diagnostic(d, text, field) {
-  const severity = d.severity === "warning" ? "warning" : "error";
+  const severity = d.severity === "warning" || d.severity === "note" ? d.severity : "error";
   const box = el(
     "div",
     { class: `diag ${severity}` },
