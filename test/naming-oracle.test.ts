@@ -78,7 +78,9 @@ const SNIPPETS: Record<string, string> = {
   // namespace eval: a variable of the namespace names no object, and the object waits for the next set.
   namespaceEval: "namespace eval TBCOMPAT { set elabinelab_maxpcs 1 }\nset a [$ns node]",
   namespaceSetNoRename: "namespace eval X { set y [$ns node] }\nset z [$ns node]",
+  // Assigned to an existing global from inside the namespace: Emulab renames it there, and `$ns run` fails.
   namespaceGlobalFallback: "set y 0\nnamespace eval X { set y [$ns node] }",
+  namespaceVariableOnly: "namespace eval X { variable y; set y [$ns node] }\nset z [$ns node]",
   // The inner testbed Emulab adds at `$ns run` to an elab-in-elab experiment without nodes.
   elabDefault: "tb-elab-in-elab 1",
   elabMaxpcs: "namespace eval TBCOMPAT { set elabinelab_maxpcs 2 }\ntb-elab-in-elab 1",
@@ -91,12 +93,15 @@ const SNIPPETS: Record<string, string> = {
   elabUnknownTopology: "tb-elab-in-elab 1\ntb-elab-in-elab-topology nope",
 };
 
-// Whole files, without the usual first lines: Emulab's `$ns run` and `$ns at` need tb_compat.tcl's namespace.
+// Whole files, without the usual first lines: Emulab's `$ns run` needs tb_compat.tcl (its namespace exists before
+// the file, with the database's values, so `$ns at` and TBCOMPAT's variables do not).
 const FILES: Record<string, string> = {
   noSource: "set ns [new Simulator]\nset a [$ns node]\n$ns run\n",
   sourceAfterRun: "set ns [new Simulator]\nset a [$ns node]\n$ns run\nsource tb_compat.tcl\n",
   atBeforeSource: 'set ns [new Simulator]\n$ns at 1 "$ns halt"\nsource tb_compat.tcl\nset a [$ns node]\n$ns run\n',
   namespaceOnly: "set ns [new Simulator]\nnamespace eval TBCOMPAT {}\nset a [$ns node]\n$ns run\n",
+  maxpcsBeforeSource:
+    "set ns [new Simulator]\nnamespace eval TBCOMPAT { set elabinelab_maxpcs 2 }\nset ::TBCOMPAT::x 1\nsource tb_compat.tcl\ntb-elab-in-elab 1\n$ns run\n",
   sourceFirst: "source tb_compat.tcl\nset ns [new Simulator]\nset a [$ns node]\n$ns run\n",
 };
 

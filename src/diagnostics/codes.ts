@@ -141,7 +141,7 @@ export const CODES = {
   ),
   FWC315: e(
     "tb_compat.tcl not sourced",
-    "`$ns run`, `$ns at`, event sequences and timelines, and a blockstore's settings read the variables of Emulab's tb_compat.tcl: in a file without `source tb_compat.tcl` (or with it later), Emulab's parser stops there with a Tcl error.",
+    "`$ns run` reads a variable that Emulab's tb_compat.tcl sets: in a file without `source tb_compat.tcl` (or with it after `$ns run`), Emulab's parser stops there with a Tcl error.",
   ),
   FWC316: e(
     "invalid event",

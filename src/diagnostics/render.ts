@@ -43,6 +43,12 @@ export function codeFrame(s: Span, style: Style, label = ""): string {
   return out.join("\n");
 }
 
+/**
+ * A message's further lines, indented: a message can quote hostile input, and a line of it must never start
+ * where a diagnostic of its own would (`file:1:1: error[...]`).
+ */
+const indented = (s: string): string => (s.includes("\n") ? s.replace(/\n/g, "\n    ") : s);
+
 export function renderText(diags: readonly Diagnostic[], style: Style): string {
   const parts: string[] = [];
   for (const d of diags) {
@@ -53,12 +59,12 @@ export function renderText(diags: readonly Diagnostic[], style: Style): string {
         : d.severity === "warning"
           ? paint(style.color, "1;33", "warning")
           : paint(style.color, "1;36", "note");
-    const head = `${paint(style.color, "1", `${d.span.file.path}:${line}:${col}:`)} ${sev}[${d.code}]: ${paint(style.color, "1", d.message)}`;
+    const head = `${paint(style.color, "1", `${d.span.file.path}:${line}:${col}:`)} ${sev}[${d.code}]: ${paint(style.color, "1", indented(d.message))}`;
     const lines = [head, codeFrame(d.span, style)];
-    if (d.help !== undefined) lines.push(`  = ${paint(style.color, "1;32", "help")}: ${d.help}`);
+    if (d.help !== undefined) lines.push(`  = ${paint(style.color, "1;32", "help")}: ${indented(d.help)}`);
     for (const r of d.related ?? []) {
       const p = pos(r.span);
-      lines.push(`  = note: ${r.message} (${r.span.file.path}:${p.line}:${p.col})`);
+      lines.push(`  = note: ${indented(r.message)} (${r.span.file.path}:${p.line}:${p.col})`);
       lines.push(codeFrame(r.span, style));
     }
     parts.push(lines.join("\n"));

@@ -80,6 +80,11 @@ interface Proc {
   defined: Span;
 }
 
+/** Tcl takes any run of two or more colons as one separator: `a:::b` is `a::b`. */
+export function normalizeColons(name: string): string {
+  return name.replace(/::+/g, "::");
+}
+
 export class Interp {
   readonly commands = new Map<string, CommandFn>();
   readonly global: Frame = { vars: new Map(), level: 0, procName: null };
@@ -256,6 +261,20 @@ export class Interp {
 
   private charged = false;
   private lastHeapCheck = 0;
+
+  /** Charges `n` steps of work done inside one command (each event of a long event string), with the checks. */
+  tick(n: number, at: Span): void {
+    this.steps += n;
+    this.charged = true;
+    this.budget(at);
+    if (this.steps > this.limits.maxSteps)
+      throw this.error(
+        "FWC206",
+        `evaluation stopped after ${this.limits.maxSteps} commands`,
+        "this looks like an endless loop; raise the limit with --max-steps if the file really needs it",
+        at,
+      );
+  }
 
   /** Charges a command by the size of what it built: one step per 64 Ki characters, and a budget check. */
   private charge(result: string): void {
@@ -512,6 +531,7 @@ export class Interp {
 
   private lookup(name: string, create: boolean): Slot | undefined {
     let frame = this.frame;
+    if (name.includes(":::")) name = normalizeColons(name);
     if (name.includes("::")) {
       // A qualified name (`GLOBALS::pid`) is a namespace's variable, never a proc's local: from a proc of the
       // global namespace, Tcl finds it from there. fwc keeps namespace variables among the globals, by their
@@ -535,7 +555,8 @@ export class Interp {
       // creates it in the namespace.
       const inner = `${this.ns}::${name}`;
       const own = frame.vars.get(inner);
-      if (own !== undefined && (own.value !== undefined || own.arr !== undefined)) return own;
+      // A namespace variable declared with `variable` (even without a value) is the namespace's own.
+      if (own !== undefined) return own;
       const g = frame.vars.get(name);
       if (g !== undefined && (g.value !== undefined || g.arr !== undefined)) return g;
       name = inner;
@@ -682,7 +703,8 @@ export class Interp {
     });
     const { script, ctx } = this.scriptFor(body, 3, cmd);
     // A proc defined inside `namespace eval` belongs to the namespace, and runs there.
-    const full = name.startsWith("::") ? name.slice(2) : this.ns !== "" ? `${this.ns}::${name}` : name;
+    const plain = name.includes(":::") ? normalizeColons(name) : name;
+    const full = plain.startsWith("::") ? plain.slice(2) : this.ns !== "" ? `${this.ns}::${plain}` : plain;
     const parent = full.lastIndexOf("::");
     const ns = parent > 0 ? full.slice(0, parent) : "";
     if (ns !== "" && !this.namespaces.has(ns))
@@ -779,13 +801,23 @@ export class Interp {
 
   /** The namespace `name` names from where the file is now ("A", "::A", "B" inside A), created with its parents. */
   makeNamespace(name: string): string {
-    let full = name.startsWith("::") ? name.slice(2) : this.ns !== "" ? `${this.ns}::${name}` : name;
-    full = full.replace(/:{2,}$/, "");
+    const plain = normalizeColons(name);
+    let full = plain.startsWith("::") ? plain.slice(2) : this.ns !== "" ? `${this.ns}::${plain}` : plain;
+    full = full.replace(/::$/, "");
     if (full === "") return "";
-    const parts = full.split(/:{2,}/);
-    for (let i = 1; i <= parts.length; i++) this.namespaces.add(parts.slice(0, i).join("::"));
-    return parts.join("::");
+    // Every parent is kept by its full name: a hostile name of thousands of parts would cost their square.
+    if (full.length > Interp.MAX_NAMESPACE)
+      throw this.error(
+        "FWC205",
+        `namespace name of ${full.length} characters: fwc takes at most ${Interp.MAX_NAMESPACE}`,
+        "use a shorter namespace name",
+      );
+    for (let i = full.indexOf("::"); i > 0; i = full.indexOf("::", i + 2)) this.namespaces.add(full.slice(0, i));
+    this.namespaces.add(full);
+    return full;
   }
+
+  static readonly MAX_NAMESPACE = 1000;
 
   /** `variable name` without a value: the variable exists in its namespace, still without a value. */
   declare(full: string): void {

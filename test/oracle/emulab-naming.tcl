@@ -31,7 +31,8 @@ proc set {args} {
     if {[uplevel 1 [list info globals $base]] eq ""} { return $ret }
     if {$val eq $::E::last} {
         real_set new [string map {( - ) {}} $var]
-        uplevel #0 [list rename $::E::last $new]
+        # As Emulab's: renamed where the set is, so inside `namespace eval X` the command becomes ::X::name.
+        uplevel 1 [list rename $::E::last $new]
         E::moved $::E::last $new
         real_set val $new
     }
@@ -101,14 +102,19 @@ proc E::sim_link {a b} {
 }
 proc E::sim_rtproto {p} {}
 # Emulab's run and at read tb_compat.tcl's namespace first: without it, Tcl itself fails.
+# Emulab's run reads tb_compat.tcl's oml_use_control first: without the file, Tcl itself fails there. It then
+# calls every node's methods by name.
 proc E::sim_run {} {
-    upvar ::TBCOMPAT::objtypes objtypes
     real_set oml $::TBCOMPAT::oml_use_control
     real_set nodes 0
-    foreach o $::E::order { if {$::E::kind($o) eq "node"} { incr nodes } }
+    foreach o $::E::order {
+        if {$::E::kind($o) ne "node"} { continue }
+        incr nodes
+        if {[info commands ::$o] eq ""} { error "invalid command name \"$o\"" }
+    }
     if {$::GLOBALS::elab_in_elab && $nodes == 0} { uplevel #0 E::elab }
 }
-proc E::sim_at {t e} { upvar ::TBCOMPAT::hwtype_class c }
+proc E::sim_at {t e} {}
 # Event objects take ids from the Simulator's counter (sequences, timelines) or from new's (groups), and are
 # named by set like the others; they are not reported.
 proc E::named {name} {
@@ -118,7 +124,8 @@ proc E::named {name} {
 }
 proc E::sim_event-timeline {args} { return [E::named tbtl-tl[incr ::E::counter]] }
 proc E::sim_event-sequence {{seq {}} {catch {}} {catch_seq {}}} {
-    if {$catch ne ""} { incr ::E::counter 2 }
+    # The catch form's combined sequence is a string of words, each taken as an event without a type.
+    if {$catch ne ""} { error "Missing event type" }
     return [E::named tbseq-seq[incr ::E::counter]]
 }
 proc E::sim_event-group {{list {}}} { return [new EventGroup] }
@@ -143,10 +150,12 @@ proc E::sim_attach-agent {n a} {}
 proc E::sim_connect {a b} {}
 proc queue-of-tblink {args} {}
 rename source real_source
+# Emulab's parse-ns writes TBCOMPAT's database values (and elabinelab_maxpcs) before the file.
+namespace eval ::TBCOMPAT { variable elabinelab_maxpcs 0 }
 proc source {f} {
     if {$f ne "tb_compat.tcl"} { error "cannot source $f" }
     namespace eval ::TBCOMPAT {
-        variable elabinelab_maxpcs 0
+        variable elabinelab_maxpcs
         variable elabinelab_hardware
         variable oml_use_control 1
     }
@@ -157,7 +166,7 @@ proc source {f} {
     }
 }
 proc unknown {args} {
-    if {[string match tb-* [lindex $args 0]] && [namespace exists ::TBCOMPAT]} { return "" }
+    if {[string match tb-* [lindex $args 0]] && [info exists ::TBCOMPAT::oml_use_control]} { return "" }
     if {[string match queue-of-* [lindex $args 0]]} { return "" }
     error "Unknown: $args"
 }

@@ -14,19 +14,28 @@ import type { ExternalCall, LanObj, LinkObj, NodeObj, NsEvent, NsObject, OtherOb
 import { type ArgKind, arity, RENAMED, TB_COMMANDS, type TbCommand, usage } from "./tbcommands.js";
 import { parseBandwidth, parseDelay, parseLoss, QUEUES, RTPROTOS } from "./units.js";
 
-/** Classes Emulab's `new` knows; anything else becomes a null object with a warning. */
+/** Classes Emulab's `new` knows (its new_classes); anything else becomes a null object with a warning. */
 const KNOWN_CLASSES = new Set([
   "Simulator",
   "Program",
   "EventGroup",
+  "EventSequence",
+  "EventTimeline",
   "Firewall",
   "Console",
+  "Custom",
+  "Disk",
+  "Blockstore",
+  "Path",
+  "NSENode",
   "Topography",
-  "Sequence",
-  "Timeline",
   "Agent/UDP",
   "Agent/TCP",
   "Agent/TCP/FullTcp",
+  "Agent/TCP/FullTcp/Reno",
+  "Agent/TCP/FullTcp/Newreno",
+  "Agent/TCP/FullTcp/Tahoe",
+  "Agent/TCP/FullTcp/Sack",
   "Agent/TCPSink",
   "Agent/Null",
   "Application/Traffic/CBR",
@@ -36,14 +45,22 @@ const KNOWN_CLASSES = new Set([
 
 const NAME_RE = /^[-0-9A-Za-z]+$/;
 /**
- * tb_compat.tcl's variables that NS files use, as Emulab's parser sets them for a new experiment (its wrapper adds
- * `elabinelab_maxpcs`, 0 when the experiment has no maximum).
+ * What Emulab's parse-ns writes into the namespace TBCOMPAT before the NS file, for every file (from its database
+ * and the experiment): the namespace exists from the first line, and `elabinelab_maxpcs` is the experiment's
+ * maximum node count, 0 for a new one.
  */
+const PRELUDE_VARS: [string, string][] = [
+  ["TBCOMPAT::elabinelab_maxpcs", "0"],
+  ["GLOBALS::elabinelab_singlenet", "0"],
+  ["DATASTORE", "/proj"],
+];
+/** What tb_compat.tcl itself sets, each time it is sourced (`variable name value`). */
 const TBCOMPAT_VARS: [string, string][] = [
-  ["elabinelab_maxpcs", "0"],
   ["elabinelab_source_tarfile", ""],
   ["elabinelab_cnetspeed", "0"],
   ["elabinelab_attributes", ""],
+  ["oml_use_control", "1"],
+  ["oml_server_port", "3003"],
 ];
 /** parse.tcl's GLOBALS that the tb-* commands of elab-in-elab set, with their defaults. */
 const GLOBALS_VARS: [string, string][] = [
@@ -51,7 +68,6 @@ const GLOBALS_VARS: [string, string][] = [
   ["elabinelab_topo", ""],
   ["elabinelab_eid", ""],
   ["elabinelab_cvstag", ""],
-  ["elabinelab_singlenet", "0"],
 ];
 
 /** The event objects of `event-sequence`, `event-timeline` and `event-group`, with methods of their own. */
@@ -182,6 +198,8 @@ export class Experiment {
   rtproto: string | null = null;
   ranAt: Span | null = null;
   sourcedCompat = false;
+  /** Events added by `$ns at` (null) and by each timeline's `at`. */
+  private readonly eventCounts = new Map<OtherObj | null, number>();
   /** `$ns run` was called, even if it failed. */
   private runCalled = false;
   private idCounter = 0;
@@ -207,17 +225,17 @@ export class Experiment {
     const tclSource = c.get("source")!;
     c.set("source", (it, a, cmd) => {
       const r = tclSource(it, a, cmd);
-      if (!this.sourcedCompat) {
-        this.sourcedCompat = true;
-        // The variables of tb_compat.tcl that NS files read or set, with the values Emulab gives a new experiment.
-        it.makeNamespace("::TBCOMPAT");
-        for (const [k, v] of TBCOMPAT_VARS) it.setVar(`::TBCOMPAT::${k}`, v);
-        for (const k of ["elabinelab_hardware", "elabinelab_fixnodes", "elabinelab_nodeos", "elabinelab_tarfiles"])
-          it.declare(`TBCOMPAT::${k}`);
-      }
+      // tb_compat.tcl's own variables that NS files read or set; `variable x` without a value keeps what the file
+      // set before.
+      this.sourcedCompat = true;
+      for (const [k, v] of TBCOMPAT_VARS) it.setVar(`::TBCOMPAT::${k}`, v);
+      for (const k of ["elabinelab_hardware", "elabinelab_fixnodes", "elabinelab_nodeos", "elabinelab_tarfiles"])
+        it.declare(`TBCOMPAT::${k}`);
       return r;
     });
-    for (const [k, v] of GLOBALS_VARS) it.setVar(`::GLOBALS::${k}`, v);
+    it.makeNamespace("::TBCOMPAT");
+    for (const [k, v] of [...PRELUDE_VARS, ...GLOBALS_VARS.map(([k, v]) => [`GLOBALS::${k}`, v] as const)])
+      it.setVar(`::${k}`, v);
     for (const [name, def] of Object.entries(TB_COMMANDS)) c.set(name, (it, a) => this.tbCommand(it, name, def, a));
     for (const [name, now] of Object.entries(RENAMED))
       c.set(name, (it) => {
@@ -250,6 +268,15 @@ export class Experiment {
     if (g === undefined || (g.value === undefined && g.arr === undefined)) return value;
     this.lastCreated = null;
     if (value !== last.name) return value;
+    if (it.ns !== "")
+      // Emulab renames the object from inside the namespace: its command becomes ::NS::name, and `$ns run`
+      // later fails looking for it.
+      throw it.error(
+        "FWC401",
+        `can't name ${describe(last)} "${name}" inside \`namespace eval ${it.ns}\`: Emulab makes the command ::${it.ns}::${name} and then fails at $ns run (invalid command name)`,
+        "create and name NS objects outside `namespace eval`",
+        it.wordSpan(1, cmd),
+      );
     // The name is the variable name as written, `::` included (Emulab then rejects it at `$ns run`).
     const newName = paren < 0 ? name : name.replaceAll("(", "-").replaceAll(")", "");
     const at = it.wordSpan(1, cmd);
@@ -304,7 +331,19 @@ export class Experiment {
       );
     }
     const name = known ? `${cls}${++this.newCounter}` : `null${++this.newCounter}`;
-    this.makeOther(it, cls === "Simulator" ? "Simulator" : "Other", name, cls, !known);
+    if (known && a.length > 3) {
+      // Emulab's `new` passes at most one argument on: with more, it warns and makes no object at all (the name
+      // it returns is not a command).
+      it.diags.add(
+        "FWC311",
+        it.wordSpan(3),
+        `arguments for ${cls} are unsupported: Emulab makes no object`,
+        `give ${cls} at most one argument (usually $ns)`,
+      );
+      return name;
+    }
+    const obj = this.makeOther(it, cls === "Simulator" ? "Simulator" : "Other", name, cls, !known);
+    if (cls === "EventGroup") obj.members = [];
     return name;
   }
 
@@ -438,7 +477,6 @@ export class Experiment {
     const blockstore = obj.cls === "Blockstore";
     if (blockstore && m === "set-class") {
       if (a.length !== 3) throw it.error("FWC301", `wrong # args: should be "${obj.name} set-class newclass"`);
-      this.needCompat(it, `${obj.name} set-class`, "soclasses");
       if (this.inCatalog(it, "storageClasses", a[2]!, 2, "set-class")) obj.settings.set("set-class", [a[2]!]);
       return "";
     }
@@ -457,15 +495,28 @@ export class Experiment {
 
   // ---- events ----
 
-  /** `$ns at`, a timeline's `at` and the lines of a sequence need Emulab's tb_compat.tcl (make_event reads it). */
-  private needCompat(it: Interp, what: string, reads = "osids"): void {
+  /**
+   * `$ns run` reads tb_compat.tcl's `oml_use_control`: in a file without `source tb_compat.tcl` (or with it after
+   * `$ns run`), Emulab's parser stops there.
+   */
+  private needCompat(it: Interp): void {
     if (!this.sourcedCompat)
       throw it.error(
         "FWC315",
-        `${what} needs \`source tb_compat.tcl\` first: Emulab's parser fails here (can't access "::TBCOMPAT::${reads}": parent namespace doesn't exist)`,
+        `$ns run needs \`source tb_compat.tcl\` first: Emulab's parser fails here (can't read "oml_use_control": no such variable)`,
         "add `source tb_compat.tcl` near the top of the file",
         it.wordSpan(),
       );
+  }
+
+  /** Emulab stops the whole file when a `$ns at` finds more than 14,000 events, or a timeline's more than 4,000. */
+  private tooManyEvents(it: Interp, holder: OtherObj | null, limit: number): void {
+    if ((this.eventCounts.get(holder) ?? 0) <= limit) return;
+    throw it.error(
+      "FWC316",
+      "Too many events in your NS file!",
+      `Emulab stops past ${limit} events ${holder === null ? "of `$ns at`" : "in one timeline"}; use fewer, or a program that runs them`,
+    );
   }
 
   /** The class Emulab's `info class` gives an object. */
@@ -480,10 +531,30 @@ export class Experiment {
    * must be an object that takes events, and the second the event's type. The event's own arguments are not
    * checked (see docs/language.md).
    */
-  private makeEvent(it: Interp, event: string, time: string, holder: OtherObj | null, wordIndex: number): void {
+  private makeEvent(
+    it: Interp,
+    event: string,
+    time: string,
+    holder: OtherObj | null,
+    wordIndex: number,
+    skipEmpty = false,
+  ): void {
     const words = it.list(event, wordIndex);
-    const target = words[0];
-    if (target === undefined || target.startsWith("#")) return;
+    if (skipEmpty && words.length === 0) return;
+    const target = words[0] ?? "";
+    if (target.startsWith("#")) return;
+    // Each event is work done inside one command: a hostile event string of millions of events is stopped by
+    // the limits like a loop.
+    it.tick(1, it.wordSpan(wordIndex));
+    if (words.length < 2 || words[1] === "") {
+      it.diags.add(
+        "FWC316",
+        it.wordSpan(wordIndex),
+        `Missing event type for ${target}`,
+        target === "" ? "remove the empty event (a stray `;`?)" : `write "${target} start", for example`,
+      );
+      return;
+    }
     const o = this.byName.get(target);
     if (o === undefined)
       throw it.error(
@@ -502,46 +573,65 @@ export class Experiment {
       );
       return;
     }
-    if (words.length < 2) {
-      it.diags.add(
-        "FWC316",
-        it.wordSpan(wordIndex),
-        `Missing event type for ${target}`,
-        `write "${target} start", for example`,
-      );
-      return;
-    }
     this.events.push({ time, event: words.join(" "), location: it.wordSpan(), holder });
+    this.eventCounts.set(holder, (this.eventCounts.get(holder) ?? 0) + 1);
+  }
+
+  /** The events of `$ns at` and a timeline's `at`: the string split at `;`, each piece one event. */
+  private eventsOf(it: Interp, text: string, time: string, holder: OtherObj | null, wordIndex: number): void {
+    if (text === "") return;
+    for (const e of text.split(";")) this.makeEvent(it, e, time, holder, wordIndex);
   }
 
   /**
-   * `$ns event-sequence ?seq? ?catch? ?catch_seq?`: each line of `seq` is substituted where the call is; with a
-   * catch sequence, Emulab makes three sequences (the main one, the catch one, and the one that runs both).
+   * A time as Emulab's reltime-to-secs takes it: seconds (`10`, `2.5`, `.5`) or `1h20m3s` with any part left out;
+   * the parts of the second form go through Tcl's `expr`, where a leading 0 means octal (`08m` fails).
+   */
+  private timeOk(it: Interp, time: string, wordIndex: number): boolean {
+    if (!TIME_RE.test(time)) {
+      it.diags.add(
+        "FWC312",
+        it.wordSpan(wordIndex),
+        `Invalid time spec: ${time}`,
+        "write the time in seconds (10, 2.5) or as 1h20m3s",
+      );
+      return false;
+    }
+    const octal = /(^|[hm])0[0-9]*[89]/.exec(time);
+    if (octal !== null && !/^[0-9]+(\.[0-9]+)?$/.test(time))
+      throw it.error(
+        "FWC312",
+        `time spec ${time}: expected integer but got a number with a leading 0 and a digit 8 or 9 (looks like invalid octal number)`,
+        "Emulab computes these parts with Tcl's expr, where a leading 0 means octal: drop the leading 0",
+        it.wordSpan(wordIndex),
+      );
+    return true;
+  }
+
+  /**
+   * `$ns event-sequence ?seq?`: each line of `seq` is substituted where the call is and is one event (empty lines
+   * are skipped). The catch form (`seq catch catchseq`) always fails in Emulab: the sequence that runs the two
+   * others is built as a string, and each of its words is taken as an event without a type.
    */
   private eventSequence(it: Interp, a: string[]): string {
-    this.needCompatIf(it, a[2] ?? "");
     if ((a[3] ?? "") !== "") {
-      const main = this.makeOther(it, "Other", `tbseq-seq${++this.idCounter}`, "EventSequence");
-      const caught = this.makeOther(it, "Other", `tbseq-seq${++this.idCounter}`, "EventSequence");
+      this.idCounter += 2;
       const seq = this.makeOther(it, "Other", `tbseq-seq${++this.idCounter}`, "EventSequence");
-      for (const e of it.list(it.evalBody(`format %s ${quoted(a[2] ?? "")}`, 2), 2)) this.makeEvent(it, e, "", main, 2);
-      for (const e of it.list(it.evalBody(`format %s ${quoted(a[4] ?? "")}`, 4), 4))
-        this.makeEvent(it, e, "", caught, 4);
-      this.makeEvent(it, `${main.name} run`, "", seq, 3);
-      this.makeEvent(it, `${caught.name} run`, "", seq, 3);
+      it.diags.add(
+        "FWC316",
+        it.wordSpan(3),
+        `Missing event type for tbseq-seq${this.idCounter - 2}: the catch form of event-sequence always fails in Emulab`,
+        "Emulab builds the sequence that runs the two others from a string whose every word it takes as an event; make two sequences and run them with events instead",
+      );
       return seq.name;
     }
     const seq = this.makeOther(it, "Other", `tbseq-seq${++this.idCounter}`, "EventSequence");
     for (const line of (a[2] ?? "").split("\n")) {
       const words = it.evalBody(`list ${line}`, 2);
-      this.makeEvent(it, words, "", seq, 2);
+      this.makeEvent(it, words, "", seq, 2, true);
     }
     this.lastCreated = seq;
     return seq.name;
-  }
-
-  private needCompatIf(it: Interp, seq: string): void {
-    if (seq.trim() !== "") this.needCompat(it, "an event sequence");
   }
 
   /** Adds one member to an EventGroup; false when Emulab stops adding (a member of another class). */
@@ -582,12 +672,9 @@ export class Experiment {
     }
     if (obj.nsClass === "EventTimeline" && m === "at") {
       want(2, "time eventstring");
-      if (!TIME_RE.test(a[2]!)) {
-        it.diags.add("FWC312", it.wordSpan(2), `Invalid time spec: ${a[2]}`, "write the time in seconds or as 1h20m3s");
-        return "";
-      }
-      this.needCompat(it, `${obj.name} at`);
-      for (const e of a[3]!.split(";")) this.makeEvent(it, e, a[2]!, obj, 3);
+      if (!this.timeOk(it, a[2]!, 2)) return "";
+      this.tooManyEvents(it, obj, 4000);
+      this.eventsOf(it, a[3]!, a[2]!, obj, 3);
       return "";
     }
     if (obj.nsClass === "EventGroup" && m === "add") {
@@ -597,6 +684,16 @@ export class Experiment {
     if (obj.nsClass === "EventGroup" && m === "members") {
       want(0, "");
       return (obj.members ?? []).map((o) => o.name).join(" ");
+    }
+    if (obj.nsClass === "EventGroup") {
+      // An EventGroup is an NSObject: Emulab ignores a method it does not have, with a warning.
+      it.diags.add(
+        "FWC300",
+        it.wordSpan(1),
+        `EventGroup ${m}: unsupported, Emulab ignores it`,
+        "an EventGroup has the methods add and members",
+      );
+      return "";
     }
     const methods =
       obj.nsClass === "EventSequence"
@@ -742,9 +839,14 @@ export class Experiment {
       case "run":
         need(0, 0, "");
         this.runCalled = true;
-        this.needCompat(it, "$ns run", "objtypes");
+        this.needCompat(it);
         if (this.ranAt !== null) {
           throw it.error("FWC312", "the Simulator 'run' statement can only be run once", "remove the second `$ns run`");
+        }
+        // tb-set-oml-use-control 0: a LAN of every node, for OML's measurements.
+        if (isZero(it.readVarName("::TBCOMPAT::oml_use_control"))) {
+          const all = this.nodes.map((n) => n.name).sort(cmp);
+          it.atLevel(0, () => it.evalBody(`set omllan [$ns make-lan ${quoted(all.join(" "))} 100Mb 0ms]`, 1, cmd));
         }
         if (it.readVarName("::GLOBALS::elab_in_elab") === "1" && this.nodes.length === 0) this.elabTopology(it, cmd);
         this.ranAt = it.wordSpan(undefined, cmd);
@@ -752,17 +854,9 @@ export class Experiment {
         return "";
       case "at": {
         need(2, 2, "time event");
-        this.needCompat(it, "$ns at", "hwtype_class");
-        if (a[2] !== "swapout" && !TIME_RE.test(a[2]!)) {
-          it.diags.add(
-            "FWC312",
-            it.wordSpan(2),
-            `Invalid time spec: ${a[2]}`,
-            "write the time in seconds (10, 2.5), as 1h20m3s, or swapout",
-          );
-          return "";
-        }
-        for (const e of a[3]!.split(";")) this.makeEvent(it, e, a[2]!, null, 3);
+        if (a[2] !== "swapout" && !this.timeOk(it, a[2]!, 2)) return "";
+        this.tooManyEvents(it, null, 14000);
+        this.eventsOf(it, a[3]!, a[2]!, null, 3);
         return "";
       }
       case "link": {
@@ -794,7 +888,8 @@ export class Experiment {
         need(0, 1, "?list?");
         const g = this.makeOther(it, "Other", `EventGroup${++this.newCounter}`, "EventGroup");
         g.members = [];
-        for (const m of it.list(a[2] ?? "", 2)) if (!this.addToGroup(it, g, m, 2)) break;
+        // Emulab adds each member with its own `add`: one of another class is refused, and the others still added.
+        for (const m of it.list(a[2] ?? "", 2)) this.addToGroup(it, g, m, 2);
         this.lastCreated = g;
         return g.name;
       }
@@ -906,6 +1001,18 @@ export class Experiment {
         node!.os = os;
         break;
       }
+      case "tb-set-use-oml":
+        // Emulab makes the OML server node at the top level, as if the file had.
+        it.atLevel(0, () =>
+          it.evalBody(
+            'set omlserver [$ns node]\ntb-set-node-os $omlserver UBUNTU10-OML\ntb-set-node-startcmd $omlserver "/usr/bin/oml2-server -l $::TBCOMPAT::oml_server_port --logfile=/local/logs/oml-server.log --data-dir=/local/logs"',
+            0,
+          ),
+        );
+        break;
+      case "tb-set-oml-use-control":
+        it.setVar("::TBCOMPAT::oml_use_control", a[1]!);
+        break;
       case "tb-elab-in-elab":
         it.setVar("::GLOBALS::elab_in_elab", parseBoolean(a[1]!) ? "1" : "0");
         break;
@@ -998,7 +1105,7 @@ export class Experiment {
    */
   private elabTopology(it: Interp, cmd: Command): void {
     const topo = it.readVarName("::GLOBALS::elabinelab_topo");
-    const shape = ELAB_TOPOLOGIES[topo];
+    const shape = Object.hasOwn(ELAB_TOPOLOGIES, topo) ? ELAB_TOPOLOGIES[topo] : undefined;
     if (shape === undefined) {
       throw it.error(
         "FWC312",
@@ -1197,6 +1304,11 @@ interface ElabShape {
   hardware: string;
   /** The control LAN's speed follows TBCOMPAT::elabinelab_cnetspeed (Xen's is always 100Mb). */
   cnetspeed: boolean;
+  /** The servers' image, and for Xen the host's (TBCOMPAT::elabinelab_nodeos("xenhost") may change it). */
+  os: string;
+  xenhost?: string;
+  /** Images the boss loads beside its own (opsvm). */
+  loadlist?: string;
 }
 
 /** Emulab's elab-in-elab topologies (`tb-elab-in-elab-topology`; "" is the default one). */
@@ -1208,8 +1320,15 @@ const ELAB_TOPOLOGIES: Record<string, ElabShape> = {
     ],
     hardware: "pc850",
     cnetspeed: true,
+    os: "FBSD83-STD",
   },
-  opsvm: { servers: [["myboss", "boss+fs+router", 252]], hardware: "pc850", cnetspeed: true },
+  opsvm: {
+    servers: [["myboss", "boss+fs+router", 252]],
+    hardware: "pc850",
+    cnetspeed: true,
+    os: "FBSD83-STD",
+    loadlist: "FBSD83-S2",
+  },
   withfsnode: {
     servers: [
       ["myboss", "boss+router", 252],
@@ -1218,6 +1337,7 @@ const ELAB_TOPOLOGIES: Record<string, ElabShape> = {
     ],
     hardware: "pc850",
     cnetspeed: true,
+    os: "FBSD83-STD",
   },
   xen: {
     servers: [
@@ -1226,6 +1346,8 @@ const ELAB_TOPOLOGIES: Record<string, ElabShape> = {
     ],
     hardware: "pcvm3000",
     cnetspeed: false,
+    os: "XEN-GUEST-FBSD90-STD",
+    xenhost: "XEN44-64-STD",
   },
 };
 
@@ -1268,10 +1390,16 @@ function elabScript(s: ElabShape): string {
     "  for {set i 1} {$i <= $::TBCOMPAT::elabinelab_maxpcs} {incr i} { tb-set-ip-lan [set mypc$i] $publiclan 10.200.1.$i }",
     "}",
   );
+  if (s.xenhost !== undefined)
+    lines.push(
+      `if {[info exists ::TBCOMPAT::elabinelab_nodeos("xenhost")]} { set _host $::TBCOMPAT::elabinelab_nodeos("xenhost") } else { set _host ${s.xenhost} }`,
+    );
+  const parent = s.xenhost !== undefined ? " $_host" : "";
   for (const [v] of s.servers)
     lines.push(
-      `if {[info exists ::TBCOMPAT::elabinelab_nodeos("${role(v)}")]} { tb-set-node-os $${v} $::TBCOMPAT::elabinelab_nodeos("${role(v)}") } else { tb-set-node-os $${v} FBSD83-STD }`,
+      `if {[info exists ::TBCOMPAT::elabinelab_nodeos("${role(v)}")]} { tb-set-node-os $${v} $::TBCOMPAT::elabinelab_nodeos("${role(v)}")${parent} } else { tb-set-node-os $${v} ${s.os}${parent} }`,
     );
+  if (s.loadlist !== undefined) lines.push(`tb-set-node-loadlist $myboss ${s.loadlist}`);
   return lines.join("\n");
 }
 
@@ -1352,6 +1480,11 @@ function quoted(s: string): string {
     else out += c === '"' ? '\\"' : c === "\\" ? "\\\\" : c;
   }
   return `${out}"`;
+}
+
+/** Tcl's `$v == 0` for a value a file set: a number equal to zero. */
+function isZero(v: string): boolean {
+  return v.trim() !== "" && Number(v) === 0;
 }
 
 function cmp(a: string, b: string): number {

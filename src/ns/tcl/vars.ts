@@ -1,5 +1,5 @@
 /** Variables: set, unset, append, lappend, incr, global, upvar, array, info. */
-import type { Interp } from "../interp.js";
+import { type Interp, normalizeColons } from "../interp.js";
 import { formatList, parseNumber, quoteElement } from "../values.js";
 
 export function installVars(it: Interp): void {
@@ -121,16 +121,27 @@ export function installVars(it: Interp): void {
       case "eval": {
         if (a.length < 4) throw it.wrongArgs("namespace eval name arg ?arg...?");
         const ns = it.makeNamespace(a[2]!);
-        const script = a.length === 4 ? a[3]! : a.slice(3).join(" ");
-        return it.inNamespace(ns, () => (a.length === 4 ? it.evalBody(script, 3, cmd) : it.evalBody(script, -1, cmd)));
+        // More than one script argument: joined as `concat` joins them.
+        const script =
+          a.length === 4
+            ? a[3]!
+            : a
+                .slice(3)
+                .map((x) => x.replace(/^[ \t\n\r\v\f]+|[ \t\n\r\v\f]+$/g, ""))
+                .filter((x) => x.length > 0)
+                .join(" ");
+        return it.nested(() =>
+          it.inNamespace(ns, () => (a.length === 4 ? it.evalBody(script, 3, cmd) : it.evalBody(script, -1, cmd))),
+        );
       }
       case "current":
         if (a.length !== 2) throw it.wrongArgs("namespace current");
         return `::${it.ns}`;
       case "exists": {
         if (a.length !== 3) throw it.wrongArgs("namespace exists name");
-        const n = a[2]!.startsWith("::") ? a[2]!.slice(2) : it.ns !== "" ? `${it.ns}::${a[2]}` : a[2]!;
-        return n === "" || it.namespaces.has(n.replace(/:{2,}$/, "")) ? "1" : "0";
+        const q = normalizeColons(a[2]!);
+        const n = q.startsWith("::") ? q.slice(2) : it.ns !== "" ? `${it.ns}::${q}` : q;
+        return n === "" || it.namespaces.has(n.replace(/::$/, "")) ? "1" : "0";
       }
       case "tail": {
         if (a.length !== 3) throw it.wrongArgs("namespace tail string");
