@@ -356,3 +356,98 @@ describe("what Emulab adds to a file", () => {
     expect(opsvm.nodes[0]!.settings.get("tb-set-node-loadlist")).toEqual(["FBSD83-S2"]);
   });
 });
+
+describe("Emulab's own NS files", () => {
+  it("a node's program-agent, disk-agent and custom-agent return objects that take events", () => {
+    const r = evaluate(
+      ns(
+        [
+          "set n [$ns node]",
+          'set p [$n program-agent -command "touch x" -timeout 10m]',
+          "set d [$n disk-agent -type ext3 -size 10]",
+          "set c [$n custom-agent -name x]",
+          '$ns at 1 "$p run"',
+          "set seq [$ns event-sequence {",
+          "",
+          "  $p start",
+          "}]",
+          "set g [$ns event-group [list $p]]",
+          '$ns at 2 "$g start"',
+        ].join("\n"),
+      ),
+    );
+    expect(r.diags).toEqual([]);
+    expect(r.result.experiment.others.filter((o) => o.name.length === 1).map((o) => `${o.name} ${o.nsClass}`)).toEqual([
+      "p Program",
+      "d Disk",
+      "c Custom",
+      "g EventGroup",
+    ]);
+    const bad = errors(ns("set n [$ns node]\nset p [$n program-agent -bogus 1]"));
+    expect(bad.map((d) => d.message)).toEqual([
+      "bad option '-bogus', should be one of: -command -dir -expected-exit-code -timeout",
+    ]);
+  });
+
+  it("attach-agent and connect take agents, as Emulab checks", () => {
+    const base = "set a [$ns node]\nset b [$ns node]\nset u [new Agent/UDP]\nset z [new Agent/Null]\n";
+    expect(errors(ns(`${base}$ns attach-agent $a $u\n$ns attach-agent $b $z\n$ns connect $u $z`))).toEqual([]);
+    const bad: [string, string][] = [
+      ["$ns attach-agent $a $b", "[attach-agent] b is not an Agent."],
+      ["set s [new Agent/TCPSINK]\n$ns attach-agent $a $s", "[attach-agent] s is not an Agent."],
+      ["$ns attach-agent $u $z", '[attach-agent] "u" is not a node'],
+      ["$ns connect $a $b", "[connect] a is not an Agent."],
+    ];
+    for (const [body, message] of bad) {
+      const e = errors(ns(`${base}${body}`));
+      expect(e[0]?.message, body).toBe(message);
+    }
+  });
+
+  it("a node's setting on a LAN is one per LAN", () => {
+    const r = evaluate(
+      ns(
+        'set a [$ns node]\nset b [$ns node]\nset c [$ns node]\nset lan0 [$ns make-lan "$a $b" 100Mb 0ms]\nset lan1 [$ns make-lan "$a $c" 100Mb 0ms]\ntb-set-node-lan-params $a $lan0 10ms 10Mb 0.0\ntb-set-node-lan-params $a $lan1 20ms 10Mb 0.0',
+      ),
+    );
+    expect(r.diags).toEqual([]);
+    const twice = evaluate(
+      ns(
+        'set a [$ns node]\nset b [$ns node]\nset lan0 [$ns make-lan "$a $b" 100Mb 0ms]\ntb-set-node-lan-params $a $lan0 10ms 10Mb 0.0\ntb-set-node-lan-params $a $lan0 20ms 10Mb 0.0',
+      ),
+    );
+    expect(twice.diags.map((d) => d.code)).toEqual(["FWC313"]);
+  });
+
+  it("methods Emulab implements are not said to be ignored", () => {
+    const r = evaluate(
+      ns(
+        "set a [$ns node]\nset b [$ns node]\nset l [$ns duplex-link $a $b 100Mb 0ms DropTail]\n$l trace\n$a add-attribute k v",
+      ),
+    );
+    expect(r.diags.map((d) => d.message.includes("Emulab implements and checks"))).toEqual([true, true]);
+  });
+
+  it("a tarball must be a URL or under /proj, /groups or /users, as Emulab checks at swap-in", () => {
+    const e = (tar: string) =>
+      errors(ns(`set a [$ns node]\ntb-set-node-tarfiles $a /usr ${tar}`)).map((d) => d.message);
+    expect(e("/proj/p/a.tar")).toEqual([]);
+    expect(e("https://example.net/a.tgz")).toEqual([]);
+    expect(e("/tmp/foo.tar")).toEqual(["[tb-set-node-tarfiles] '/tmp/foo.tar' is not in an allowed directory"]);
+    expect(e("gopher://x/a.tar")).toEqual([
+      "[tb-set-node-tarfiles] 'gopher://x/a.tar' is not an http, https, or ftp URL.",
+    ]);
+  });
+});
+
+describe("security levels and firewalls", () => {
+  it("are checked as Emulab checks them", () => {
+    for (const l of ["Green", "Blue", "Yellow", "Orange", "0", "2"])
+      expect(codes(ns(`set a [$ns node]\ntb-set-security-level ${l}`)), l).toEqual([]);
+    for (const l of ["Red", "Purple", "unknown"])
+      expect(codes(ns(`set a [$ns node]\ntb-set-security-level ${l}`)), l).toEqual(["FWC312"]);
+    expect(codes(ns("set a [$ns node]\nset f [new Firewall $ns]\nset g [new Firewall $ns]"))).toEqual(["FWC312"]);
+    expect(codes(ns("set a [$ns node]\ntb-set-security-level Blue\nset f [new Firewall $ns]"))).toEqual(["FWC312"]);
+    expect(codes(ns("set a [$ns node]\nset f [new Firewall $ns]\ntb-set-security-level Blue"))).toEqual(["FWC312"]);
+  });
+});

@@ -75,6 +75,10 @@ const SNIPPETS: Record<string, string> = {
   eventTimeline: 'set tl [$ns event-timeline]\n$tl at 1 "$tl start"\nlappend l [$ns node]\nset n [$ns node]',
   eventGroup: "set a [$ns node]\nset g [$ns event-group [list $a]]\n$g add $a\nlappend l [$ns node]\nset c [$ns node]",
   unassignedSequence: "$ns event-sequence\nset x [$ns node]",
+  // attach-agent, connect and cost make no object; a node's program-agent makes a Program named by its set.
+  attachAgent: "set a [$ns node]\nset u [new Agent/UDP]\n$ns attach-agent $a $u\nlappend more [$ns node]",
+  programAgent: 'set a [$ns node]\nset p [$a program-agent -command "ls"]\nset b [$ns node]\nlappend l [$ns node]',
+  programAgentUnnamed: "set a [$ns node]\n$a program-agent\nset b [$ns node]",
   // namespace eval: a variable of the namespace names no object, and the object waits for the next set.
   namespaceEval: "namespace eval TBCOMPAT { set elabinelab_maxpcs 1 }\nset a [$ns node]",
   namespaceSetNoRename: "namespace eval X { set y [$ns node] }\nset z [$ns node]",

@@ -79,8 +79,17 @@ proc new {class args} {
 }
 proc E::sim_node {args} {
     real_set n tbnode-n[incr ::E::counter]
-    proc ::$n {args} {}
+    interp alias {} ::$n {} E::node_method
     return [E::object node $n]
+}
+# A node's program-agent, disk-agent and custom-agent make a Program, Disk or Custom object with new.
+proc E::node_method {m args} {
+    switch -- $m {
+        program-agent { return [new Program] }
+        disk-agent { return [new Disk] }
+        custom-agent { return [new Custom] }
+    }
+    return ""
 }
 proc E::sim_duplex-link {a b bw d q} {
     real_set l tblink-l[incr ::E::counter]

@@ -70,6 +70,17 @@ const GLOBALS_VARS: [string, string][] = [
   ["elabinelab_cvstag", ""],
 ];
 
+/** Node and link methods Emulab implements (and checks) that fwc does not model. */
+const NODE_METHODS = new Set(["start-command", "add-attribute", "console", "set-fw-style", "add-rule"]);
+const LINK_METHODS = new Set([
+  "trace",
+  "trace_snaplen",
+  "trace_mysql",
+  "trace_endnode",
+  "enable_openflow",
+  "implemented_by",
+]);
+
 /** The event objects of `event-sequence`, `event-timeline` and `event-group`, with methods of their own. */
 const EVENT_OBJECTS = new Set(["EventSequence", "EventTimeline", "EventGroup"]);
 const EMULAB_IP_RE = /^([0-9]{1,3}\.){3}[0-9]{1,3}$/;
@@ -120,6 +131,26 @@ function checkTarfiles(it: Interp, name: string, a: string[], from: number): voi
     }
     if (!dir.startsWith("/")) {
       fail(k, `'${dir}' is not an absolute path.`, "give the directory on the node as an absolute path");
+      return;
+    }
+    // Emulab checks where the tarball is when it creates the experiment (its anonymous mode does not): a URL
+    // of http, https or ftp, or a file in the shared project, group or user directories. Whether the file
+    // exists is left to Emulab.
+    if (tar.includes("://")) {
+      if (!/^(http|https|ftp):\/\/./.test(tar)) {
+        fail(
+          k + 1,
+          `'${tar}' is not an http, https, or ftp URL.`,
+          "give an http, https or ftp URL, or a path under /proj",
+        );
+        return;
+      }
+    } else if (!["/proj", "/groups", "/users"].some((r) => tar.startsWith(`${r}/`))) {
+      fail(
+        k + 1,
+        `'${tar}' is not in an allowed directory`,
+        "put the tarball under /proj, /groups or /users, or give a URL",
+      );
       return;
     }
     if (!TAR_EXTENSIONS.some((x) => tar.endsWith(x))) {
@@ -198,6 +229,11 @@ export class Experiment {
   rtproto: string | null = null;
   ranAt: Span | null = null;
   sourcedCompat = false;
+  /** Firewall objects made, and whether tb-set-security-level set a level (Emulab takes one or the other). */
+  private firewalls = 0;
+  private securityLevel = false;
+  /** The node settings made so far (node, command, and the LAN for per-LAN ones), for FWC313. */
+  private readonly settingsSeen = new Set<string>();
   /** Events added by `$ns at` (null) and by each timeline's `at`. */
   private readonly eventCounts = new Map<OtherObj | null, number>();
   /** `$ns run` was called, even if it failed. */
@@ -342,6 +378,23 @@ export class Experiment {
       );
       return name;
     }
+    if (cls === "Firewall") {
+      // Emulab's Firewall: one per experiment, and not with tb-set-security-level.
+      if (++this.firewalls > 1)
+        it.diags.add(
+          "FWC312",
+          it.wordSpan(1),
+          "[add_firewall]: only one firewall per experiment right now",
+          "remove the second Firewall",
+        );
+      if (this.securityLevel)
+        it.diags.add(
+          "FWC312",
+          it.wordSpan(1),
+          "[add_firewall] cannot combine firewall with security-level",
+          "keep the Firewall object or the security level",
+        );
+    }
     const obj = this.makeOther(it, cls === "Simulator" ? "Simulator" : "Other", name, cls, !known);
     if (cls === "EventGroup") obj.members = [];
     return name;
@@ -471,8 +524,9 @@ export class Experiment {
     if ((obj.cls === "Link" || obj.cls === "Lan") && m === "cost") return "";
     if (obj.cls === "Other" && obj.unknownClass) return "";
     if (obj.cls === "Other" && EVENT_OBJECTS.has(obj.nsClass)) return this.eventMethod(obj, it, a);
-    if (obj.cls === "Node" && (m === "add-desire" || m === "program-agent" || m === "topography" || m === "add-route"))
-      return "";
+    if (obj.cls === "Node" && (m === "program-agent" || m === "disk-agent" || m === "custom-agent"))
+      return this.nodeAgent(obj, it, a);
+    if (obj.cls === "Node" && (m === "add-desire" || m === "topography" || m === "add-route")) return "";
     if (obj.cls === "Other" && ["attach-agent", "start", "stop", "set_fid", "attach", "connect"].includes(m)) return "";
     const blockstore = obj.cls === "Blockstore";
     if (blockstore && m === "set-class") {
@@ -485,7 +539,9 @@ export class Experiment {
     it.diags.add(
       "FWC300",
       it.wordSpan(1),
-      blockstore
+      blockstore ||
+        (obj.cls === "Node" && NODE_METHODS.has(m)) ||
+        ((obj.cls === "Link" || obj.cls === "Lan") && LINK_METHODS.has(m))
         ? `method "${m}" of ${describe(obj)} is not checked by fwc; Emulab implements and checks it when the experiment is created`
         : `method "${m}" of ${describe(obj)} is not modelled by fwc; Emulab ignores it too`,
       "it has no effect on the experiment's topology or external access",
@@ -709,6 +765,71 @@ export class Experiment {
     );
   }
 
+  /** True when `name` is an agent (Agent/UDP, Agent/TCP/FullTcp, ...); else Emulab's error, as `attach-agent` gives it. */
+  private isAgent(it: Interp, name: string, wordIndex: number, context: string): boolean {
+    const o = this.byName.get(name);
+    if (o === undefined)
+      throw it.error(
+        "FWC312",
+        `[${context}] "${name}" is not an NS object (Emulab stops: invalid command name "${name}")`,
+        this.nodeHint(name) ?? "pass an agent made by `new Agent/UDP` (or another Agent class)",
+        it.wordSpan(wordIndex),
+      );
+    if (o.cls === "Other" && !o.unknownClass && o.nsClass.startsWith("Agent/")) return true;
+    it.diags.add(
+      "FWC312",
+      it.wordSpan(wordIndex),
+      `[${context}] ${name} is not an Agent.`,
+      o.cls === "Other" && o.unknownClass
+        ? `its class ${o.nsClass} is not one Emulab knows (${
+            didYouMean(
+              o.nsClass,
+              [...KNOWN_CLASSES].filter((c) => c.startsWith("Agent/")),
+            ) ?? "Agent/UDP, Agent/TCP, ..."
+          })`
+        : `it is ${describe(o)}`,
+    );
+    return false;
+  }
+
+  /**
+   * A node's `program-agent`, `disk-agent` and `custom-agent`: a new Program, Disk or Custom object on the node,
+   * named like any other, after its options are checked as Emulab's named-args checks them.
+   */
+  private nodeAgent(node: NodeObj, it: Interp, a: string[]): string {
+    const m = a[1]!;
+    const options: Record<string, string[]> = {
+      "program-agent": ["-command", "-dir", "-timeout", "-expected-exit-code"],
+      "disk-agent": ["-type", "-size", "-mountpoint", "-parameters", "-command"],
+      "custom-agent": ["-name"],
+    };
+    const known = options[m]!;
+    const given = new Map<string, string>();
+    for (let i = 2; i < a.length; i += 2) {
+      if (!known.includes(a[i]!))
+        throw it.error(
+          "FWC312",
+          `bad option '${a[i]}', should be one of: ${[...known].sort().join(" ")}`,
+          didYouMean(a[i]!, known) ?? "give options as -name value pairs",
+          it.wordSpan(i),
+        );
+      given.set(a[i]!, a[i + 1] ?? "");
+    }
+    const cls = m === "program-agent" ? "Program" : m === "disk-agent" ? "Disk" : "Custom";
+    const obj = this.makeOther(it, "Other", `${cls}${++this.newCounter}`, cls);
+    obj.settings.set("node", [node.name]);
+    for (const [k, v] of given) obj.settings.set(k, [v]);
+    const timeout = given.get("-timeout");
+    if (timeout !== undefined && timeout !== "" && !TIME_RE.test(timeout))
+      it.diags.add(
+        "FWC312",
+        it.wordSpan(),
+        `-timeout value is not a relative time: ${timeout}`,
+        "write the timeout in seconds or as 1h20m3s",
+      );
+    return obj.name;
+  }
+
   private queueOf(link: LinkObj, it: Interp): string {
     const name = `to${link.internal}-queue`;
     if (!this.byName.has(name)) {
@@ -877,8 +998,25 @@ export class Experiment {
         return l?.name ?? "";
       }
       case "cost":
-      case "connect":
-      case "attach-agent":
+        need(3, 3, "src dst c");
+        return "";
+      case "attach-agent": {
+        need(2, 2, "node agent");
+        // Emulab checks the agent first, then the node.
+        if (!this.isAgent(it, a[3]!, 3, "attach-agent")) return "";
+        this.asNode(it, a[2]!, 2, "attach-agent");
+        return "";
+      }
+      case "connect": {
+        need(2, 2, "src dst");
+        const src = this.byName.get(a[2]!);
+        const dst = this.byName.get(a[3]!);
+        const console = (x?: NsObject) => x?.cls === "Other" && x.nsClass === "Console";
+        if ((src?.cls === "Node" && console(dst)) || (console(src) && dst?.cls === "Node")) return "";
+        this.isAgent(it, a[2]!, 2, "connect");
+        this.isAgent(it, a[3]!, 3, "connect");
+        return "";
+      }
       case "event-timeline":
         return this.makeOther(it, "Other", `tbtl-tl${++this.idCounter}`, "EventTimeline").name;
       case "event-sequence":
@@ -1010,6 +1148,33 @@ export class Experiment {
           ),
         );
         break;
+      case "tb-set-security-level": {
+        // Emulab's levels by colour; Red is refused; its check of other words is a switch case that only matches
+        // the word "unknown", and any other word then fails at `$ns run` as a Tcl boolean.
+        const level = { Green: 0, Blue: 1, Yellow: 2, Orange: 3 }[a[1]!];
+        if (this.firewalls > 0)
+          it.diags.add(
+            "FWC312",
+            it.wordSpan(),
+            `[${name}] cannot combine with explicit firewall`,
+            "keep the Firewall object or the security level",
+          );
+        if (
+          a[1] === "Red" ||
+          a[1] === "unknown" ||
+          (level === undefined && parseBoolean(a[1]!) === null && (a[1]!.trim() === "" || Number.isNaN(Number(a[1]))))
+        ) {
+          it.diags.add(
+            "FWC312",
+            it.wordSpan(1),
+            a[1] === "Red" ? `[${name}] Red security not implemented yet` : `[${name}] ${a[1]} is not a valid level`,
+            "use Green, Blue, Yellow or Orange",
+          );
+          break;
+        }
+        this.securityLevel = true;
+        break;
+      }
       case "tb-set-oml-use-control":
         it.setVar("::TBCOMPAT::oml_use_control", a[1]!);
         break;
@@ -1087,8 +1252,16 @@ export class Experiment {
         break;
       default:
         if (node !== undefined) {
-          if (node.settings.has(name) && !def.params.includes("args"))
-            it.diags.add("FWC313", it.wordSpan(), `${name} was already called for ${node.name}; this call replaces it`);
+          // A setting of a node on one of its LANs or links (tb-set-node-lan-params) is one per LAN.
+          const perLan = def.kinds?.[1] === "lan" || def.kinds?.[1] === "link" || def.kinds?.[1] === "lanlink";
+          const key = `${node.internal}\0${name}${perLan ? `\0${this.byName.get(a[2]!)?.internal ?? a[2]}` : ""}`;
+          if (this.settingsSeen.has(key) && !def.params.includes("args"))
+            it.diags.add(
+              "FWC313",
+              it.wordSpan(),
+              `${name} was already called for ${node.name}${perLan ? ` on ${a[2]}` : ""}; this call replaces it`,
+            );
+          this.settingsSeen.add(key);
           node.settings.set(name, a.slice(2));
         }
     }
