@@ -102,7 +102,7 @@ export function parsePorts(f: Field, allowRange: boolean): PortRange {
     bad(
       "FWC512",
       `"${f.text}" is not a port`,
-      "write a port number from 0 to 65535 (0 = any port), or a range such as 8000..8100",
+      "write a port from 1 to 65535 (in nat targets, 0 means any port), or a range such as 8000..8100",
       f.at,
       f.text.length,
     );
@@ -113,7 +113,13 @@ export function parsePorts(f: Field, allowRange: boolean): PortRange {
     [b, m[2] ?? m[1]!],
   ] as const)
     if (v > 65535 || s.length > 5)
-      bad("FWC512", `port ${s} is out of range`, "ports go from 1 to 65535 (0 means any port)", f.at, f.text.length);
+      bad(
+        "FWC512",
+        `port ${s} is out of range`,
+        "a port is 1 to 65535 (in nat targets, 0 means any port)",
+        f.at,
+        f.text.length,
+      );
   if (m[2] !== undefined) {
     if (!allowRange) bad("FWC512", `a port range is not allowed here`, "give one port", f.at, f.text.length);
     if (a === 0 || b === 0)

@@ -10,7 +10,7 @@ import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderText, summaryLine } from "../diagnostics/render.js";
 import { etcdSettingsOf } from "../store/etcd.js";
 import { loadTestbed } from "../testbed/config.js";
-import { readSource } from "./input.js";
+import { readSource, TESTBED_MISSING } from "./input.js";
 import { useColor } from "./options.js";
 
 export interface AgentCliOptions {
@@ -41,7 +41,7 @@ export async function agentAction(opts: AgentCliOptions): Promise<number> {
   const bag = new DiagnosticBag();
   const stateDir = opts.state ?? process.env.FWC_STATE ?? "/var/lib/fwc";
   const testbedPath = opts.testbed ?? join(stateDir, "testbed.yaml");
-  const tbFile = readSource(testbedPath, bag);
+  const tbFile = readSource(testbedPath, bag, TESTBED_MISSING);
   const testbed = tbFile === null ? null : loadTestbed(tbFile, bag);
   const color = useColor(opts.color, process.stderr);
   if (testbed === null || bag.errorCount > 0) {

@@ -12,7 +12,7 @@ import { renderText, summaryLine } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import { type Catalog, evaluateNs } from "../ns/index.js";
 import type { BlockEntry } from "../store/schema.js";
-import { osReason, readSource } from "./input.js";
+import { osReason, readSource, TESTBED_MISSING } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
 
 export interface CompileOptions extends LimitOptions {
@@ -68,7 +68,7 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
       const { emptyAllocations } = await import("../plan/allocations.js");
       const { planAccess } = await import("../plan/plan.js");
       const { endpointsJson, endpointsTable } = await import("../backends/endpoints/endpoints.js");
-      const tbFile = readSource(opts.testbed!, bag);
+      const tbFile = readSource(opts.testbed!, bag, TESTBED_MISSING);
       const nodesFile = readSource(opts.nodes!, bag);
       files.push(opts.testbed!, opts.nodes!);
       const testbed = tbFile === null ? null : loadTestbed(tbFile, bag);

@@ -25,7 +25,7 @@ import {
   loadTestbed,
   type NodeAddresses,
 } from "../testbed/config.js";
-import { readSource } from "./input.js";
+import { readSource, TESTBED_MISSING } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
 
 export interface DeployOptions extends LimitOptions {
@@ -107,7 +107,7 @@ export async function deployAction(
   const stateDir = opts.state ?? process.env.FWC_STATE ?? "/var/lib/fwc";
   const testbedPath = opts.testbed ?? join(stateDir, "testbed.yaml");
   files.add(testbedPath);
-  const tbFile = readSource(testbedPath, bag);
+  const tbFile = readSource(testbedPath, bag, TESTBED_MISSING);
   const testbed = tbFile === null ? null : loadTestbed(tbFile, bag);
   // The catalog is for the NS file's checks: only swapin and modify read one.
   const catalog =
@@ -205,7 +205,7 @@ export async function deployAction(
         ok = await cmd.close(ctx, exp!, opts.all ? "all" : request(), shown);
         break;
       case "swapout":
-        ok = await cmd.swapout(ctx, exp!);
+        ok = await cmd.swapout(ctx, exp!, shown);
         break;
       case "status":
         ok = await cmd.status(ctx, exp, shown);

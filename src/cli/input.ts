@@ -24,7 +24,12 @@ export function osReason(e: unknown): string {
   return code !== undefined && words[code] !== undefined ? `${words[code]} (${code})` : String(code ?? e);
 }
 
-export function readSource(path: string, bag: DiagnosticBag): SourceFile | null {
+/** What to do about a missing testbed.yaml, for the commands that read one. */
+export const TESTBED_MISSING =
+  "give the testbed configuration with --testbed FILE, or write it as testbed.yaml in the state directory (examples/testbed.yaml shows every key; docs/gateway.md explains them)";
+
+/** Reads a file for fwc; `missing` is the help when it does not exist (default: check the path). */
+export function readSource(path: string, bag: DiagnosticBag, missing?: string): SourceFile | null {
   let buf: Buffer;
   const where = span(new SourceFile(path, ""), 0, 0);
   try {
@@ -39,7 +44,13 @@ export function readSource(path: string, bag: DiagnosticBag): SourceFile | null 
     }
     buf = path === "-" ? readFileSync(0) : readFileSync(path);
   } catch (e) {
-    bag.add("FWC100", where, `cannot read ${path}: ${osReason(e)}`, "check the path and its permissions");
+    const absent = (e as NodeJS.ErrnoException).code === "ENOENT";
+    bag.add(
+      "FWC100",
+      where,
+      `cannot read ${path}: ${osReason(e)}`,
+      absent && missing !== undefined ? missing : "check the path and its permissions",
+    );
     return null;
   }
   if (buf.length > MAX_INPUT_BYTES) {

@@ -73,12 +73,14 @@ const loadServe = loader<typeof import("./serve.js")>("fwc-serve.cjs", "./serve.
 const loadAgent = loader<typeof import("./agent.js")>("fwc-agent.cjs", "./agent.js");
 
 /** The options every lifecycle command takes. */
-function deployOptions(cmd: Command): Command {
-  return cmd
+/** The options of the lifecycle commands; `changes` false for the ones that only read (no --dry-run). */
+function deployOptions(cmd: Command, changes = true): Command {
+  cmd
     .option("--state <dir>", "the state directory (default: $FWC_STATE or /var/lib/fwc)")
     .option("--testbed <file>", "testbed configuration, YAML (default: <state>/testbed.yaml)")
-    .option("--netns <name>", "act on the gateway inside this network namespace")
-    .option("--dry-run", "print the nft transaction (and DNS update) instead of applying it")
+    .option("--netns <name>", "act on the gateway inside this network namespace");
+  if (changes) cmd.option("--dry-run", "print the nft transaction (and DNS update) instead of applying it");
+  return cmd
     .option("--json", "print JSON")
     .option(
       "--wait <seconds>",
@@ -172,7 +174,7 @@ export function buildProgram(exit: (code: number) => void): Command {
         .command("swapin")
         .description("put an experiment's access on the gateway (and DNS) at swap-in, and print its endpoints")
         .argument("<file>", "NS file")
-        .option("--exp <pid/eid>", "the experiment")
+        .option("--exp <pid/eid>", "the experiment (required)")
         .option("--nodes <file>", "node addresses, JSON"),
     ),
   ).action(deploy("swapin"));
@@ -184,7 +186,7 @@ export function buildProgram(exit: (code: number) => void): Command {
           "swap-modify: apply the changed NS file (a file with tb-allow-external calls replaces open grants)",
         )
         .argument("<file>", "NS file")
-        .option("--exp <pid/eid>", "the experiment")
+        .option("--exp <pid/eid>", "the experiment (required)")
         .option("--nodes <file>", "node addresses, JSON (default: those of the swapin)"),
     ),
   ).action(deploy("modify"));
@@ -194,7 +196,7 @@ export function buildProgram(exit: (code: number) => void): Command {
         program
           .command("open")
           .description("grant access to a running experiment (with --json: g5kfw openings on standard input)")
-          .option("--exp <pid/eid>", "the experiment")
+          .option("--exp <pid/eid>", "the experiment (required)")
           .option(
             "--for <duration>",
             "the grants end after this long (90s, 30m, 2h, 1d, 1h30m); fwc reconcile removes them then",
@@ -209,7 +211,7 @@ export function buildProgram(exit: (code: number) => void): Command {
         program
           .command("close")
           .description("revoke grants made with open, and cut their open connections")
-          .option("--exp <pid/eid>", "the experiment")
+          .option("--exp <pid/eid>", "the experiment (required)")
           .option("--all", "revoke every grant made with open"),
       ),
     ),
@@ -219,7 +221,7 @@ export function buildProgram(exit: (code: number) => void): Command {
       program
         .command("swapout")
         .description("remove an experiment's access from the gateway and DNS")
-        .option("--exp <pid/eid>", "the experiment"),
+        .option("--exp <pid/eid>", "the experiment (required)"),
     ),
   ).action(deploy("swapout"));
   colorOption(
@@ -228,6 +230,7 @@ export function buildProgram(exit: (code: number) => void): Command {
         .command("status")
         .description("endpoints of the experiments on the gateway, and any drift between the gateway and the state")
         .option("--exp <pid/eid>", "one experiment"),
+      false,
     ),
   ).action(deploy("status"));
   colorOption(
@@ -258,7 +261,9 @@ export function buildProgram(exit: (code: number) => void): Command {
         .option("--port <port>", "the port or range of the entry"),
     ),
   ).action(blockAction("unblock"));
-  colorOption(deployOptions(program.command("blocks").description("list the blocklist"))).action(deploy("blocks"));
+  colorOption(deployOptions(program.command("blocks").description("list the blocklist"), false)).action(
+    deploy("blocks"),
+  );
   colorOption(
     program
       .command("serve")

@@ -12,7 +12,7 @@ import { span } from "../diagnostics/source.js";
 import { buildServer } from "../service/server.js";
 import { loadUsers, type Users } from "../service/users.js";
 import { loadTestbed } from "../testbed/config.js";
-import { readSource } from "./input.js";
+import { readSource, TESTBED_MISSING } from "./input.js";
 import { useColor } from "./options.js";
 import { VERSION } from "./version.js";
 
@@ -51,7 +51,7 @@ export async function serveAction(opts: ServeCliOptions): Promise<number> {
   const bag = new DiagnosticBag();
   const stateDir = opts.state ?? process.env.FWC_STATE ?? "/var/lib/fwc";
   const testbedPath = opts.testbed ?? join(stateDir, "testbed.yaml");
-  const tbFile = readSource(testbedPath, bag);
+  const tbFile = readSource(testbedPath, bag, TESTBED_MISSING);
   const testbed = tbFile === null ? null : loadTestbed(tbFile, bag);
   const readUsers = (b: DiagnosticBag) => {
     const f = readSource(opts.users!, b);

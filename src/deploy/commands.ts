@@ -21,6 +21,9 @@ import { PENDING_FILE } from "../store/sqlite.js";
 import type { Store, StoreReader } from "../store/store.js";
 import { DEFAULT_EXPERIMENT_LIMITS, type NodeAddresses } from "../testbed/config.js";
 
+/** "1 experiment", "3 experiments". */
+const experiments = (n: number): string => `${n} experiment${n === 1 ? "" : "s"}`;
+
 export { cliUser } from "./audit.js";
 
 import { type BlockRequest, blockElements, blockKey, blockText } from "./blocks.js";
@@ -178,12 +181,20 @@ export async function swapin(
   );
 }
 
-function need(ctx: DeployContext, store: StoreReader, exp: string): ExperimentState | null {
+function need(ctx: DeployContext, store: StoreReader, exp: string, command = ""): ExperimentState | null {
   const s = store.readExperiment(exp);
   // Not found: make sure a damaged page is not what hides it.
   if (s === null && "check" in store) (store as Store).check();
   if (s === null)
-    report(ctx, "FWC800", exp, `${exp} is not swapped in on this gateway`, "fwc swapin FILE --exp PID/EID first");
+    report(
+      ctx,
+      "FWC800",
+      exp,
+      `${exp} is not swapped in on this gateway`,
+      command === "swapout"
+        ? "there is nothing to swap out (it may be swapped out already); fwc status lists the experiments swapped in"
+        : `fwc swapin FILE --exp ${exp} first; fwc status lists the experiments swapped in`,
+    );
   return s;
 }
 
@@ -201,9 +212,22 @@ export async function modify(
       if (prev === null) return false;
       // CXA: a file with any tb-allow-external call overrules the dynamic grants; a file without keeps them
       // (those whose time is not up).
-      const dynamic = policy.hasCalls ? emptyDynamic() : unexpired(prev.dynamic).dynamic;
+      const live = unexpired(prev.dynamic).dynamic;
+      const dynamic = policy.hasCalls ? emptyDynamic() : live;
       const d: Desired = { file: file.path, policy, dynamic, nodes: nodes ?? prev.nodes };
-      return change(ctx, store, "modify", exp, prev, d, file, opts);
+      const ok = await change(ctx, store, "modify", exp, prev, d, file, opts);
+      const gone = [...live.inbound, ...live.outbound, ...live.open6];
+      if (ok && policy.hasCalls && gone.length > 0) {
+        const shown = [...new Set(gone.map((g) => g.origin.text))];
+        report(
+          ctx,
+          "FWC834",
+          exp,
+          `${ctx.dryRun ? "would replace" : "replaced"} ${gone.length} grant${gone.length === 1 ? "" : "s"} made with fwc open, because ${file.path} has tb-allow-external calls: ${shown.slice(0, 10).join(", ")}${shown.length > 10 ? ", ..." : ""}`,
+          `open them again with fwc open --exp ${exp} if they are still wanted, or add them to the NS file`,
+        );
+      }
+      return ok;
     })) ?? false
   );
 }
@@ -369,16 +393,27 @@ export async function close(
   );
 }
 
-export async function swapout(ctx: DeployContext, exp: string): Promise<boolean> {
+export async function swapout(ctx: DeployContext, exp: string, opts: Shown = { json: false }): Promise<boolean> {
   return (
     (await withState(ctx, async (store) => {
-      const prev = need(ctx, store, exp);
+      const prev = need(ctx, store, exp, "swapout");
       if (prev === null) return false;
       const index = store.readIndex();
       // Its ports go to the quarantine queue, oldest release first.
       const released = [...index.released, ...releasedBy(exp, prev.allocations.ports)];
       const r = await commitChange(ctx, store, "swapout", exp, prev, null, released);
-      return r !== false;
+      if (r === false) return false;
+      // What went: a person (or a script, with --json) should not have to look it up.
+      const ports = prev.allocations.ports.map((p) => (p.portEnd > p.port ? `${p.port}-${p.portEnd}` : String(p.port)));
+      const names = prev.applied.records.length;
+      const grants = prev.dynamic.inbound.length + prev.dynamic.outbound.length + prev.dynamic.open6.length;
+      if (opts.quiet !== true)
+        ctx.out.push(
+          opts.json
+            ? `${JSON.stringify({ experiment: exp, swappedOut: !ctx.dryRun, releasedPorts: ports, dnsRecords: names, dynamicGrants: grants, quarantineSeconds: ctx.testbed.quarantine ?? 0 }, null, 2)}\n`
+            : `${ctx.dryRun ? "Would swap out" : "Swapped out"} ${exp}: ${ports.length === 0 ? "no gateway ports" : `gateway ports ${ports.join(", ")}`} released${ctx.testbed.quarantine ? ` (kept from other experiments' identity ranges for ${ctx.testbed.quarantine} s)` : ""}, ${names} DNS record${names === 1 ? "" : "s"} and ${grants} dynamic grant${grants === 1 ? "" : "s"} removed.\n`,
+        );
+      return true;
     })) ?? false
   );
 }
@@ -557,7 +592,7 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
       else {
         for (const p of plans) c.out.push(endpointsTable(p));
         if (exp === undefined) {
-          c.out.push(`${states.length} experiment(s) on the gateway\n`);
+          c.out.push(`${experiments(states.length)} on the gateway\n`);
           c.out.push(blocksTable(blocks));
         }
         if (c.bag.errorCount === 0) c.out.push("The gateway is in step with the state.\n");
@@ -598,9 +633,9 @@ async function reconcileEtcd(ctx: DeployContext, store: EtcdStore): Promise<bool
   const names = store.settings.dns === "command" ? await rewriteDrifted(ctx, states) : 0;
   store.rollback();
   if (names > 0)
-    ctx.out.push(`${ctx.dryRun ? "Would write" : "Wrote"} the DNS names of ${names} experiment(s) again.\n`);
+    ctx.out.push(`${ctx.dryRun ? "Would write" : "Wrote"} the DNS names of ${experiments(names)} again.\n`);
   ctx.out.push(
-    `${states.length} experiment(s) in ${store.location}; each gateway's agent keeps its kernel in step (fwc status shows them).\n`,
+    `${experiments(states.length)} in ${store.location}; each gateway's agent keeps its kernel in step (fwc status shows them).\n`,
   );
   return true;
 }
@@ -687,7 +722,7 @@ async function etcdStatus(
   else {
     for (const p of plans) c.out.push(endpointsTable(p));
     if (exp === undefined) {
-      c.out.push(`${states.length} experiment(s) in ${store.location}\n`);
+      c.out.push(`${experiments(states.length)} in ${store.location}\n`);
       c.out.push(blocksTable(blocks));
     }
     const rows = gateways.map((g) => [g.gateway, g.revision, String(g.lag), g.stale ? "stale" : "live", g.at, g.host]);
@@ -792,13 +827,13 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
         if (ctx.dryRun) return true;
         store.putIndexMeta({ base });
         store.commit();
-        if (names > 0) ctx.out.push(`Wrote the DNS names of ${names} experiment(s) again.\n`);
+        if (names > 0) ctx.out.push(`Wrote the DNS names of ${experiments(names)} again.\n`);
         ctx.out.push(
           synced.changed === 0
-            ? `The gateway was in step with the state (${states.length} experiment(s)).\n`
+            ? `The gateway was in step with the state (${experiments(states.length)}).\n`
             : synced.changed === "whole"
-              ? `Wrote fwc's tables whole from the state (${states.length} experiment(s)).\n`
-              : `Changed ${synced.changed} element(s) to match the state (${states.length} experiment(s)).\n`,
+              ? `Wrote fwc's tables whole from the state (${experiments(states.length)}).\n`
+              : `Changed ${synced.changed} element${synced.changed === 1 ? "" : "s"} to match the state (${experiments(states.length)}).\n`,
         );
         return true;
       },

@@ -354,6 +354,10 @@ export const CODES = {
     "agent problem",
     "`fwc agent` could not do what it was asked: its options, the testbed, etcd's state, or its gateway. The message says which; an agent that cannot follow etcd keeps the gateway's last rules.",
   ),
+  FWC834: n(
+    "dynamic grants replaced",
+    "`fwc modify` with an NS file that has `tb-allow-external` calls replaces the grants made with `fwc open` (the file's calls are the experiment's whole access, as in DETER); fwc names the grants that went, so nobody loses access without being told.",
+  ),
   FWC900: e("internal error", "fwc failed on this input; the input may be fine. Please report it with the file."),
 } as const satisfies Record<string, CodeInfo>;
 

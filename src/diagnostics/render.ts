@@ -27,7 +27,7 @@ export function codeFrame(s: Span, style: Style, label = ""): string {
   const width = String(endLine + 1).length;
   const gutter = (n: string) => paint(style.color, "36", `${n.padStart(width)} |`);
   const out: string[] = [gutter("")];
-  const full = s.file.lineText(line).replace(/\t/g, " ");
+  const full = printable(s.file.lineText(line).replace(/\t/g, " "));
   const fullEnd = endLine === line ? Math.max(endCol, col + 1) : full.length + 1;
   // A window of the line around the span's start, marked with ... where it is cut.
   const from = full.length <= FRAME_WIDTH ? 0 : Math.max(0, Math.min(col - 1 - 40, full.length - FRAME_WIDTH));
@@ -41,6 +41,22 @@ export function codeFrame(s: Span, style: Style, label = ""): string {
   out.push(`${gutter("")} ${paint(style.color, "1;31", carets)}${label ? ` ${label}` : ""}`);
   if (endLine > line) out.push(`${gutter("")} ${paint(style.color, "2", `... (continues to line ${endLine})`)}`);
   return out.join("\n");
+}
+
+/**
+ * A line of a file as a code frame shows it: control characters (an escape sequence that would recolour or
+ * clear the terminal, a bell) become their one-character pictures (␛, ␇), so the carets still line up.
+ */
+function printable(line: string): string {
+  return line.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n < 0x20 ? String.fromCharCode(0x2400 + n) : n === 0x7f ? "\u2421" : "\ufffd";
+  });
+}
+
+/** Width of the line-number gutter of a span's code frame. */
+function gutterWidth(s: Span): number {
+  return String(pos(s).endLine + 1).length;
 }
 
 /**
@@ -59,13 +75,20 @@ export function renderText(diags: readonly Diagnostic[], style: Style): string {
         : d.severity === "warning"
           ? paint(style.color, "1;33", "warning")
           : paint(style.color, "1;36", "note");
-    const head = `${paint(style.color, "1", `${d.span.file.path}:${line}:${col}:`)} ${sev}[${d.code}]: ${paint(style.color, "1", indented(d.message))}`;
-    const lines = [head, codeFrame(d.span, style)];
-    if (d.help !== undefined) lines.push(`  = ${paint(style.color, "1;32", "help")}: ${indented(d.help)}`);
+    // A diagnostic about no text of a file (it could not be read, is empty, or is not a file at all: the
+    // gateway, the DNS server) has no position and no code frame.
+    const framed = d.span.file.text.length > 0;
+    const where = framed ? `${d.span.file.path}:${line}:${col}:` : `${d.span.file.path}:`;
+    const head = `${paint(style.color, "1", where)} ${sev}[${d.code}]: ${paint(style.color, "1", indented(d.message))}`;
+    const lines = framed ? [head, codeFrame(d.span, style)] : [head];
+    // The `=` lines start under the frame's `|`.
+    const pad = " ".repeat(framed ? gutterWidth(d.span) + 1 : 2);
+    if (d.help !== undefined) lines.push(`${pad}= ${paint(style.color, "1;32", "help")}: ${indented(d.help)}`);
     for (const r of d.related ?? []) {
       const p = pos(r.span);
-      lines.push(`  = note: ${indented(r.message)} (${r.span.file.path}:${p.line}:${p.col})`);
-      lines.push(codeFrame(r.span, style));
+      const hasText = r.span.file.text.length > 0;
+      lines.push(`${pad}= note: ${indented(r.message)} (${r.span.file.path}${hasText ? `:${p.line}:${p.col}` : ""})`);
+      if (hasText) lines.push(codeFrame(r.span, style));
     }
     parts.push(lines.join("\n"));
   }

@@ -88,7 +88,9 @@ export function allocatePorts(
     .flatMap(([, e]) => e.ports);
   const taken: { port: number; portEnd: number }[] = [...others];
   const result = new Map<string, PortAllocation>();
-  const sorted = [...requests].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // In the order the targets are written (the NS file's, then the grants'): `rdr "8080 22"` gives 8080 the
+  // first free port. The order is the policy's, so the same file always gets the same ports.
+  const sorted = requests;
   // Ports in use, as a bitmap over all 65,536: checks cost the size of the range, not the number of allocations.
   const used = new Uint8Array(65536);
   for (const t of taken) used.fill(1, t.port, t.portEnd + 1);

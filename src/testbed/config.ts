@@ -256,6 +256,18 @@ export function loadConfig<T extends z.ZodMiniType>(
       }
       continue;
     }
+    if (path.length === 0 && issue.code === "invalid_type") {
+      // An empty file (or one holding a lone value): nothing to point at but the file.
+      bag.add(
+        "FWC603",
+        span(file, 0, Math.min(1, file.text.length)),
+        `${file.path} is ${file.text.trim() === "" ? "empty" : "not a mapping of keys"}: it must be a YAML (or JSON) mapping`,
+        schema === (TestbedConfig as unknown)
+          ? "start from examples/testbed.yaml: domain:, gateway: and ports: are needed"
+          : "write the keys this file takes, one per line (key: value)",
+      );
+      continue;
+    }
     if (issue.code === "invalid_type" && nodeRange(doc, path, "value") === null) {
       code = "FWC603";
       message = `${shown}: missing (${issue.message.replace(/^Invalid input: /, "")})`;

@@ -95,7 +95,7 @@ describe.skipIf(!canRunKernelTests() || !canRunNamed())("DNS through the lifecyc
     );
     const r = fwc(["reconcile"]);
     expect([r.code, r.err]).toEqual([0, ""]);
-    expect(r.out).toContain("Wrote the DNS names of 1 experiment(s) again.");
+    expect(r.out).toContain("Wrote the DNS names of 1 experiment again.");
     expect(await named.query(name("web"), "CNAME")).toEqual(["gw.testbed.example.net."]);
     expect(fwc(["status"]).code).toBe(0);
   });

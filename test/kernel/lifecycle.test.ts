@@ -143,8 +143,12 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
     inStep();
   });
 
-  it("modify with a file that has a call replaces the dynamic grants", async () => {
-    const m = ok(["modify", file("e1-calls.ns", E1_CALLS), "--exp", "proj/e1"]);
+  it("modify with a file that has a call replaces the dynamic grants, and says which", async () => {
+    const r = fwc(["modify", file("e1-calls.ns", E1_CALLS), "--exp", "proj/e1", "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain("note[FWC834]: replaced 1 grant made with fwc open");
+    expect(r.err).toContain("db/5432");
+    const m = JSON.parse(r.out) as Endpoints;
     expect(m!.inbound.map((e) => `${e.node}:${e.port}`)).toEqual(["web:8080"]);
     expect(lab.send("inet", "tcp", "198.51.100.1", port(m, "web", 8080))).toBe("web:8080 198.51.100.2");
     const s = await lab.session("inet", "198.51.100.1", db).catch(() => null);
@@ -161,7 +165,7 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
     expect(s.code).toBe(1);
     expect(s.err).toContain("error[FWC810]: proj/e1: the gateway lacks 1 and has 0 unexpected element(s)");
     const r = fwc(["reconcile"]);
-    expect([r.code, r.out]).toEqual([0, "Changed 1 element(s) to match the state (2 experiment(s)).\n"]);
+    expect([r.code, r.out]).toEqual([0, "Changed 1 element to match the state (2 experiments).\n"]);
     expect(lab.send("inet", "tcp", "198.51.100.1", p)).toBe("web:8080 198.51.100.2");
     inStep();
   });
@@ -229,8 +233,13 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
   });
 
   it("swapout removes everything of the experiment, and only of it", async () => {
-    const r = fwc(["swapout", "--exp", "proj/e1"]);
+    const r = fwc(["swapout", "--exp", "proj/e1", "--json"]);
     expect([r.code, r.err]).toEqual([0, ""]);
+    // It says what went: the ports released, the DNS records and the grants removed.
+    const said = JSON.parse(r.out);
+    expect(said).toMatchObject({ experiment: "proj/e1", swappedOut: true });
+    expect(said.releasedPorts.length).toBeGreaterThan(0);
+    expect(typeof said.dnsRecords).toBe("number");
     for (const p of [web80, db]) expect(lab.send("inet", "tcp", "198.51.100.1", p)).not.toMatch(/^(web|db)/);
     // The gateway no longer translates for the node: a swapped-out node is no experiment's, and what other hosts
     // on the inside do is the operator's policy, not fwc's (docs/gateway.md).

@@ -53,7 +53,7 @@ describe.skipIf(!canRunKernelTests())("upgrading a state directory of the old la
   it("status and a dry run read the old files and leave them as they are", () => {
     const s = fwc(["status"]);
     expect([s.code, s.err]).toEqual([0, ""]);
-    expect(s.out).toContain("1 experiment(s) on the gateway");
+    expect(s.out).toContain("1 experiment on the gateway");
     const d = fwc(["open", "--exp", "proj/e1", "--rdr", "web/22", "--dry-run"]);
     expect([d.code, d.err]).toEqual([0, ""]);
     expect(d.out).toContain("add element inet fwc rdr4");
@@ -68,6 +68,6 @@ describe.skipIf(!canRunKernelTests())("upgrading a state directory of the old la
     expect(readdirSync(old).some((f) => f.startsWith("pre-store-"))).toBe(true);
     const s = fwc(["status"]);
     expect([s.code, s.err]).toEqual([0, ""]);
-    expect(s.out).toContain("0 experiment(s) on the gateway");
+    expect(s.out).toContain("0 experiments on the gateway");
   });
 });

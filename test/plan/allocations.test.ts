@@ -25,11 +25,14 @@ function alloc(all: Allocations, exp: string, requests: PortRequest[], pool = PO
 }
 
 describe("allocatePorts", () => {
-  it("gives the lowest free ports in key order, whatever the request order", () => {
+  it("gives the lowest free ports in the order the targets are written, the same each time", () => {
     const a = alloc(emptyAllocations(), "p/e1", [req("tcp web 80"), req("tcp node 22"), req("udp x 13")]);
     const b = alloc(emptyAllocations(), "p/e1", [req("udp x 13"), req("tcp web 80"), req("tcp node 22")]);
-    expect(a.ports).toEqual({ "tcp node 22": 20000, "tcp web 80": 20001, "udp x 13": 20002 });
-    expect(b.ports).toEqual(a.ports);
+    expect(a.ports).toEqual({ "tcp web 80": 20000, "tcp node 22": 20001, "udp x 13": 20002 });
+    expect(b.ports).toEqual({ "udp x 13": 20000, "tcp web 80": 20001, "tcp node 22": 20002 });
+    expect(alloc(emptyAllocations(), "p/e1", [req("tcp web 80"), req("tcp node 22"), req("udp x 13")]).ports).toEqual(
+      a.ports,
+    );
   });
 
   it("keeps a target's port when the experiment is compiled again with other targets", () => {

@@ -160,7 +160,9 @@ export const isEmptyDelta = (d: { remove: ElementSet; add: ElementSet }) =>
  * again), then additions. Nothing but the listed elements is touched.
  */
 export function renderDelta(d: { remove: ElementSet; add: ElementSet }, what: string): string {
-  const lines = [`# fwc: ${comment(what)}. One transaction: only these elements of fwc's tables change.`];
+  // A `#` line ends at its newline: only control characters need to go (a comment "..." would also lose parentheses).
+  const header = what.replace(/[\x00-\x1f\x7f]/g, "_");
+  const lines = [`# fwc: ${header}. One transaction: only these elements of fwc's tables change.`];
   for (const { family, name } of SETS) {
     const r = d.remove[name];
     if (r && r.length > 0)
