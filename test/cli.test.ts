@@ -446,3 +446,68 @@ describe("rough edges a new user meets (issue 15)", () => {
     expect(p.out).toContain("a port is 1 to 65535");
   });
 });
+
+describe("the second round of issue 15's rough edges", () => {
+  const dir = mkdtempSync(join(tmpdir(), "fwc-ux2-"));
+  const run = (args: string[], input?: string) => {
+    const r = spawnSync(bin, args, { encoding: "utf8", input, cwd: dir, timeout: 30_000 });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  const tb = join(root, "examples", "testbed.yaml");
+
+  it("fwc explain gives a code's explanation, its severity and where to read more", () => {
+    const r = run(["explain", "fwc515"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^FWC515: unknown node\n/);
+    expect(r.out).toContain("Severity: an error");
+    expect(r.out).toContain("docs/diagnostics.md#fwc515");
+    expect(run(["explain", "318"]).out).toContain("Severity: a note");
+    const bad = run(["explain", "FWC9999"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('no diagnostic code "FWC9999"');
+  });
+
+  it("check - --stdin-filename NAME reports standard input under NAME, in text, JSON and SARIF", () => {
+    const text = run(["check", "-", "--stdin-filename", "exp/web.ns"], "set x [\n");
+    expect(text.out).toContain("exp/web.ns:1:7: error[FWC103]");
+    const json = JSON.parse(run(["check", "-", "--stdin-filename", "exp/web.ns", "--format", "json"], "set x [\n").out);
+    expect(json.files).toEqual(["exp/web.ns"]);
+    expect(json.diagnostics[0].file).toBe("exp/web.ns");
+    const sarif = JSON.parse(
+      run(["check", "-", "--stdin-filename", "exp/web.ns", "--format", "sarif"], "set x [\n").out,
+    );
+    expect(sarif.runs[0].results[0].locations[0].physicalLocation.artifactLocation.uri).toBe("exp/web.ns");
+  });
+
+  it("compile of a file alone gives its access policy; --state that does not exist is an error", () => {
+    const r = run(["compile", join(root, "examples", "web-lab.ns")]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).nodes).toContain("web");
+    const s = run([
+      "compile",
+      join(root, "examples", "web-lab.ns"),
+      "--exp",
+      "p/e",
+      "--testbed",
+      tb,
+      "--nodes",
+      join(root, "examples", "web-lab.nodes.json"),
+      "--state",
+      join(dir, "nonexistent"),
+    ]);
+    expect(s.code).toBe(1);
+    expect(s.err).toContain("error[FWC802]: the state directory");
+    expect(s.err).toContain("does not exist");
+  });
+
+  it("a misspelled node in the node addresses file is pointed out", () => {
+    writeFileSync(
+      join(dir, "typo.ns"),
+      'set ns [new Simulator]\nsource tb_compat.tcl\nset othernode [$ns node]\ntb-allow-external $othernode shared rdr "22"\n$ns run\n',
+    );
+    writeFileSync(join(dir, "typo.json"), '{"othernod":{"ipv4":"10.1.1.4"}}');
+    const r = run(["compile", "typo.ns", "--exp", "p/e", "--testbed", tb, "--nodes", "typo.json"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("the node addresses file has `othernod`, which is no node of the experiment");
+  });
+});

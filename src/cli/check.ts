@@ -3,6 +3,7 @@
 import { resolveAccess } from "../access/resolve.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderJson, renderSarif, renderText, summaryLine } from "../diagnostics/render.js";
+import { SourceFile } from "../diagnostics/source.js";
 import { type Catalog, evaluateNs } from "../ns/index.js";
 import { readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
@@ -16,6 +17,8 @@ export interface CheckOptions extends LimitOptions {
   catalog?: string;
   /** testbed.yaml, for its catalog. */
   testbed?: string;
+  /** The name standard input is reported under. */
+  stdinFilename?: string;
 }
 
 export interface CheckOutcome {
@@ -32,7 +35,11 @@ export function runCheck(files: string[], opts: CheckOptions, color = false, cat
   let warnings = 0;
   for (const path of files) {
     const bag = new DiagnosticBag();
-    const file = readSource(path, bag);
+    const read = readSource(path, bag);
+    const file =
+      read !== null && path === "-" && opts.stdinFilename !== undefined
+        ? new SourceFile(opts.stdinFilename, read.text)
+        : read;
     if (file !== null) {
       const r = evaluateNs(file, limits, bag, { noteUnchecked: true, ...(catalog !== undefined ? { catalog } : {}) });
       resolveAccess(r.experiment, file, bag);
@@ -45,7 +52,8 @@ export function runCheck(files: string[], opts: CheckOptions, color = false, cat
   const failed = errors > 0 || (opts.strict === true && warnings > 0);
   let stdout: string;
   let stderr = "";
-  if (opts.format === "json") stdout = renderJson(all, files, { errors, warnings, notShown });
+  const shown = opts.stdinFilename === undefined ? files : files.map((f) => (f === "-" ? opts.stdinFilename! : f));
+  if (opts.format === "json") stdout = renderJson(all, shown, { errors, warnings, notShown });
   else if (opts.format === "sarif") stdout = renderSarif(all, VERSION);
   else {
     stdout = renderText(all, { color });

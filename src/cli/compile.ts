@@ -4,7 +4,7 @@
  * diagram as SVG), the gateway's ruleset or the DNS records (a fragment, a zone, or an nsupdate script from what
  * is deployed to what is wanted). Read-only: allocations are stored by the deploy step.
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { resolveAccess } from "../access/resolve.js";
 import type { DnsRecord } from "../backends/dns/records.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
@@ -32,7 +32,11 @@ export interface Outcome {
 }
 
 export async function runCompile(path: string, opts: CompileOptions, color = false): Promise<Outcome> {
-  const emit = opts.emit ?? "table";
+  // A file alone (no --exp, --testbed, --nodes, --emit) compiles to what it asks for, the access policy: the
+  // gateway's forms need the testbed.
+  const alone =
+    opts.emit === undefined && opts.exp === undefined && opts.testbed === undefined && opts.nodes === undefined;
+  const emit = opts.emit ?? (alone ? "ir" : "table");
   if (emit !== "ir") {
     const missing = (["exp", "testbed", "nodes"] as const).filter((k) => opts[k] === undefined).map((k) => `--${k}`);
     if (missing.length > 0)
@@ -82,7 +86,14 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
       let dnsExisting: { record: DnsRecord; owner: string }[] = [];
       let zoneState: { name: string; serial: number; digest: string } | undefined;
       let blocks: BlockEntry[] = [];
-      if (opts.state !== undefined) {
+      if (opts.state !== undefined && !existsSync(opts.state)) {
+        bag.add(
+          "FWC802",
+          span(new SourceFile(opts.state, ""), 0, 0),
+          `the state directory ${opts.state} does not exist`,
+          "give the state directory of the deploy commands (fwc swapin --state DIR), or leave --state out to compile as if nothing were deployed",
+        );
+      } else if (opts.state !== undefined) {
         const { StateError, isExperimentName } = await import("../store/schema.js");
         const { openReader } = await import("../store/sqlite.js");
         const { LockError } = await import("../store/store.js");

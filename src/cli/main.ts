@@ -117,9 +117,22 @@ export function buildProgram(exit: (code: number) => void): Command {
       .argument("<file...>", "NS files (- reads standard input)")
       .addOption(new Option("--format <format>", "output format").choices(["text", "json", "sarif"]).default("text"))
       .option("--strict", "treat warnings as errors")
+      .option("--stdin-filename <name>", "the name to report for standard input (-), as editors and CI pass it")
       .option("--catalog <file>", "check hardware types, OS images, storage classes and services against this catalog")
       .option("--testbed <file>", "testbed.yaml: check against its catalog (catalog: or catalog_file:)"),
   ).action(async (files: string[], opts) => exit(await (await loadFront()).checkAction(files, opts)));
+
+  program
+    .command("explain")
+    .description("explain a diagnostic code: what it means and how to fix it (FWC515, or 515)")
+    .argument("<code>", "the code, as printed in brackets: error[FWC515]")
+    .action(async (code: string) => {
+      const { explain } = await import("./explain.js");
+      const r = explain(code);
+      process.stdout.write(r.stdout);
+      process.stderr.write(r.stderr);
+      exit(r.exitCode);
+    });
 
   limitOptions(
     program
@@ -139,10 +152,8 @@ export function buildProgram(exit: (code: number) => void): Command {
       .addOption(
         new Option(
           "--emit <kind>",
-          "ir: the AccessPolicy; endpoints: the endpoint listing (JSON); table: the listing for people; svg: the exposure diagram; nft: the gateway ruleset; nft-json: the same for nft -j -f; dns: the DNS records for $INCLUDE; zone: a complete zone; nsupdate: the DNS changes from the deployed state",
-        )
-          .choices(["ir", "endpoints", "table", "svg", "nft", "nft-json", "dns", "zone", "nsupdate"])
-          .default("table"),
+          "default: table, or ir for a file given alone (no --exp, --testbed, --nodes). ir: the AccessPolicy; endpoints: the endpoint listing (JSON); table: the listing for people; svg: the exposure diagram; nft: the gateway ruleset; nft-json: the same for nft -j -f; dns: the DNS records for $INCLUDE; zone: a complete zone; nsupdate: the DNS changes from the deployed state",
+        ).choices(["ir", "endpoints", "table", "svg", "nft", "nft-json", "dns", "zone", "nsupdate"]),
       )
       .option("--exp <pid/eid>", "the experiment (needed for every kind but ir)")
       .option("--testbed <file>", "testbed configuration, YAML")

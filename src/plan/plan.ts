@@ -2,6 +2,7 @@
  * The planner: AccessPolicy + testbed configuration + node addresses + earlier allocations -> a Plan of concrete
  * endpoints (addresses and ports on both sides), and the new allocations. Pure; problems are diagnostics.
  */
+
 import ipaddr from "ipaddr.js";
 import { canonicalAddress } from "../access/address.js";
 import type { AccessPolicy, Origin } from "../access/policy.js";
@@ -15,6 +16,7 @@ import {
 } from "../backends/dns/records.js";
 import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
+import { didYouMean } from "../diagnostics/suggest.js";
 import { DEFAULT_EXPERIMENT_LIMITS, type NodeAddresses, type TestbedConfig } from "../testbed/config.js";
 import { type Allocations, allocatePorts, type PortRequest } from "./allocations.js";
 
@@ -178,11 +180,21 @@ export function planAccess(input: PlanInput, bag: DiagnosticBag): { plan: Plan; 
   const v4 = (node: string, o: Origin, what: string): string | null => {
     const a = nodes[node]?.ipv4;
     if (a === undefined) {
+      // A name of the addresses file that is no node of the experiment is most likely this one misspelled.
+      const typo =
+        nodes[node] === undefined
+          ? didYouMean(
+              node,
+              Object.keys(nodes).filter((n) => !policy.nodes.includes(n)),
+            )
+          : undefined;
       bag.add(
         "FWC700",
         at(o),
         `node "${node}" has no IPv4 address in the node addresses, but ${what} needs one`,
-        "add it to the node addresses file, or remove the grant",
+        typo !== undefined
+          ? `the node addresses file has ${typo.replace(/^did you mean /, "").replace(/\?$/, "")}, which is no node of the experiment: correct the spelling in one of the two files`
+          : "add it to the node addresses file, or remove the grant",
       );
       return null;
     }
