@@ -189,29 +189,19 @@ describe("the catalog from the command line", () => {
   });
 
   it("compile and swapin check the NS file against testbed.yaml's catalog", () => {
-    const c = run([
-      "compile",
-      "exp.ns",
+    const onExample = [
       "--exp",
       "p/e",
       "--testbed",
       join(examples, "testbed.yaml"),
       "--nodes",
       join(examples, "web-lab.nodes.json"),
-    ]);
+    ];
+    const c = run(["compile", "exp.ns", ...onExample]);
     expect(c.code).toBe(1);
     expect(c.err).toContain("error[FWC317]: [tb-set-hardware] Invalid hardware type pc3001");
     // The bundled example's own types and images are in the bundled catalog.
-    const ok = run([
-      "compile",
-      join(examples, "web-lab.ns"),
-      "--exp",
-      "p/e",
-      "--testbed",
-      join(examples, "testbed.yaml"),
-      "--nodes",
-      join(examples, "web-lab.nodes.json"),
-    ]);
+    const ok = run(["compile", join(examples, "web-lab.ns"), ...onExample]);
     expect([ok.code, ok.err]).toEqual([0, ""]);
     // swapin refuses the file before it touches the store or the gateway.
     const state = join(dir, "state");

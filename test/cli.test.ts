@@ -511,3 +511,42 @@ describe("the second round of issue 15's rough edges", () => {
     expect(r.err).toContain("the node addresses file has `othernod`, which is no node of the experiment");
   });
 });
+
+describe("the endpoint table (issue 15)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "fwc-table-"));
+  const args = [
+    "--exp",
+    "p/e",
+    "--testbed",
+    join(root, "examples", "testbed.yaml"),
+    "--nodes",
+    join(root, "examples", "web-lab.nodes.json"),
+  ];
+  const run = (extra: string[], env: Record<string, string> = {}) => {
+    const r = spawnSync(bin, ["compile", join(root, "examples", "web-lab.ns"), ...args, ...extra], {
+      encoding: "utf8",
+      cwd: dir,
+      timeout: 30_000,
+      env: { ...process.env, ...env },
+    });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  it("rows are in gateway-port order, with where each grant comes from and how to reach ssh and the web", () => {
+    const r = run([]);
+    expect(r.code).toBe(0);
+    const rows = r.out.split("\n").filter((l) => l.includes(" -> "));
+    const ext = rows.map((l) => Number(/:(\d+)\/tcp ->/.exec(l)![1]));
+    expect(ext).toEqual([...ext].sort((a, b) => a - b));
+    const ssh = rows.find((l) => l.includes("-> web:22"))!;
+    expect(ssh).toContain("(examples/web-lab.ns:27)".replace("examples/", `${join(root, "examples")}/`));
+    expect(ssh).toMatch(/ssh -p \d+ USER@gw\.testbed\.example\.net/);
+    expect(rows.find((l) => l.includes("-> web:80"))).toMatch(/http:\/\/gw\.testbed\.example\.net:\d+\//);
+  });
+
+  it("colour only on request or a terminal, never with NO_COLOR or into a pipe", () => {
+    expect(run([]).out).not.toContain("\u001b[");
+    expect(run(["--color", "always"]).out).toContain("\u001b[1mInbound");
+    expect(run(["--color", "auto"], { NO_COLOR: "1" }).out).not.toContain("\u001b[");
+  });
+});

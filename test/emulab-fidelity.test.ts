@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { renderText } from "../src/diagnostics/render.js";
-import { errors, evaluate, ns } from "./helpers.js";
+import { errors, evaluate, expectOneError, ns } from "./helpers.js";
 
 const codes = (text: string) => errors(text).map((d) => d.code);
 
@@ -216,14 +216,7 @@ describe("elab-in-elab", () => {
       ["tb-set-node-inner-elab-role $a king", "type must be one of"],
       ["tb-set-elabinelab-fw-type unknown", "is not a valid type"],
     ];
-    for (const [call, message] of bad) {
-      const e = errors(ns(`set a [$ns node]\n${call}`));
-      expect(
-        e.map((d) => d.code),
-        call,
-      ).toEqual(["FWC312"]);
-      expect(e[0]!.message, call).toContain(message);
-    }
+    expectOneError("FWC312", bad);
     // The attribute commands take no role (Emulab's), the role ones do.
     expect(codes(ns("set a [$ns node]\ntb-set-elabinelab-attribute boss K v 1 2"))).toEqual(["FWC301"]);
   });

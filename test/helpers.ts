@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { expect } from "vitest";
 import type { AccessPolicy } from "../src/access/policy.js";
 import { resolveAccess } from "../src/access/resolve.js";
 import { DiagnosticBag } from "../src/diagnostics/diagnostic.js";
@@ -30,6 +31,21 @@ export function evaluate(text: string, limits: Limits = DEFAULT_LIMITS, path = "
 }
 
 export const errors = (text: string) => evaluate(text).diags.filter((d) => d.severity === "error");
+
+/**
+ * For each [body, message]: the NS file `ns(prefix + body)` has exactly one error, of `code`, whose message
+ * contains `message`.
+ */
+export function expectOneError(code: string, cases: [string, string][], prefix = "set a [$ns node]\n"): void {
+  for (const [body, message] of cases) {
+    const e = errors(ns(`${prefix}${body}`));
+    expect(
+      e.map((d) => d.code),
+      body,
+    ).toEqual([code]);
+    expect(e[0]!.message, body).toContain(message);
+  }
+}
 
 /** An NS file with the usual boilerplate around `body`. */
 export function ns(body: string): string {

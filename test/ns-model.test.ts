@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIMITS } from "../src/ns/index.js";
 import { parseBandwidth, parseDelay } from "../src/ns/model/units.js";
-import { errors, evaluate, ns } from "./helpers.js";
+import { errors, evaluate, expectOneError, ns } from "./helpers.js";
 
 describe("bandwidth and delay", () => {
   it("accepts every unit Emulab accepts, as Kbit/s", () => {
@@ -268,14 +268,7 @@ describe("limits", () => {
       ["tb-set-tarfiles /srv /proj/p/a.rpm", "does not have a valid extension"],
       ["tb-set-node-tarfiles $a", "tb-set-node-tarfiles <node> (<dir> <tar>)+"],
     ];
-    for (const [call, message] of bad) {
-      const e = errors(ns(`set a [$ns node]\n${call}`));
-      expect(
-        e.map((d) => d.code),
-        call,
-      ).toEqual(["FWC312"]);
-      expect(e[0]!.message, call).toContain(message);
-    }
+    expectOneError("FWC312", bad);
   });
 
   it("a blockstore's methods are not said to be ignored by Emulab, which implements and checks them", () => {

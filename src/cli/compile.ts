@@ -31,7 +31,12 @@ export interface Outcome {
   stderr: string;
 }
 
-export async function runCompile(path: string, opts: CompileOptions, color = false): Promise<Outcome> {
+export async function runCompile(
+  path: string,
+  opts: CompileOptions,
+  color = false,
+  tableColor = false,
+): Promise<Outcome> {
   // A file alone (no --exp, --testbed, --nodes, --emit) compiles to what it asks for, the access policy: the
   // gateway's forms need the testbed.
   const alone =
@@ -149,7 +154,7 @@ export async function runCompile(path: string, opts: CompileOptions, color = fal
             const { exposureSvg } = await import("../backends/diagram/diagram.js");
             out = await exposureSvg(endpointsJson(plan), { blocks, now: now() });
           } else if (emit === "endpoints") out = `${JSON.stringify(endpointsJson(plan), null, 2)}\n`;
-          else out = endpointsTable(plan);
+          else out = endpointsTable(plan, tableColor && opts.output === undefined);
         }
       }
     }
@@ -188,7 +193,7 @@ function now(): Date {
 }
 
 export async function compileAction(path: string, opts: CompileOptions): Promise<number> {
-  const r = await runCompile(path, opts, useColor(opts.color, process.stderr));
+  const r = await runCompile(path, opts, useColor(opts.color, process.stderr), useColor(opts.color, process.stdout));
   process.stdout.write(r.stdout);
   process.stderr.write(r.stderr);
   return r.exitCode;

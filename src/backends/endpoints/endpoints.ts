@@ -59,34 +59,60 @@ export type EndpointListing = ReturnType<typeof endpointsJson>;
 
 const ports = (p: number, e: number) => (p === 0 && e === 0 ? "any port" : p === e ? String(p) : `${p}..${e}`);
 
-export function endpointsTable(plan: Plan): string {
+/** How a person reaches a redirected service: ssh for 22, a URL for 80 and 443 (TCP, one port). */
+function hint(gateway: string, e: Plan["inbound"][number]): string {
+  if (e.proto !== "tcp" || e.portEnd !== e.port) return "";
+  const ext = e.external.port;
+  if (e.port === 22) return `ssh -p ${ext} USER@${gateway}`;
+  if (e.port === 80) return `http://${gateway}:${ext}/`;
+  if (e.port === 443) return `https://${gateway}:${ext}/`;
+  return "";
+}
+
+/** Where a grant comes from: a line of the NS file, or fwc open. */
+const whence = (o: Origin): string => (o.source === "nsfile" ? `${o.file}:${o.line}` : "fwc open");
+
+/**
+ * The endpoint listing for people: inbound rows in the order of their gateway ports, each with where it comes
+ * from and, for ssh and the web, how to reach it. `color` makes headings bold and the notes dim (a terminal
+ * only; the caller decides, honouring NO_COLOR).
+ */
+export function endpointsTable(plan: Plan, color = false): string {
+  const bold = (s: string) => (color ? `\u001b[1m${s}\u001b[0m` : s);
+  const dim = (s: string) => (s === "" ? "" : color ? `\u001b[2m${s}\u001b[0m` : s);
+  const gw = plan.gateway.name.replace(/\.$/, "");
   const out = [
-    `Experiment ${plan.experiment}, gateway ${plan.gateway.name} (${plan.gateway.ipv4}${plan.gateway.ipv6 ? `, ${plan.gateway.ipv6}` : ""})`,
+    bold(
+      `Experiment ${plan.experiment}, gateway ${plan.gateway.name} (${plan.gateway.ipv4}${plan.gateway.ipv6 ? `, ${plan.gateway.ipv6}` : ""})`,
+    ),
   ];
-  out.push("", "Inbound: connect to the gateway address and port on the left");
+  out.push("", bold("Inbound: connect to the gateway address and port on the left"));
   if (plan.inbound.length === 0) out.push("  (none)");
-  for (const e of plan.inbound)
+  const inbound = [...plan.inbound].sort((a, b) => a.external.port - b.external.port || a.proto.localeCompare(b.proto));
+  for (const e of inbound) {
+    const h = hint(gw, e);
     out.push(
-      `  ${e.external.address}:${ports(e.external.port, e.external.portEnd)}/${e.proto} -> ${e.node}:${ports(e.port, e.portEnd)}${e.sources.length > 0 ? `  from ${e.sources.join(", ")}` : ""}${until(e.origin)}`,
+      `  ${e.external.address}:${ports(e.external.port, e.external.portEnd)}/${e.proto} -> ${e.node}:${ports(e.port, e.portEnd)}${e.sources.length > 0 ? `  from ${e.sources.join(", ")}` : ""}${until(e.origin)}  ${dim(`(${whence(e.origin)})`)}${h === "" ? "" : `  ${h}`}`,
     );
+  }
   if (plan.open6.length > 0) {
-    out.push("", "Direct IPv6 (no translation)");
+    out.push("", bold("Direct IPv6 (no translation)"));
     for (const e of plan.open6)
       out.push(
-        `  [${e.nodeAddress}] ${e.proto === "all" ? "all protocols" : `${ports(e.port, e.portEnd)}/${e.proto}`} (${e.node})${e.sources.length > 0 ? `  from ${e.sources.join(", ")}` : ""}${until(e.origin)}`,
+        `  [${e.nodeAddress}] ${e.proto === "all" ? "all protocols" : `${ports(e.port, e.portEnd)}/${e.proto}`} (${e.node})${e.sources.length > 0 ? `  from ${e.sources.join(", ")}` : ""}${until(e.origin)}  ${dim(`(${whence(e.origin)})`)}`,
       );
   }
   if (plan.dedicated.length > 0) {
-    out.push("", "Dedicated addresses");
+    out.push("", bold("Dedicated addresses"));
     for (const d of plan.dedicated) out.push(`  ${d.address} <-> ${d.node} (${d.nodeAddress})`);
   }
-  out.push("", "Outbound: any node of the experiment may reach");
+  out.push("", bold("Outbound: any node of the experiment may reach"));
   if (plan.outbound.length === 0) out.push("  (none)");
   for (const e of plan.outbound)
     out.push(
-      `  ${e.host} ${e.proto === "all" ? "all protocols" : `${ports(e.port, e.portEnd)}/${e.proto}`}${until(e.origin)}`,
+      `  ${e.host} ${e.proto === "all" ? "all protocols" : `${ports(e.port, e.portEnd)}/${e.proto}`}${until(e.origin)}  ${dim(`(${whence(e.origin)})`)}`,
     );
-  out.push("", "DNS");
+  out.push("", bold("DNS"));
   if (plan.dns.length === 0) out.push("  (none)");
   for (const d of plan.dns) out.push(`  ${d.name} ${d.type} ${d.target}`);
   return `${out.join("\n")}\n`;
