@@ -15,6 +15,7 @@ import { SourceFile, span } from "../diagnostics/source.js";
 import { releasedBy } from "../plan/allocations.js";
 import type { Plan } from "../plan/plan.js";
 import "../schema.js";
+import { DEFAULT_QUARANTINE_SECONDS } from "../plan/allocations.js";
 import { EtcdStore, readGateways } from "../store/etcd.js";
 import { type BlockEntry, type ExperimentState, StateError } from "../store/schema.js";
 import { PENDING_FILE } from "../store/sqlite.js";
@@ -407,11 +408,13 @@ export async function swapout(ctx: DeployContext, exp: string, opts: Shown = { j
       const ports = prev.allocations.ports.map((p) => (p.portEnd > p.port ? `${p.port}-${p.portEnd}` : String(p.port)));
       const names = prev.applied.records.length;
       const grants = prev.dynamic.inbound.length + prev.dynamic.outbound.length + prev.dynamic.open6.length;
-      if (opts.quiet !== true)
+      // As the other commands: a dry run prints its transaction only (so that --json stays one document).
+      const quarantine = ctx.testbed.quarantine ?? DEFAULT_QUARANTINE_SECONDS;
+      if (opts.quiet !== true && !ctx.dryRun)
         ctx.out.push(
           opts.json
-            ? `${JSON.stringify({ experiment: exp, swappedOut: !ctx.dryRun, releasedPorts: ports, dnsRecords: names, dynamicGrants: grants, quarantineSeconds: ctx.testbed.quarantine ?? 0 }, null, 2)}\n`
-            : `${ctx.dryRun ? "Would swap out" : "Swapped out"} ${exp}: ${ports.length === 0 ? "no gateway ports" : `gateway ports ${ports.join(", ")}`} released${ctx.testbed.quarantine ? ` (kept from other experiments' identity ranges for ${ctx.testbed.quarantine} s)` : ""}, ${names} DNS record${names === 1 ? "" : "s"} and ${grants} dynamic grant${grants === 1 ? "" : "s"} removed.\n`,
+            ? `${JSON.stringify({ experiment: exp, swappedOut: true, releasedPorts: ports, dnsRecords: names, dynamicGrants: grants, quarantineSeconds: quarantine }, null, 2)}\n`
+            : `Swapped out ${exp}: ${ports.length === 0 ? "no gateway ports" : `gateway ports ${ports.join(", ")}`} released${quarantine > 0 && ports.length > 0 ? ` (kept from other experiments' identity ranges for ${quarantine} s)` : ""}, ${names} DNS record${names === 1 ? "" : "s"} and ${grants} dynamic grant${grants === 1 ? "" : "s"} removed.\n`,
         );
       return true;
     })) ?? false
