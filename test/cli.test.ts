@@ -550,3 +550,17 @@ describe("the endpoint table (issue 15)", () => {
     expect(run(["--color", "auto"], { NO_COLOR: "1" }).out).not.toContain("\u001b[");
   });
 });
+
+describe("the README's first command", () => {
+  it("runs the main job on the bundled example: check, then the table, the ruleset and the zone", () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const line = readme.split("\n").find((l) => l.startsWith("npm ci && npm run build && "))!;
+    // npm ci and the build are what the test run itself has done; the rest runs as written, from the repository.
+    const job = line.slice("npm ci && npm run build && ".length);
+    const r = spawnSync("bash", ["-c", job], { cwd: root, encoding: "utf8", timeout: 60_000 });
+    expect([r.status, r.stderr]).toEqual([0, "0 errors, 0 warnings in 1 file\n"]);
+    expect(r.stdout).toContain("Inbound: connect to the gateway address and port on the left");
+    expect(r.stdout).toContain("table inet fwc {");
+    expect(r.stdout).toContain("$ORIGIN testbed.example.net.");
+  });
+});
