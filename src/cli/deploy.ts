@@ -57,6 +57,7 @@ export type DeployCommand =
   | "close"
   | "swapout"
   | "status"
+  | "env"
   | "reconcile"
   | "block"
   | "unblock"
@@ -209,6 +210,9 @@ export async function deployAction(
         break;
       case "status":
         ok = await cmd.status(ctx, exp, shown);
+        break;
+      case "env":
+        ok = await cmd.env(ctx, exp!, opts.node, shown);
         break;
       case "reconcile":
         ok = await cmd.reconcile(ctx);

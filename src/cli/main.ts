@@ -238,6 +238,16 @@ export function buildProgram(exit: (code: number) => void): Command {
   colorOption(
     deployOptions(
       program
+        .command("env")
+        .description("print GLOBUS_TCP_PORT_RANGE and GLOBUS_HOSTNAME for a node's identity range")
+        .option("--exp <pid/eid>", "the experiment (required)")
+        .option("--node <name>", "the node (needed when several have identity ranges)"),
+      false,
+    ),
+  ).action(deploy("env"));
+  colorOption(
+    deployOptions(
+      program
         .command("status")
         .description("endpoints of the experiments on the gateway, and any drift between the gateway and the state")
         .option("--exp <pid/eid>", "one experiment"),

@@ -507,6 +507,55 @@ export interface Drift {
 }
 
 /** Endpoints of each experiment, the blocklist, and every difference between the gateway and the state. */
+/**
+ * `fwc env`: the settings grid middleware needs behind the gateway (Globus's GLOBUS_TCP_PORT_RANGE and
+ * GLOBUS_HOSTNAME), from the node's identity range: the ports that are the same outside and inside.
+ */
+export async function env(ctx: DeployContext, exp: string, node: string | undefined, opts: Shown): Promise<boolean> {
+  return (
+    (await withReader(ctx, async (store, _pending, c) => {
+      const s = need(c, store, exp);
+      if (s === null) return false;
+      const p = planDesired(c, exp, desiredOf(s), s, store.readIndex(), new SourceFile(s.file, ""));
+      if (p === null) return false;
+      const ranges = p.plan.inbound.filter(
+        (e) => e.identity && e.proto === "tcp" && (node === undefined || e.node === node),
+      );
+      const nodes = [...new Set(ranges.map((e) => e.node))];
+      if (ranges.length === 0 || (node === undefined && nodes.length > 1)) {
+        report(
+          c,
+          "FWC835",
+          exp,
+          ranges.length === 0
+            ? `${node === undefined ? exp : `node ${node} of ${exp}`} has no TCP identity range: Globus needs ports that are the same on the gateway and on the node`
+            : `nodes ${nodes.join(", ")} have identity ranges: say which with --node`,
+          ranges.length === 0
+            ? `grant one, e.g. tb-allow-external $${node ?? "node"} shared rdr "${node ?? "node"},50000..50100,tcp,identity" in the NS file, or fwc open --exp ${exp} --rdr "${node ?? "node"},50000..50100,tcp,identity"`
+            : `fwc env --exp ${exp} --node ${nodes[0]}`,
+        );
+        return false;
+      }
+      // Globus takes one range: the widest, the others named.
+      const [best, ...others] = [...ranges].sort(
+        (a, b) => b.portEnd - b.port - (a.portEnd - a.port) || a.port - b.port,
+      );
+      const host = c.testbed.gateway.name.replace(/\.$/, "");
+      const vars = { GLOBUS_TCP_PORT_RANGE: `${best!.port},${best!.portEnd}`, GLOBUS_HOSTNAME: host };
+      if (opts.json) c.out.push(`${JSON.stringify({ experiment: exp, node: best!.node, ...vars }, null, 2)}\n`);
+      else {
+        c.out.push(`# fwc env: ${exp}, node ${best!.node} (eval "$(fwc env ...)" in a shell, or copy the lines)\n`);
+        for (const [k, v] of Object.entries(vars)) c.out.push(`export ${k}=${v}\n`);
+        if (others.length > 0)
+          c.out.push(
+            `# other identity ranges of the node: ${others.map((o) => `${o.port}..${o.portEnd}`).join(", ")}\n`,
+          );
+      }
+      return true;
+    })) ?? false
+  );
+}
+
 export async function status(ctx: DeployContext, exp: string | undefined, opts: Shown): Promise<boolean> {
   return (
     (await withReader(ctx, async (store, pending, c) => {

@@ -358,6 +358,10 @@ export const CODES = {
     "dynamic grants replaced",
     "`fwc modify` with an NS file that has `tb-allow-external` calls replaces the grants made with `fwc open` (the file's calls are the experiment's whole access, as in DETER); fwc names the grants that went, so nobody loses access without being told.",
   ),
+  FWC835: e(
+    "no identity range",
+    "`fwc env` prints Globus's port range from a node's identity range (TCP ports that are the same on the gateway and on the node): the experiment has none for the node, or several nodes have one and --node does not say which.",
+  ),
   FWC900: e("internal error", "fwc failed on this input; the input may be fine. Please report it with the file."),
 } as const satisfies Record<string, CodeInfo>;
 

@@ -232,6 +232,25 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
     inStep();
   });
 
+  it("fwc env gives Globus the node's identity range and the gateway's name", () => {
+    const none = fwc(["env", "--exp", "proj/e1"]);
+    expect(none.code).toBe(1);
+    expect(none.err).toContain("error[FWC835]: proj/e1 has no TCP identity range");
+    ok(["open", "--exp", "proj/e1", "--rdr", "web,25000..25010,tcp,identity"]);
+    const r = fwc(["env", "--exp", "proj/e1"]);
+    expect([r.code, r.err]).toEqual([0, ""]);
+    expect(r.out).toContain("export GLOBUS_TCP_PORT_RANGE=25000,25010\n");
+    expect(r.out).toContain("export GLOBUS_HOSTNAME=gw.testbed.example.net\n");
+    const j = JSON.parse(fwc(["env", "--exp", "proj/e1", "--node", "web", "--json"]).out);
+    expect(j).toEqual({
+      experiment: "proj/e1",
+      node: "web",
+      GLOBUS_TCP_PORT_RANGE: "25000,25010",
+      GLOBUS_HOSTNAME: "gw.testbed.example.net",
+    });
+    expect(fwc(["env", "--exp", "proj/e1", "--node", "db"]).code).toBe(1);
+  });
+
   it("swapout removes everything of the experiment, and only of it", async () => {
     const r = fwc(["swapout", "--exp", "proj/e1", "--json"]);
     expect([r.code, r.err]).toEqual([0, ""]);
