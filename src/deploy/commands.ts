@@ -612,7 +612,13 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
         );
       for (const st of states)
         for (const p of await dnsDrift(c, st.applied.records))
-          report(c, "FWC810", "dns", `${st.experiment}: ${p}`, "fwc reconcile writes the experiment's names again");
+          report(
+            c,
+            "FWC810",
+            "dns",
+            `${st.experiment}: ${p}`,
+            "fwc reconcile writes the experiment's names again; a record in the way that fwc did not write (another type, another owner) must be removed by hand first",
+          );
       if (pending !== null)
         report(
           c,
@@ -670,7 +676,13 @@ async function rewriteDrifted(ctx: DeployContext, states: ExperimentState[]): Pr
       // Only names that were written count as written again.
       if (problems.length === 0) names++;
       for (const p of problems)
-        report(ctx, "FWC805", "dns", `${st.experiment}: ${p}`, "fix the zone by hand; fwc cannot replace that record");
+        report(
+          ctx,
+          "FWC805",
+          "dns",
+          `${st.experiment}: ${p}`,
+          "fwc does not replace a record it did not write: remove it from the zone by hand, then run fwc reconcile again",
+        );
     }
   return names;
 }
