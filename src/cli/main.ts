@@ -2,7 +2,7 @@ import { join } from "node:path";
 /**
  * fwc's command line. Exit codes: 0 ok, 1 the input has errors, 2 usage error, 3 internal error.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { DURATION_HELP, parseDuration } from "../access/lifetime.js";
 import { DEFAULT_LIMITS } from "../ns/limits.js";
 import { requireCached } from "./codecache.js";
@@ -121,6 +121,16 @@ export function buildProgram(exit: (code: number) => void): Command {
       .option("--catalog <file>", "check hardware types, OS images, storage classes and services against this catalog")
       .option("--testbed <file>", "testbed.yaml: check against its catalog (catalog: or catalog_file:)"),
   ).action(async (files: string[], opts) => exit(await (await loadFront()).checkAction(files, opts)));
+
+  program
+    .command("completion")
+    .description("print the completion script of a shell: fwc completion bash > /etc/bash_completion.d/fwc")
+    .addArgument(new Argument("<shell>", "the shell").choices(["bash", "zsh", "fish"]))
+    .action(async (shell: "bash" | "zsh" | "fish") => {
+      const { completion } = await import("./manual.js");
+      process.stdout.write(completion(program, shell));
+      exit(0);
+    });
 
   program
     .command("explain")
