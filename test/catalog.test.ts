@@ -105,6 +105,8 @@ describe("the catalog in the front end", () => {
       ["tb-add-node-service-hook rc.progagent -script http://x/y", "cannot be a URL"],
       ["tb-add-node-service-hook rc.progagent -script /tmp/y", "is not in an allowed directory"],
       ["tb-add-node-service-hook rc.progagent -bogus 1", "bad option '-bogus'"],
+      // A name every JavaScript object has is no option either.
+      ["tb-add-node-service-hook rc.progagent toString 1 -script /proj/p/x", "bad option 'toString'"],
       [
         "tb-set-node-service rc.progagent -node a -enable 0\ntb-set-node-service rc.progagent -node a -enable 1",
         "has already been controlled once for node a",

@@ -12,6 +12,7 @@ import { renderText, summaryLine } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import { type Catalog, evaluateNs } from "../ns/index.js";
 import type { BlockEntry } from "../store/schema.js";
+import type { TestbedConfig } from "../testbed/config.js";
 import { osReason, readSource, TESTBED_MISSING } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
 
@@ -53,15 +54,17 @@ export async function runCompile(
   const file = readSource(path, bag);
   if (file !== null) {
     // The testbed's catalog checks what Emulab checks against its database (docs/catalog.md).
+    // testbed.yaml is read once, here, for its catalog; its own problems are reported where the plan needs it
+    // (below), after the NS file's, as before the catalog.
     let catalog: Catalog | undefined;
+    let early: { testbed: TestbedConfig | null; problems: DiagnosticBag } | undefined;
     if (opts.testbed !== undefined && emit !== "ir") {
       const { loadTestbed } = await import("../testbed/config.js");
       const { testbedCatalog } = await import("../testbed/catalog.js");
-      const scratch = new DiagnosticBag();
-      const tbFile = readSource(opts.testbed, scratch);
-      const testbed = tbFile === null ? null : loadTestbed(tbFile, scratch);
-      // Problems with testbed.yaml itself are reported when it is read for the plan below; the catalog's own here.
-      catalog = (testbed === null ? undefined : testbedCatalog(testbed, opts.testbed, bag)) ?? undefined;
+      const problems = new DiagnosticBag();
+      const tbFile = readSource(opts.testbed, problems, TESTBED_MISSING);
+      early = { testbed: tbFile === null ? null : loadTestbed(tbFile, problems), problems };
+      catalog = (early.testbed === null ? undefined : testbedCatalog(early.testbed, opts.testbed, bag)) ?? undefined;
     }
     const r = evaluateNs(file, limitsFrom(opts), bag, {
       ...(catalog !== undefined ? { catalog } : {}),
@@ -73,14 +76,14 @@ export async function runCompile(
     const checked = AccessPolicy.parse(policy);
     if (emit === "ir") out = `${JSON.stringify(checked, null, 2)}\n`;
     else if (bag.errorCount === 0) {
-      const { loadTestbed, loadNodeAddresses } = await import("../testbed/config.js");
+      const { loadNodeAddresses } = await import("../testbed/config.js");
       const { emptyAllocations } = await import("../plan/allocations.js");
       const { planAccess } = await import("../plan/plan.js");
       const { endpointsJson, endpointsTable } = await import("../backends/endpoints/endpoints.js");
-      const tbFile = readSource(opts.testbed!, bag, TESTBED_MISSING);
+      for (const d of early!.problems.items) bag.add(d.code, d.span, d.message, d.help, d.related);
+      const testbed = early!.testbed;
       const nodesFile = readSource(opts.nodes!, bag);
       files.push(opts.testbed!, opts.nodes!);
-      const testbed = tbFile === null ? null : loadTestbed(tbFile, bag);
       const nodes = nodesFile === null ? null : loadNodeAddresses(nodesFile, bag);
       const { dnsSettings, infrastructureRecords } = await import("../backends/dns/records.js");
       const exp = opts.exp!;

@@ -703,8 +703,7 @@ export class Interp {
     });
     const { script, ctx } = this.scriptFor(body, 3, cmd);
     // A proc defined inside `namespace eval` belongs to the namespace, and runs there.
-    const plain = name.includes(":::") ? normalizeColons(name) : name;
-    const full = plain.startsWith("::") ? plain.slice(2) : this.ns !== "" ? `${this.ns}::${plain}` : plain;
+    const full = this.qualify(name);
     const parent = full.lastIndexOf("::");
     const ns = parent > 0 ? full.slice(0, parent) : "";
     if (ns !== "" && !this.namespaces.has(ns))
@@ -799,11 +798,15 @@ export class Interp {
 
   // ---- namespaces ----
 
+  /** The full name (no leading `::`, colons normalised) that `name` denotes from the current namespace. */
+  qualify(name: string): string {
+    const plain = normalizeColons(name);
+    return plain.startsWith("::") ? plain.slice(2) : this.ns !== "" ? `${this.ns}::${plain}` : plain;
+  }
+
   /** The namespace `name` names from where the file is now ("A", "::A", "B" inside A), created with its parents. */
   makeNamespace(name: string): string {
-    const plain = normalizeColons(name);
-    let full = plain.startsWith("::") ? plain.slice(2) : this.ns !== "" ? `${this.ns}::${plain}` : plain;
-    full = full.replace(/::$/, "");
+    const full = this.qualify(name).replace(/::$/, "");
     if (full === "") return "";
     // Every parent is kept by its full name: a hostile name of thousands of parts would cost their square.
     if (full.length > Interp.MAX_NAMESPACE)

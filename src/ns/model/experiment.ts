@@ -145,7 +145,7 @@ function checkTarfiles(it: Interp, name: string, a: string[], from: number): voi
         );
         return;
       }
-    } else if (!["/proj", "/groups", "/users"].some((r) => tar.startsWith(`${r}/`))) {
+    } else if (!SHARED_ROOTS.some((r) => tar.startsWith(`${r}/`))) {
       fail(
         k + 1,
         `'${tar}' is not in an allowed directory`,
@@ -611,14 +611,14 @@ export class Experiment {
       );
       return;
     }
-    const o = this.byName.get(target);
-    if (o === undefined)
-      throw it.error(
-        "FWC316",
-        `event "${event.trim()}": "${target}" is not an NS object (Emulab stops: invalid command name "${target}")`,
-        this.nodeHint(target) ?? 'an event starts with the object it is sent to, e.g. "$prog start"',
-        it.wordSpan(wordIndex),
-      );
+    const o = this.objectNamed(
+      it,
+      target,
+      wordIndex,
+      "FWC316",
+      `event "${event.trim()}"`,
+      'an event starts with the object it is sent to, e.g. "$prog start"',
+    );
     const cls = o.cls === "Other" && o.nsClass === "EventGroup" ? (o.memberClass ?? "") : this.classOf(o);
     if (!EVENT_CLASSES.has(cls)) {
       it.diags.add(
@@ -692,14 +692,14 @@ export class Experiment {
 
   /** Adds one member to an EventGroup; false when Emulab stops adding (a member of another class). */
   private addToGroup(it: Interp, g: OtherObj, name: string, wordIndex: number): boolean {
-    const o = this.byName.get(name);
-    if (o === undefined)
-      throw it.error(
-        "FWC316",
-        `[${g.name} add] "${name}" is not an NS object (Emulab stops: invalid command name "${name}")`,
-        this.nodeHint(name) ?? "add the objects the group's events go to, e.g. programs or nodes",
-        it.wordSpan(wordIndex),
-      );
+    const o = this.objectNamed(
+      it,
+      name,
+      wordIndex,
+      "FWC316",
+      `[${g.name} add]`,
+      "add the objects the group's events go to, e.g. programs or nodes",
+    );
     const cls = o.cls === "Link" || o.cls === "Lan" ? "LanLink" : this.classOf(o);
     g.memberClass ??= cls;
     if (g.memberClass !== cls) {
@@ -765,16 +765,38 @@ export class Experiment {
     );
   }
 
+  /**
+   * The NS object named `name`. A name that is none stops the file, as it stops Emulab, whose code asks the
+   * object its class (`$name info class`: "invalid command name").
+   */
+  private objectNamed(
+    it: Interp,
+    name: string,
+    wordIndex: number,
+    code: "FWC312" | "FWC316",
+    context: string,
+    help: string,
+  ): NsObject {
+    const o = this.byName.get(name);
+    if (o !== undefined) return o;
+    throw it.error(
+      code,
+      `${context} "${name}" is not an NS object (Emulab stops: invalid command name "${name}")`,
+      this.nodeHint(name) ?? help,
+      it.wordSpan(wordIndex),
+    );
+  }
+
   /** True when `name` is an agent (Agent/UDP, Agent/TCP/FullTcp, ...); else Emulab's error, as `attach-agent` gives it. */
   private isAgent(it: Interp, name: string, wordIndex: number, context: string): boolean {
-    const o = this.byName.get(name);
-    if (o === undefined)
-      throw it.error(
-        "FWC312",
-        `[${context}] "${name}" is not an NS object (Emulab stops: invalid command name "${name}")`,
-        this.nodeHint(name) ?? "pass an agent made by `new Agent/UDP` (or another Agent class)",
-        it.wordSpan(wordIndex),
-      );
+    const o = this.objectNamed(
+      it,
+      name,
+      wordIndex,
+      "FWC312",
+      `[${context}]`,
+      "pass an agent made by `new Agent/UDP` (or another Agent class)",
+    );
     if (o.cls === "Other" && !o.unknownClass && o.nsClass.startsWith("Agent/")) return true;
     it.diags.add(
       "FWC312",
@@ -803,18 +825,7 @@ export class Experiment {
       "disk-agent": ["-type", "-size", "-mountpoint", "-parameters", "-command"],
       "custom-agent": ["-name"],
     };
-    const known = options[m]!;
-    const given = new Map<string, string>();
-    for (let i = 2; i < a.length; i += 2) {
-      if (!known.includes(a[i]!))
-        throw it.error(
-          "FWC312",
-          `bad option '${a[i]}', should be one of: ${[...known].sort().join(" ")}`,
-          didYouMean(a[i]!, known) ?? "give options as -name value pairs",
-          it.wordSpan(i),
-        );
-      given.set(a[i]!, a[i + 1] ?? "");
-    }
+    const given = namedArgs(it, a, 2, options[m]!);
     const cls = m === "program-agent" ? "Program" : m === "disk-agent" ? "Disk" : "Custom";
     const obj = this.makeOther(it, "Other", `${cls}${++this.newCounter}`, cls);
     obj.settings.set("node", [node.name]);
@@ -1395,18 +1406,7 @@ export class Experiment {
           "-enablehooks": "1",
           "-fatal": "1",
         };
-    const opt = { ...defaults };
-    for (let i = 2; i < a.length; i += 2) {
-      const key = a[i]!;
-      if (!(key in defaults))
-        throw it.error(
-          "FWC312",
-          `bad option '${key}', should be one of: ${Object.keys(defaults).sort().join(" ")}`,
-          didYouMean(key, Object.keys(defaults)) ?? "give options as -name value pairs",
-          it.wordSpan(i),
-        );
-      opt[key] = a[i + 1] ?? "";
-    }
+    const opt = { ...defaults, ...Object.fromEntries(namedArgs(it, a, 2, Object.keys(defaults))) };
     const fail = (message: string, help: string) => {
       it.diags.add("FWC312", it.wordSpan(), `[${name}] ${message}`, help);
       return false;
@@ -1631,6 +1631,25 @@ function elabAttribute(it: Interp, name: string, a: string[]): string {
   }
   it.setVar("::TBCOMPAT::elabinelab_attributes", formatList(out));
   return "";
+}
+
+/**
+ * Emulab's named-args: `-name value` pairs from word `from` on, each name among `known` (an unknown one stops
+ * the file: "bad option"; a last name without a value gets ""). Returns the options given, in order.
+ */
+function namedArgs(it: Interp, a: string[], from: number, known: readonly string[]): Map<string, string> {
+  const given = new Map<string, string>();
+  for (let i = from; i < a.length; i += 2) {
+    if (!known.includes(a[i]!))
+      throw it.error(
+        "FWC312",
+        `bad option '${a[i]}', should be one of: ${[...known].sort().join(" ")}`,
+        didYouMean(a[i]!, [...known]) ?? "give options as -name value pairs",
+        it.wordSpan(i),
+      );
+    given.set(a[i]!, a[i + 1] ?? "");
+  }
+  return given;
 }
 
 const kindCache = new WeakMap<TbCommand, [number, ArgKind][]>();

@@ -18,6 +18,14 @@ export function index(it: Interp, s: string, length: number, wordIndex: number):
   return base + off;
 }
 
+/** Tcl's `concat`: each argument trimmed of white space, the non-empty ones joined by one space. */
+export function concat(args: string[]): string {
+  return args
+    .map((s) => s.replace(/^[ \t\n\r\v\f]+|[ \t\n\r\v\f]+$/g, ""))
+    .filter((s) => s.length > 0)
+    .join(" ");
+}
+
 export function installLists(it: Interp): void {
   const c = it.commands;
 
@@ -50,13 +58,7 @@ export function installLists(it: Interp): void {
     return first > last ? "" : formatList(items.slice(first, last + 1));
   });
 
-  c.set("concat", (_it, a) =>
-    a
-      .slice(1)
-      .map((s) => s.replace(/^[ \t\n\r\v\f]+|[ \t\n\r\v\f]+$/g, ""))
-      .filter((s) => s.length > 0)
-      .join(" "),
-  );
+  c.set("concat", (_it, a) => concat(a.slice(1)));
 
   c.set("join", (it, a) => {
     if (a.length < 2 || a.length > 3) throw it.wrongArgs("join list ?joinString?");

@@ -1,6 +1,7 @@
 /** Variables: set, unset, append, lappend, incr, global, upvar, array, info. */
-import { type Interp, normalizeColons } from "../interp.js";
+import type { Interp } from "../interp.js";
 import { formatList, parseNumber, quoteElement } from "../values.js";
+import { concat } from "./lists.js";
 
 export function installVars(it: Interp): void {
   const c = it.commands;
@@ -122,14 +123,7 @@ export function installVars(it: Interp): void {
         if (a.length < 4) throw it.wrongArgs("namespace eval name arg ?arg...?");
         const ns = it.makeNamespace(a[2]!);
         // More than one script argument: joined as `concat` joins them.
-        const script =
-          a.length === 4
-            ? a[3]!
-            : a
-                .slice(3)
-                .map((x) => x.replace(/^[ \t\n\r\v\f]+|[ \t\n\r\v\f]+$/g, ""))
-                .filter((x) => x.length > 0)
-                .join(" ");
+        const script = a.length === 4 ? a[3]! : concat(a.slice(3));
         return it.nested(() =>
           it.inNamespace(ns, () => (a.length === 4 ? it.evalBody(script, 3, cmd) : it.evalBody(script, -1, cmd))),
         );
@@ -139,8 +133,7 @@ export function installVars(it: Interp): void {
         return `::${it.ns}`;
       case "exists": {
         if (a.length !== 3) throw it.wrongArgs("namespace exists name");
-        const q = normalizeColons(a[2]!);
-        const n = q.startsWith("::") ? q.slice(2) : it.ns !== "" ? `${it.ns}::${q}` : q;
+        const n = it.qualify(a[2]!);
         return n === "" || it.namespaces.has(n.replace(/::$/, "")) ? "1" : "0";
       }
       case "tail": {
@@ -170,7 +163,7 @@ export function installVars(it: Interp): void {
       const name = a[i]!;
       if (name.includes("(")) throw it.error("FWC205", `can't define "${name}": name refers to an element in an array`);
       const tail = name.includes("::") ? name.slice(name.lastIndexOf("::") + 2) : name;
-      const full = name.startsWith("::") ? name.slice(2) : it.ns !== "" ? `${it.ns}::${name}` : name;
+      const full = it.qualify(name);
       if (it.level === 0) {
         if (i + 1 < a.length) it.setVar(`::${full}`, a[i + 1]!);
         else it.declare(full);
