@@ -33,7 +33,7 @@ complete -c fwc -n '__fish_seen_subcommand_from block' -l port -d 'block only th
 complete -c fwc -n '__fish_seen_subcommand_from block' -l state -d 'the state directory (default: $FWC_STATE or /var/lib/fwc)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from block' -l testbed -d 'testbed configuration, YAML (default: <state>/testbed.yaml)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from block' -l netns -d 'act on the gateway inside this network namespace' -r -F
-complete -c fwc -n '__fish_seen_subcommand_from block' -l dry-run -d 'print the nft transaction (and DNS update) instead of applying it'
+complete -c fwc -n '__fish_seen_subcommand_from block' -l dry-run -d 'print a preview of the endpoints that change, then the nft transaction (and DNS update), and apply nothing'
 complete -c fwc -n '__fish_seen_subcommand_from block' -l json -d 'print JSON'
 complete -c fwc -n '__fish_seen_subcommand_from block' -l wait -d 'how long to wait for another fwc holding the store'\''s write lock (default: 10)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from block' -l color -d 'colour the output' -xa 'auto always never'
@@ -63,7 +63,7 @@ complete -c fwc -n '__fish_seen_subcommand_from close' -l node -d 'the node that
 complete -c fwc -n '__fish_seen_subcommand_from close' -l state -d 'the state directory (default: $FWC_STATE or /var/lib/fwc)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from close' -l testbed -d 'testbed configuration, YAML (default: <state>/testbed.yaml)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from close' -l netns -d 'act on the gateway inside this network namespace' -r -F
-complete -c fwc -n '__fish_seen_subcommand_from close' -l dry-run -d 'print the nft transaction (and DNS update) instead of applying it'
+complete -c fwc -n '__fish_seen_subcommand_from close' -l dry-run -d 'print a preview of the endpoints that change, then the nft transaction (and DNS update), and apply nothing'
 complete -c fwc -n '__fish_seen_subcommand_from close' -l json -d 'print JSON'
 complete -c fwc -n '__fish_seen_subcommand_from close' -l wait -d 'how long to wait for another fwc holding the store'\''s write lock (default: 10)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from close' -l color -d 'colour the output' -xa 'auto always never'
@@ -99,7 +99,7 @@ complete -c fwc -n '__fish_seen_subcommand_from modify' -l nodes -d 'node addres
 complete -c fwc -n '__fish_seen_subcommand_from modify' -l state -d 'the state directory (default: $FWC_STATE or /var/lib/fwc)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from modify' -l testbed -d 'testbed configuration, YAML (default: <state>/testbed.yaml)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from modify' -l netns -d 'act on the gateway inside this network namespace' -r -F
-complete -c fwc -n '__fish_seen_subcommand_from modify' -l dry-run -d 'print the nft transaction (and DNS update) instead of applying it'
+complete -c fwc -n '__fish_seen_subcommand_from modify' -l dry-run -d 'print a preview of the endpoints that change, then the nft transaction (and DNS update), and apply nothing'
 complete -c fwc -n '__fish_seen_subcommand_from modify' -l json -d 'print JSON'
 complete -c fwc -n '__fish_seen_subcommand_from modify' -l wait -d 'how long to wait for another fwc holding the store'\''s write lock (default: 10)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from modify' -l max-steps -d 'stop evaluating after this many Tcl commands (default: 5000000)' -r -F
@@ -117,14 +117,14 @@ complete -c fwc -n '__fish_seen_subcommand_from open' -l node -d 'the node that 
 complete -c fwc -n '__fish_seen_subcommand_from open' -l state -d 'the state directory (default: $FWC_STATE or /var/lib/fwc)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from open' -l testbed -d 'testbed configuration, YAML (default: <state>/testbed.yaml)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from open' -l netns -d 'act on the gateway inside this network namespace' -r -F
-complete -c fwc -n '__fish_seen_subcommand_from open' -l dry-run -d 'print the nft transaction (and DNS update) instead of applying it'
+complete -c fwc -n '__fish_seen_subcommand_from open' -l dry-run -d 'print a preview of the endpoints that change, then the nft transaction (and DNS update), and apply nothing'
 complete -c fwc -n '__fish_seen_subcommand_from open' -l json -d 'print JSON'
 complete -c fwc -n '__fish_seen_subcommand_from open' -l wait -d 'how long to wait for another fwc holding the store'\''s write lock (default: 10)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from open' -l color -d 'colour the output' -xa 'auto always never'
 complete -c fwc -n '__fish_seen_subcommand_from reconcile' -l state -d 'the state directory (default: $FWC_STATE or /var/lib/fwc)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from reconcile' -l testbed -d 'testbed configuration, YAML (default: <state>/testbed.yaml)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from reconcile' -l netns -d 'act on the gateway inside this network namespace' -r -F
-complete -c fwc -n '__fish_seen_subcommand_from reconcile' -l dry-run -d 'print the nft transaction (and DNS update) instead of applying it'
+complete -c fwc -n '__fish_seen_subcommand_from reconcile' -l dry-run -d 'print a preview of the endpoints that change, then the nft transaction (and DNS update), and apply nothing'
 complete -c fwc -n '__fish_seen_subcommand_from reconcile' -l json -d 'print JSON'
 complete -c fwc -n '__fish_seen_subcommand_from reconcile' -l wait -d 'how long to wait for another fwc holding the store'\''s write lock (default: 10)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from reconcile' -l color -d 'colour the output' -xa 'auto always never'
@@ -149,7 +149,7 @@ complete -c fwc -n '__fish_seen_subcommand_from swapin' -l nodes -d 'node addres
 complete -c fwc -n '__fish_seen_subcommand_from swapin' -l state -d 'the state directory (default: $FWC_STATE or /var/lib/fwc)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from swapin' -l testbed -d 'testbed configuration, YAML (default: <state>/testbed.yaml)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from swapin' -l netns -d 'act on the gateway inside this network namespace' -r -F
-complete -c fwc -n '__fish_seen_subcommand_from swapin' -l dry-run -d 'print the nft transaction (and DNS update) instead of applying it'
+complete -c fwc -n '__fish_seen_subcommand_from swapin' -l dry-run -d 'print a preview of the endpoints that change, then the nft transaction (and DNS update), and apply nothing'
 complete -c fwc -n '__fish_seen_subcommand_from swapin' -l json -d 'print JSON'
 complete -c fwc -n '__fish_seen_subcommand_from swapin' -l wait -d 'how long to wait for another fwc holding the store'\''s write lock (default: 10)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from swapin' -l max-steps -d 'stop evaluating after this many Tcl commands (default: 5000000)' -r -F
@@ -162,7 +162,7 @@ complete -c fwc -n '__fish_seen_subcommand_from swapout' -l exp -d 'the experime
 complete -c fwc -n '__fish_seen_subcommand_from swapout' -l state -d 'the state directory (default: $FWC_STATE or /var/lib/fwc)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from swapout' -l testbed -d 'testbed configuration, YAML (default: <state>/testbed.yaml)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from swapout' -l netns -d 'act on the gateway inside this network namespace' -r -F
-complete -c fwc -n '__fish_seen_subcommand_from swapout' -l dry-run -d 'print the nft transaction (and DNS update) instead of applying it'
+complete -c fwc -n '__fish_seen_subcommand_from swapout' -l dry-run -d 'print a preview of the endpoints that change, then the nft transaction (and DNS update), and apply nothing'
 complete -c fwc -n '__fish_seen_subcommand_from swapout' -l json -d 'print JSON'
 complete -c fwc -n '__fish_seen_subcommand_from swapout' -l wait -d 'how long to wait for another fwc holding the store'\''s write lock (default: 10)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from swapout' -l color -d 'colour the output' -xa 'auto always never'
@@ -171,7 +171,7 @@ complete -c fwc -n '__fish_seen_subcommand_from unblock' -l port -d 'the port or
 complete -c fwc -n '__fish_seen_subcommand_from unblock' -l state -d 'the state directory (default: $FWC_STATE or /var/lib/fwc)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from unblock' -l testbed -d 'testbed configuration, YAML (default: <state>/testbed.yaml)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from unblock' -l netns -d 'act on the gateway inside this network namespace' -r -F
-complete -c fwc -n '__fish_seen_subcommand_from unblock' -l dry-run -d 'print the nft transaction (and DNS update) instead of applying it'
+complete -c fwc -n '__fish_seen_subcommand_from unblock' -l dry-run -d 'print a preview of the endpoints that change, then the nft transaction (and DNS update), and apply nothing'
 complete -c fwc -n '__fish_seen_subcommand_from unblock' -l json -d 'print JSON'
 complete -c fwc -n '__fish_seen_subcommand_from unblock' -l wait -d 'how long to wait for another fwc holding the store'\''s write lock (default: 10)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from unblock' -l color -d 'colour the output' -xa 'auto always never'

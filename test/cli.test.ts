@@ -436,6 +436,41 @@ describe("rough edges a new user meets (issue 15)", () => {
       "--dry-run",
     ]);
     expect(r.out).toContain("# fwc: swapin p/e (dry run).");
+    // The preview comes first: one line per endpoint, in the order of the gateway ports.
+    expect(r.out.slice(0, r.out.indexOf("# fwc:"))).toBe(
+      [
+        "Preview of swapin p/e (dry run): 5 to add, 0 to remove",
+        "+ 198.51.100.1:20000/tcp -> web:8080",
+        "+ 198.51.100.1:20001/tcp -> web:9",
+        "+ 198.51.100.1:20002/tcp -> web:100",
+        "+ 198.51.100.1:20003/tcp -> web:22",
+        "+ dns web.e.p.testbed.example.net. CNAME gw.testbed.example.net.",
+        "",
+        "",
+      ].join("\n"),
+    );
+    // With --json, one document: the preview's lines, the transaction and the DNS update.
+    const j = run([
+      "swapin",
+      "ord.ns",
+      "--exp",
+      "p/e",
+      "--state",
+      st,
+      ...exampleArgs,
+      "--nodes",
+      "ord.json",
+      "--dry-run",
+      "--json",
+    ]);
+    expect(j.code).toBe(0);
+    const doc = JSON.parse(j.out);
+    expect(doc).toMatchObject({
+      dryRun: true,
+      changes: [{ command: "swapin", experiment: "p/e", endpoints: { remove: [] } }],
+    });
+    expect(doc.changes[0].endpoints.add[0]).toBe("198.51.100.1:20000/tcp -> web:8080");
+    expect(doc.changes[0].nft).toContain("# fwc: swapin p/e (dry run).");
     expect(run(["status", "--help"]).out).not.toContain("--dry-run");
     expect(run(["swapin", "--help"]).out).toContain("the experiment (required)");
     writeFileSync(

@@ -128,6 +128,8 @@ export async function deployAction(
       bag,
       out,
       ...(process.env.FWC_FAILPOINT ? { failpoint: process.env.FWC_FAILPOINT } : {}),
+      // A dry run with --json prints one JSON document (reconcile's dry run stays text: it is a repair).
+      ...(opts.dryRun === true && opts.json === true && command !== "reconcile" ? { dryRunJson: [] } : {}),
     };
     const shown = { json: opts.json === true };
     const limits = limitsFrom(opts);
@@ -238,6 +240,8 @@ export async function deployAction(
         break;
       }
     }
+    if (ctx.dryRunJson !== undefined && ok)
+      out.push(`${JSON.stringify({ dryRun: true, changes: ctx.dryRunJson }, null, 2)}\n`);
   }
   process.stdout.write(out.join(""));
   const diags = bag.sorted();

@@ -79,7 +79,11 @@ function deployOptions(cmd: Command, changes = true): Command {
     .option("--state <dir>", "the state directory (default: $FWC_STATE or /var/lib/fwc)")
     .option("--testbed <file>", "testbed configuration, YAML (default: <state>/testbed.yaml)")
     .option("--netns <name>", "act on the gateway inside this network namespace");
-  if (changes) cmd.option("--dry-run", "print the nft transaction (and DNS update) instead of applying it");
+  if (changes)
+    cmd.option(
+      "--dry-run",
+      "print a preview of the endpoints that change, then the nft transaction (and DNS update), and apply nothing",
+    );
   return cmd
     .option("--json", "print JSON")
     .option(

@@ -9,8 +9,15 @@ import * as z from "zod/mini";
 import { canonicalAddress, isAddress } from "../access/address.js";
 import { type DynamicRequest, resolveDynamic } from "../access/dynamic.js";
 import type { AccessPolicy } from "../access/policy.js";
-import { endpointsJson, endpointsTable } from "../backends/endpoints/endpoints.js";
+import {
+  endpointChange,
+  endpointLines,
+  endpointsJson,
+  endpointsTable,
+  previewText,
+} from "../backends/endpoints/endpoints.js";
 import { diffElements, experimentElements, isEmptyDelta, renderDelta } from "../backends/nftables/render.js";
+import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import { releasedBy } from "../plan/allocations.js";
 import type { Plan } from "../plan/plan.js";
@@ -80,6 +87,18 @@ export function stateOf(
   };
 }
 
+/**
+ * An experiment's endpoint lines as they stand (a dry run's "before"): its state planned again on its own
+ * allocations. A state that no longer plans (the testbed changed under it) has none; that is not this change's
+ * problem to report.
+ */
+function linesOf(ctx: DeployContext, store: StoreReader, s: ExperimentState | null): string[] {
+  if (s === null) return [];
+  const quiet = { ...ctx, bag: new DiagnosticBag() };
+  const p = planDesired(quiet, s.experiment, desiredOf(s), s, store.readIndex(), new SourceFile(s.file, ""));
+  return p === null ? [] : endpointLines(p.plan);
+}
+
 /** A change planned and written to the store (in its open transaction), not yet applied. */
 export interface Prepared {
   change: ExperimentChange;
@@ -123,6 +142,7 @@ export function prepare(
     next,
     released: planned.released,
     ...(ctx.who === undefined ? {} : { who: ctx.who }),
+    ...(ctx.dryRun ? { endpoints: { before: linesOf(ctx, store, prev), after: endpointLines(planned.plan) } } : {}),
   };
   return writeChange(ctx, store, c) ? { change: c, plan: planned.plan } : null;
 }
@@ -402,7 +422,8 @@ export async function swapout(ctx: DeployContext, exp: string, opts: Shown = { j
       const index = store.readIndex();
       // Its ports go to the quarantine queue, oldest release first.
       const released = [...index.released, ...releasedBy(exp, prev.allocations.ports)];
-      const r = await commitChange(ctx, store, "swapout", exp, prev, null, released);
+      const endpoints = ctx.dryRun ? { before: linesOf(ctx, store, prev), after: [] } : undefined;
+      const r = await commitChange(ctx, store, "swapout", exp, prev, null, released, endpoints);
       if (r === false) return false;
       // What went: a person (or a script, with --json) should not have to look it up.
       const ports = prev.allocations.ports.map((p) => (p.portEnd > p.port ? `${p.port}-${p.portEnd}` : String(p.port)));
@@ -965,7 +986,16 @@ export async function changeBlocks(
         const what = `${command} ${requests.map(blockText).join(" ")}`;
         if (ctx.dryRun) {
           const delta = diffElements(blockElements(previous.entries), blockElements(entries));
-          ctx.out.push(isEmptyDelta(delta) ? "# fwc: no change to the gateway's tables\n" : renderDelta(delta, what));
+          const nft = isEmptyDelta(delta) ? "# fwc: no change to the gateway's tables\n" : renderDelta(delta, what);
+          const line = (e: BlockEntry) => `block ${blockText(e)}`;
+          const endpoints = endpointChange(previous.entries.map(line), entries.map(line));
+          if (ctx.dryRunJson !== undefined)
+            ctx.dryRunJson.push({ command, experiment: "(blocklist)", endpoints, nft, nsupdate: "" });
+          else
+            ctx.out.push(
+              previewText(command, endpoints, entries.length - endpoints.add.length, "no change to the blocklist"),
+              nft,
+            );
           return true;
         }
         if (entries.length !== previous.entries.length) {

@@ -22,6 +22,7 @@ import { join } from "node:path";
 import type { AccessPolicy } from "../access/policy.js";
 import { type DnsRecord, dnsSettings } from "../backends/dns/records.js";
 import { diffRecords, renderNsupdate } from "../backends/dns/zone.js";
+import { endpointChange, previewText } from "../backends/endpoints/endpoints.js";
 import {
   diffElements,
   type ElementDelta,
@@ -68,8 +69,10 @@ export interface DeployContext {
   dryRun: boolean;
   waitMs: number;
   bag: DiagnosticBag;
-  /** What the command prints on standard output (the transaction in a dry run). */
+  /** What the command prints on standard output (the preview and the transaction in a dry run). */
   out: string[];
+  /** A dry run with --json: each change goes here as one object rather than as text in `out`. */
+  dryRunJson?: DryRunChange[];
   /**
    * Failpoints for the fault-injection tests (FWC_FAILPOINT): "after-pending", "after-nft" and "after-dns" kill
    * the process there; "invalid-ruleset" adds a line nft refuses to the transaction.
@@ -91,6 +94,15 @@ export interface DeployContext {
    * read again only when another controller wrote since (one small read tells).
    */
   etcdCache?: { store: EtcdStore | null };
+}
+
+/** A dry run's change, as --json prints it: the preview, the nft transaction, the nsupdate script. */
+export interface DryRunChange {
+  command: string;
+  experiment: string;
+  endpoints: { remove: string[]; add: string[] };
+  nft: string;
+  nsupdate: string;
 }
 
 /** What a change wants the experiment to be; null removes it (swapout). */
@@ -655,6 +667,8 @@ export interface ExperimentChange {
   released: Index["released"];
   /** Who asked, for the audit log (the service's user; the context's `who` when absent). */
   who?: string;
+  /** A dry run's preview: the experiment's endpoint lines before and after (endpointLines). */
+  endpoints?: { before: string[]; after: string[] };
 }
 
 /** Writes a change's rows (step 3): false when the store refuses them (reported; nothing written). */
@@ -700,14 +714,23 @@ export async function applyChanges(ctx: DeployContext, store: Store, changes: Ex
   if (ctx.dryRun) {
     for (const p of parts) {
       const d = parts.length === 1 ? delta : diffElements(p.from, p.to);
-      ctx.out.push(
-        isEmptyDelta(d)
-          ? "# fwc: no change to the gateway's table\n"
-          : renderDelta(d, `${p.command} ${p.exp} (dry run)`),
-      );
+      const nft = isEmptyDelta(d)
+        ? "# fwc: no change to the gateway's table\n"
+        : renderDelta(d, `${p.command} ${p.exp} (dry run)`);
       const dns = dnsServer(ctx.testbed);
       const records = diffRecords(p.fromRecords, p.toRecords);
-      if (dns !== null && records.length > 0) ctx.out.push(renderNsupdate(dns.settings, p.exp, records));
+      const nsupdate = dns !== null && records.length > 0 ? renderNsupdate(dns.settings, p.exp, records) : "";
+      // The preview: the first change's endpoints before, the last one's after.
+      const mine = changes.filter((c) => c.exp.toLowerCase() === p.exp.toLowerCase());
+      const before = mine[0]?.endpoints?.before ?? [];
+      const after = mine[mine.length - 1]?.endpoints?.after ?? [];
+      const endpoints = endpointChange(before, after);
+      if (ctx.dryRunJson !== undefined)
+        ctx.dryRunJson.push({ command: p.command, experiment: p.exp, endpoints, nft, nsupdate });
+      else {
+        const kept = after.length - endpoints.add.length;
+        ctx.out.push(previewText(`${p.command} ${p.exp}`, endpoints, kept), nft, nsupdate);
+      }
     }
     return true;
   }
@@ -741,8 +764,9 @@ export async function commitChange(
   prev: ExperimentState | null,
   next: ExperimentState | null,
   released: Index["released"],
+  endpoints?: ExperimentChange["endpoints"],
 ): Promise<ExperimentState | null | false> {
-  const c: ExperimentChange = { command, exp, prev, next, released };
+  const c: ExperimentChange = { command, exp, prev, next, released, ...(endpoints ? { endpoints } : {}) };
   if (!writeChange(ctx, store, c)) return false;
   return (await applyChanges(ctx, store, [c])) ? next : false;
 }

@@ -572,6 +572,10 @@ describe.skipIf(!canRunKernelTests())("the operator's blocklist on a real gatewa
     const r = fwc(["block", BAD_NET, "--reason", "dry", "--dry-run"]);
     expect([r.code, r.err]).toEqual([0, ""]);
     expect(r.out).toMatch(/add element inet fwc block4 \{ ?203\.0\.113\.0\/24/);
+    // The preview a person reads first.
+    expect(r.out).toMatch(
+      /^Preview of block \(dry run\): 1 to add, 0 to remove\n\+ block 203\.0\.113\.0\/24\n\n# fwc: block/,
+    );
     expect.soft(blocks(), "the blocklist").toEqual([]);
     expect.soft(blockSets(), "the block sets").toEqual(["block4: ", "block6: ", "block4p: ", "block6p: "]);
     const got = await Promise.all([ask("bad", "tcp", GW, web80), ask("web", "tcp", BAD, 80)]);

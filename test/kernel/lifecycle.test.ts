@@ -144,6 +144,25 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
   });
 
   it("modify with a file that has a call replaces the dynamic grants, and says which", async () => {
+    // First the preview: a person sees the open grant go and the file's grant come, and nothing changes.
+    const dry = fwc(["modify", file("e1-calls.ns", E1_CALLS), "--exp", "proj/e1", "--dry-run"]);
+    expect(dry.code).toBe(0);
+    const preview = dry.out.slice(0, dry.out.indexOf("# fwc: modify proj/e1 (dry run)"));
+    expect(preview.replace(/:[0-9]+\/tcp -> web/, ":P/tcp -> web")).toBe(
+      [
+        "Preview of modify proj/e1 (dry run): 2 to add, 2 to remove",
+        `- 198.51.100.1:${db}/tcp -> db:5432`,
+        "- dns db.e1.proj.testbed.example.net. CNAME gw.testbed.example.net.",
+        "+ 198.51.100.1:P/tcp -> web:8080",
+        "+ dns web.e1.proj.testbed.example.net. CNAME gw.testbed.example.net.",
+        "",
+        "",
+      ].join("\n"),
+    );
+    expect(dry.err).toContain("note[FWC834]: would replace 1 grant made with fwc open");
+    const still = await lab.session("inet", "198.51.100.1", db);
+    expect(await still.ask("dry")).toBe("db:5432 dry");
+    still.end();
     const r = fwc(["modify", file("e1-calls.ns", E1_CALLS), "--exp", "proj/e1", "--json"]);
     expect(r.code).toBe(0);
     expect(r.err).toContain("note[FWC834]: replaced 1 grant made with fwc open");
@@ -198,8 +217,14 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
       input: JSON.stringify([{ addr: "web", port: "22 8000..8001", proto: "tcp" }]),
     });
     expect([r.status, r.stderr]).toEqual([0, ""]);
-    expect(r.stdout).toContain('add element inet fwc open6 { 2620:0:e01::3 . tcp . 22 comment "proj/e1 open 1:1"');
-    expect(r.stdout).toContain("2620:0:e01::3 . tcp . 8000-8001");
+    // --json: the dry run is one JSON document, with the preview and the transaction.
+    const [change] = (JSON.parse(r.stdout) as { changes: { endpoints: { add: string[] }; nft: string }[] }).changes;
+    expect(change!.endpoints.add.filter((l) => l.startsWith("ipv6 "))).toEqual([
+      "ipv6 [2620:0:e01::3] 22/tcp (web)",
+      "ipv6 [2620:0:e01::3] 8000..8001/tcp (web)",
+    ]);
+    expect(change!.nft).toContain('add element inet fwc open6 { 2620:0:e01::3 . tcp . 22 comment "proj/e1 open 1:1"');
+    expect(change!.nft).toContain("2620:0:e01::3 . tcp . 8000-8001");
     inStep();
   });
 
@@ -252,6 +277,15 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
   });
 
   it("swapout removes everything of the experiment, and only of it", async () => {
+    // The preview of a swapout lists every endpoint as going, as JSON too; the dry run changes nothing.
+    const before = status("proj/e1").inbound.length;
+    const dry = fwc(["swapout", "--exp", "proj/e1", "--dry-run", "--json"]);
+    expect([dry.code, dry.err]).toEqual([0, ""]);
+    const change = (JSON.parse(dry.out) as { changes: { endpoints: { add: string[]; remove: string[] } }[] })
+      .changes[0]!;
+    expect(change.endpoints.add).toEqual([]);
+    expect(change.endpoints.remove.filter((l) => / -> web:8080$/.test(l))).toHaveLength(1);
+    expect(status("proj/e1").inbound.length).toBe(before);
     const r = fwc(["swapout", "--exp", "proj/e1", "--json"]);
     expect([r.code, r.err]).toEqual([0, ""]);
     // It says what went: the ports released, the DNS records and the grants removed.

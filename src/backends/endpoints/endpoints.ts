@@ -117,3 +117,55 @@ export function endpointsTable(plan: Plan, color = false): string {
   for (const d of plan.dns) out.push(`  ${d.name} ${d.type} ${d.target}`);
   return `${out.join("\n")}\n`;
 }
+
+/**
+ * One line per endpoint, the way a person compares them before and after a change (the dry run's preview):
+ * `198.51.100.1:20007/tcp -> n-1:8080`; the other kinds carry a word in front (`ipv6`, `dedicated`, `outbound`,
+ * `dns`). A grant given for a time shows its end, so that opening it again for longer shows as a change.
+ */
+export function endpointLines(plan: Plan): string[] {
+  const from = (s: string[]) => (s.length > 0 ? `  from ${s.join(", ")}` : "");
+  const what = (proto: string, p: number, e: number) => (proto === "all" ? "all protocols" : `${ports(p, e)}/${proto}`);
+  const inbound = [...plan.inbound].sort((a, b) => a.external.port - b.external.port || a.proto.localeCompare(b.proto));
+  return [
+    ...inbound.map(
+      (e) =>
+        `${e.external.address}:${ports(e.external.port, e.external.portEnd)}/${e.proto} -> ${e.node}:${ports(e.port, e.portEnd)}${from(e.sources)}${until(e.origin)}`,
+    ),
+    ...plan.open6.map(
+      (e) =>
+        `ipv6 [${e.nodeAddress}] ${what(e.proto, e.port, e.portEnd)} (${e.node})${from(e.sources)}${until(e.origin)}`,
+    ),
+    ...plan.dedicated.map((d) => `dedicated ${d.address} <-> ${d.node} (${d.nodeAddress})`),
+    ...plan.outbound.map((e) => `outbound ${e.host} ${what(e.proto, e.port, e.portEnd)}${until(e.origin)}`),
+    ...plan.dns.map((d) => `dns ${d.name} ${d.type} ${d.target}`),
+  ];
+}
+
+/** What a change does to the endpoints: the lines that go (`- `) and the lines that come (`+ `), in order. */
+export function endpointChange(before: string[], after: string[]): { remove: string[]; add: string[] } {
+  const had = new Set(before);
+  const has = new Set(after);
+  return { remove: before.filter((l) => !has.has(l)), add: after.filter((l) => !had.has(l)) };
+}
+
+/**
+ * The preview a dry run prints before its nft transaction: a heading, then `- ` and `+ ` lines. `what` names the
+ * change (`swapin proj/exp`).
+ */
+export function previewText(
+  what: string,
+  change: { remove: string[]; add: string[] },
+  unchanged: number,
+  nothing = "no endpoint changes",
+): string {
+  const heading = what.replace(/[\x00-\x1f\x7f]/g, "_");
+  if (change.remove.length + change.add.length === 0)
+    return `Preview of ${heading} (dry run): ${nothing}${unchanged > 0 ? ` (${unchanged} stay)` : ""}.\n\n`;
+  const lines = [
+    `Preview of ${heading} (dry run): ${change.add.length} to add, ${change.remove.length} to remove${unchanged > 0 ? `, ${unchanged} unchanged` : ""}`,
+    ...change.remove.map((l) => `- ${l}`),
+    ...change.add.map((l) => `+ ${l}`),
+  ];
+  return `${lines.join("\n")}\n\n`;
+}
