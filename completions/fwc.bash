@@ -2,7 +2,7 @@
 _fwc() {
   local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
   if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=( $(compgen -W 'agent block blocks check close compile completion env explain inspect modify open reconcile serve status swapin swapout unblock' -- "$cur") )
+    COMPREPLY=( $(compgen -W 'agent block blocks check check-config close compile completion env explain init inspect modify open reconcile serve status swapin swapout unblock' -- "$cur") )
     return
   fi
   case "${COMP_WORDS[1]} $prev" in
@@ -11,10 +11,13 @@ _fwc() {
     'blocks --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
     'check --format') COMPREPLY=( $(compgen -W 'text json sarif' -- "$cur") ); return ;;
     'check --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
+    'check-config --format') COMPREPLY=( $(compgen -W 'text json' -- "$cur") ); return ;;
+    'check-config --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
     'close --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
     'compile --emit') COMPREPLY=( $(compgen -W 'ir endpoints table svg nft nft-json dns zone nsupdate' -- "$cur") ); return ;;
     'compile --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
     'env --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
+    'init --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
     'inspect --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
     'modify --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
     'open --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
@@ -30,11 +33,13 @@ _fwc() {
     'block') COMPREPLY=( $(compgen -W '--reason --proto --port --state --testbed --netns --dry-run --json --wait --color' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'blocks') COMPREPLY=( $(compgen -W '--state --testbed --netns --json --wait --color' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'check') COMPREPLY=( $(compgen -W '--format --strict --stdin-filename --catalog --testbed --max-steps --max-depth --max-string --max-seconds --max-memory --color' -- "$cur") $(compgen -f -- "$cur") ) ;;
+    'check-config') COMPREPLY=( $(compgen -W '--state --testbed --nodes --format --color' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'close') COMPREPLY=( $(compgen -W '--exp --all --rdr --nat --open6 --node --state --testbed --netns --dry-run --json --wait --color' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'compile') COMPREPLY=( $(compgen -W '--emit --exp --testbed --nodes --state --output --max-steps --max-depth --max-string --max-seconds --max-memory --color' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'completion') COMPREPLY=( $(compgen -W '' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'env') COMPREPLY=( $(compgen -W '--exp --node --state --testbed --netns --json --wait --color' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'explain') COMPREPLY=( $(compgen -W '' -- "$cur") $(compgen -f -- "$cur") ) ;;
+    'init') COMPREPLY=( $(compgen -W '--state --domain --gateway-name --ipv4 --ipv6 --outside --inside --ports --netns --color' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'inspect') COMPREPLY=( $(compgen -W '--json --max-steps --max-depth --max-string --max-seconds --max-memory --color' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'modify') COMPREPLY=( $(compgen -W '--exp --nodes --state --testbed --netns --dry-run --json --wait --max-steps --max-depth --max-string --max-seconds --max-memory --color' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'open') COMPREPLY=( $(compgen -W '--exp --for --rdr --nat --open6 --node --state --testbed --netns --dry-run --json --wait --color' -- "$cur") $(compgen -f -- "$cur") ) ;;

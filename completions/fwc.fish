@@ -4,11 +4,13 @@ complete -c fwc -n __fish_use_subcommand -a agent -d 'make one gateway follow th
 complete -c fwc -n __fish_use_subcommand -a block -d 'the operator'\''s blocklist: drop traffic from and to these networks, before any grant'
 complete -c fwc -n __fish_use_subcommand -a blocks -d 'list the blocklist'
 complete -c fwc -n __fish_use_subcommand -a check -d 'evaluate NS files as Emulab does and report every problem with file:line:col'
+complete -c fwc -n __fish_use_subcommand -a check-config -d 'check a testbed.yaml (and node addresses files) without compiling an experiment'
 complete -c fwc -n __fish_use_subcommand -a close -d 'revoke grants made with open, and cut their open connections'
 complete -c fwc -n __fish_use_subcommand -a compile -d 'compile an NS file'\''s external access: the AccessPolicy, endpoint listing, exposure diagram, gateway ruleset or DNS records'
 complete -c fwc -n __fish_use_subcommand -a completion -d 'print the completion script of a shell: fwc completion bash > /etc/bash_completion.d/fwc'
 complete -c fwc -n __fish_use_subcommand -a env -d 'print GLOBUS_TCP_PORT_RANGE and GLOBUS_HOSTNAME for a node'\''s identity range'
 complete -c fwc -n __fish_use_subcommand -a explain -d 'explain a diagnostic code: what it means and how to fix it (FWC515, or 515)'
+complete -c fwc -n __fish_use_subcommand -a init -d 'set up a gateway'\''s state directory: a commented testbed.yaml and an empty store'
 complete -c fwc -n __fish_use_subcommand -a inspect -d 'print the evaluated topology and tb-allow-external calls'
 complete -c fwc -n __fish_use_subcommand -a modify -d 'swap-modify: apply the changed NS file (a file with tb-allow-external calls replaces open grants)'
 complete -c fwc -n __fish_use_subcommand -a open -d 'grant access to a running experiment (with --json: g5kfw openings on standard input)'
@@ -54,6 +56,11 @@ complete -c fwc -n '__fish_seen_subcommand_from check' -l max-string -d 'longest
 complete -c fwc -n '__fish_seen_subcommand_from check' -l max-seconds -d 'stop evaluating after this many seconds (default: 5)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from check' -l max-memory -d 'stop evaluating when it holds more than this many megabytes (default: 1024)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from check' -l color -d 'colour the output' -xa 'auto always never'
+complete -c fwc -n '__fish_seen_subcommand_from check-config' -l state -d 'the state directory (default: $FWC_STATE or /var/lib/fwc)' -r -F
+complete -c fwc -n '__fish_seen_subcommand_from check-config' -l testbed -d 'testbed configuration, YAML (default: <state>/testbed.yaml)' -r -F
+complete -c fwc -n '__fish_seen_subcommand_from check-config' -l nodes -d 'node addresses files (JSON) to check against the testbed' -r -F
+complete -c fwc -n '__fish_seen_subcommand_from check-config' -l format -d 'output format' -xa 'text json'
+complete -c fwc -n '__fish_seen_subcommand_from check-config' -l color -d 'colour the output' -xa 'auto always never'
 complete -c fwc -n '__fish_seen_subcommand_from close' -l exp -d 'the experiment (required)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from close' -l all -d 'revoke every grant made with open'
 complete -c fwc -n '__fish_seen_subcommand_from close' -l rdr -d 'inbound targets, as in tb-allow-external ("web/80 db,5432")' -r -F
@@ -87,6 +94,16 @@ complete -c fwc -n '__fish_seen_subcommand_from env' -l netns -d 'act on the gat
 complete -c fwc -n '__fish_seen_subcommand_from env' -l json -d 'print JSON'
 complete -c fwc -n '__fish_seen_subcommand_from env' -l wait -d 'how long to wait for another fwc holding the store'\''s write lock (default: 10)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from env' -l color -d 'colour the output' -xa 'auto always never'
+complete -c fwc -n '__fish_seen_subcommand_from init' -l state -d 'the state directory to make (default: $FWC_STATE or /var/lib/fwc)' -r -F
+complete -c fwc -n '__fish_seen_subcommand_from init' -l domain -d 'experiments get names under <eid>.<pid>.<domain> (default: testbed.example.net)' -r -F
+complete -c fwc -n '__fish_seen_subcommand_from init' -l gateway-name -d 'the gateway'\''s host name (default: gw.<domain>)' -r -F
+complete -c fwc -n '__fish_seen_subcommand_from init' -l ipv4 -d 'the gateway'\''s shared public IPv4 address' -r -F
+complete -c fwc -n '__fish_seen_subcommand_from init' -l ipv6 -d 'the gateway'\''s public IPv6 address (optional)' -r -F
+complete -c fwc -n '__fish_seen_subcommand_from init' -l outside -d 'the interface toward the Internet (default: eth0)' -r -F
+complete -c fwc -n '__fish_seen_subcommand_from init' -l inside -d 'the interfaces toward the nodes, comma-separated (default: eth1)' -r -F
+complete -c fwc -n '__fish_seen_subcommand_from init' -l ports -d 'external ports for shared redirects (default: 20000-29999)' -r -F
+complete -c fwc -n '__fish_seen_subcommand_from init' -l netns -d 'the gateway is inside this network namespace (tests, demos)' -r -F
+complete -c fwc -n '__fish_seen_subcommand_from init' -l color -d 'colour the output' -xa 'auto always never'
 complete -c fwc -n '__fish_seen_subcommand_from inspect' -l json -d 'print JSON (the documented contract)'
 complete -c fwc -n '__fish_seen_subcommand_from inspect' -l max-steps -d 'stop evaluating after this many Tcl commands (default: 5000000)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from inspect' -l max-depth -d 'deepest nesting of procs, eval and [...] (default: 1000)' -r -F

@@ -386,12 +386,12 @@ describe("rough edges a new user meets (issue 15)", () => {
     const e = run(["compile", "one.ns", "--exp", "p/e", "--testbed", "empty.yaml", "--nodes", "one.json"]);
     expect(e.code).toBe(1);
     expect(e.err).toContain("empty.yaml: error[FWC603]: empty.yaml is empty");
-    expect(e.err).toContain("start from examples/testbed.yaml");
+    expect(e.err).toContain("fwc init --state DIR writes a commented one");
     expect(e.err).not.toContain("undefined");
     const m = run(["swapout", "--exp", "p/e", "--state", join(dir, "st")]);
     expect(m.code).toBe(1);
     expect(m.err).toContain("testbed.yaml: error[FWC100]");
-    expect(m.err).toContain("--testbed FILE, or write it as testbed.yaml in the state directory");
+    expect(m.err).toContain("--testbed FILE, or write one into the state directory with fwc init --state DIR");
   });
 
   it("gateway ports follow the order the targets are written", () => {

@@ -28,6 +28,8 @@ import {
 import { readSource, TESTBED_MISSING } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
 
+export { checkConfigAction, initAction } from "./setup.js";
+
 export interface DeployOptions extends LimitOptions {
   state?: string;
   testbed?: string;

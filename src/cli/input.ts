@@ -26,7 +26,7 @@ export function osReason(e: unknown): string {
 
 /** What to do about a missing testbed.yaml, for the commands that read one. */
 export const TESTBED_MISSING =
-  "give the testbed configuration with --testbed FILE, or write it as testbed.yaml in the state directory (examples/testbed.yaml shows every key; docs/gateway.md explains them)";
+  "give the testbed configuration with --testbed FILE, or write one into the state directory with fwc init --state DIR (docs/operations.md; docs/gateway.md explains every key)";
 
 /** Reads a file for fwc; `missing` is the help when it does not exist (default: check the path). */
 export function readSource(path: string, bag: DiagnosticBag, missing?: string): SourceFile | null {

@@ -301,6 +301,29 @@ export function buildProgram(exit: (code: number) => void): Command {
   );
   colorOption(
     program
+      .command("init")
+      .description("set up a gateway's state directory: a commented testbed.yaml and an empty store")
+      .option("--state <dir>", "the state directory to make (default: $FWC_STATE or /var/lib/fwc)")
+      .option("--domain <name>", "experiments get names under <eid>.<pid>.<domain> (default: testbed.example.net)")
+      .option("--gateway-name <name>", "the gateway's host name (default: gw.<domain>)")
+      .option("--ipv4 <address>", "the gateway's shared public IPv4 address")
+      .option("--ipv6 <address>", "the gateway's public IPv6 address (optional)")
+      .option("--outside <iface>", "the interface toward the Internet (default: eth0)")
+      .option("--inside <ifaces>", "the interfaces toward the nodes, comma-separated (default: eth1)")
+      .option("--ports <low-high>", "external ports for shared redirects (default: 20000-29999)")
+      .option("--netns <name>", "the gateway is inside this network namespace (tests, demos)"),
+  ).action(async (opts) => exit(await (await loadDeploy()).initAction(opts)));
+  colorOption(
+    program
+      .command("check-config")
+      .description("check a testbed.yaml (and node addresses files) without compiling an experiment")
+      .option("--state <dir>", "the state directory (default: $FWC_STATE or /var/lib/fwc)")
+      .option("--testbed <file>", "testbed configuration, YAML (default: <state>/testbed.yaml)")
+      .option("--nodes <file...>", "node addresses files (JSON) to check against the testbed")
+      .addOption(new Option("--format <format>", "output format").choices(["text", "json"]).default("text")),
+  ).action(async (opts) => exit(await (await loadDeploy()).checkConfigAction(opts)));
+  colorOption(
+    program
       .command("serve")
       .description("the service: REST API, web page and metrics over the same commands (docs/service.md)")
       .option("--listen <host:port>", "where to listen (default: 127.0.0.1:8700)")

@@ -362,6 +362,10 @@ export const CODES = {
     "no identity range",
     "`fwc env` prints Globus's port range from a node's identity range (TCP ports that are the same on the gateway and on the node): the experiment has none for the node, or several nodes have one and --node does not say which.",
   ),
+  FWC836: e(
+    "testbed configuration exists",
+    "`fwc init` writes a new state directory's testbed.yaml and never overwrites one: the file in place may be a running gateway's. Check it with `fwc check-config`, or move it away to start again.",
+  ),
   FWC900: e("internal error", "fwc failed on this input; the input may be fine. Please report it with the file."),
 } as const satisfies Record<string, CodeInfo>;
 

@@ -118,10 +118,23 @@ const inCidr = (address: string, cidr: string): boolean => {
  * Addresses a node may not have: one held by another node of the experiment, the gateway's own, the testbed's
  * servers (exempt from default deny: a node there would pass everything) and the dedicated public pool.
  */
-function checkNodeAddresses(input: PlanInput, report: (message: string, help: string) => void): void {
-  const { testbed } = input;
+/** A node addresses file checked against the testbed alone (fwc check-config): every node it lists. */
+export function checkNodeAddressFile(
+  testbed: TestbedConfig,
+  nodes: NodeAddresses,
+  report: (message: string, help: string) => void,
+): void {
+  checkNodeAddresses(testbed, Object.keys(nodes), nodes, report);
+}
+
+function checkNodeAddresses(
+  testbed: TestbedConfig,
+  names: string[],
+  nodes: NodeAddresses,
+  report: (message: string, help: string) => void,
+): void {
   const seen = new Map<string, string>();
-  for (const { node, family, what, address } of nodeAddresses(input.policy.nodes, input.nodes)) {
+  for (const { node, family, what, address } of nodeAddresses(names, nodes)) {
     const other = seen.get(address);
     if (other !== undefined)
       report(
@@ -202,7 +215,9 @@ export function planAccess(input: PlanInput, bag: DiagnosticBag): { plan: Plan; 
   };
 
   const nodesFile = input.nodesFile ?? file;
-  checkNodeAddresses(input, (message, help) => bag.add("FWC711", span(nodesFile, 0, 0), message, help));
+  checkNodeAddresses(input.testbed, input.policy.nodes, input.nodes, (message, help) =>
+    bag.add("FWC711", span(nodesFile, 0, 0), message, help),
+  );
   if (bag.errorCount > errorsBefore) return null;
   const limits = { ...DEFAULT_EXPERIMENT_LIMITS, ...testbed.limits };
 

@@ -263,7 +263,7 @@ export function loadConfig<T extends z.ZodMiniType>(
         span(file, 0, Math.min(1, file.text.length)),
         `${file.path} is ${file.text.trim() === "" ? "empty" : "not a mapping of keys"}: it must be a YAML (or JSON) mapping`,
         schema === (TestbedConfig as unknown)
-          ? "start from examples/testbed.yaml: domain:, gateway: and ports: are needed"
+          ? "fwc init --state DIR writes a commented one; domain:, gateway: and ports: are needed"
           : "write the keys this file takes, one per line (key: value)",
       );
       continue;
