@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { emptyPolicy } from "./helpers.js";
 
@@ -111,6 +112,26 @@ describe("fwc check", () => {
         },
       ],
     });
+    // Each rule links to its section of docs/diagnostics.md: the copy beside this fwc, as a file: URL ...
+    const docs = join(root, "docs", "diagnostics.md");
+    const rule = run.tool.driver.rules[0];
+    expect(rule.helpUri).toBe(`${pathToFileURL(docs).href}#fwc200`);
+    expect(readFileSync(docs, "utf8")).toContain('<a id="fwc200"></a>FWC200');
+    expect(rule.help.text).toContain("fwc explain FWC200");
+    // ... or where FWC_DOCS_URL says (a web page for code scanning); a value that is no URL is a usage error.
+    const env = (v: string) =>
+      spawnSync(bin, ["check", "--format", "sarif", "bad.ns"], {
+        encoding: "utf8",
+        cwd: dir,
+        env: { ...process.env, FWC_DOCS_URL: v },
+      });
+    const web = JSON.parse(env("https://fwc.example.org/docs/diagnostics.md").stdout);
+    expect(web.runs[0].tool.driver.rules[0].helpUri).toBe("https://fwc.example.org/docs/diagnostics.md#fwc200");
+    for (const bad of ["docs/diagnostics.md", "javascript:alert(1)", "https://x.example/d.md#top"]) {
+      const b = env(bad);
+      expect([b.status, b.stdout], bad).toEqual([2, ""]);
+      expect(b.stderr).toContain("FWC_DOCS_URL must be the absolute http(s) or file URL");
+    }
   });
 });
 

@@ -1,5 +1,8 @@
 /** `fwc check FILE...`: evaluate NS files as Emulab would and report every problem found. */
 
+import { existsSync, realpathSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { resolveAccess } from "../access/resolve.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderJson, renderSarif, renderText, summaryLine } from "../diagnostics/render.js";
@@ -21,13 +24,43 @@ export interface CheckOptions extends LimitOptions {
   stdinFilename?: string;
 }
 
+/**
+ * Where SARIF's rules point for help: $FWC_DOCS_URL (the URL of docs/diagnostics.md, for results uploaded to a
+ * web page such as code scanning), else the diagnostics.md installed beside this fwc, as a file: URL. A value
+ * that is no absolute http(s) or file URL is refused ("bad").
+ */
+export function docsUrl(env = process.env.FWC_DOCS_URL): string | undefined | "bad" {
+  if (env !== undefined && env !== "") {
+    let u: URL;
+    try {
+      u = new URL(env);
+    } catch {
+      return "bad";
+    }
+    return ["http:", "https:", "file:"].includes(u.protocol) && u.hash === "" && !/\s/.test(env) ? u.href : "bad";
+  }
+  try {
+    // dist/fwc.cjs (through any link npm made for it) -> ../docs/diagnostics.md
+    const local = join(dirname(realpathSync(process.argv[1] ?? "")), "..", "docs", "diagnostics.md");
+    return existsSync(local) ? pathToFileURL(local).href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface CheckOutcome {
   exitCode: number;
   stdout: string;
   stderr: string;
 }
 
-export function runCheck(files: string[], opts: CheckOptions, color = false, catalog?: Catalog): CheckOutcome {
+export function runCheck(
+  files: string[],
+  opts: CheckOptions,
+  color = false,
+  catalog?: Catalog,
+  docs?: string,
+): CheckOutcome {
   const limits = limitsFrom(opts);
   const all = [];
   let notShown = 0;
@@ -54,7 +87,7 @@ export function runCheck(files: string[], opts: CheckOptions, color = false, cat
   let stderr = "";
   const shown = opts.stdinFilename === undefined ? files : files.map((f) => (f === "-" ? opts.stdinFilename! : f));
   if (opts.format === "json") stdout = renderJson(all, shown, { errors, warnings, notShown });
-  else if (opts.format === "sarif") stdout = renderSarif(all, VERSION);
+  else if (opts.format === "sarif") stdout = renderSarif(all, VERSION, docs);
   else {
     stdout = renderText(all, { color });
     stderr = `${summaryLine(errors, warnings, files.length)}${notShown > 0 ? ` (${notShown} more not shown: at most ${DiagnosticBag.LIMIT} are reported per file)` : ""}\n`;
@@ -86,7 +119,7 @@ async function catalogFor(opts: CheckOptions): Promise<{ catalog?: Catalog; fail
     opts.format === "json"
       ? renderJson(diags, [path], { errors: bag.errorCount, warnings: bag.warningCount, notShown: 0 })
       : opts.format === "sarif"
-        ? renderSarif(diags, VERSION)
+        ? renderSarif(diags, VERSION, docsUrl() as string | undefined)
         : renderText(diags, { color });
   const stderr = opts.format === "text" ? `${summaryLine(bag.errorCount, bag.warningCount, 1)}\n` : "";
   return { failed: { exitCode: 1, stdout, stderr } };
@@ -97,8 +130,15 @@ export async function checkAction(files: string[], opts: CheckOptions): Promise<
     process.stderr.write("fwc check: give --catalog or --testbed, not both\n");
     return 2;
   }
+  const docs = opts.format === "sarif" ? docsUrl() : undefined;
+  if (docs === "bad") {
+    process.stderr.write(
+      "fwc check: FWC_DOCS_URL must be the absolute http(s) or file URL of docs/diagnostics.md, without a #fragment\n",
+    );
+    return 2;
+  }
   const c = await catalogFor(opts);
-  const out = c.failed ?? runCheck(files, opts, useColor(opts.color, process.stdout), c.catalog);
+  const out = c.failed ?? runCheck(files, opts, useColor(opts.color, process.stdout), c.catalog, docs);
   process.stdout.write(out.stdout);
   process.stderr.write(out.stderr);
   return out.exitCode;

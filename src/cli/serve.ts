@@ -7,7 +7,7 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
-import { renderText, summaryLine } from "../diagnostics/render.js";
+import { plural, renderText, summaryLine } from "../diagnostics/render.js";
 import { span } from "../diagnostics/source.js";
 import { buildServer } from "../service/server.js";
 import { loadUsers, type Users } from "../service/users.js";
@@ -108,7 +108,7 @@ export async function serveAction(opts: ServeCliOptions): Promise<number> {
   }
   const where = server.app.addresses()[0] as import("node:net").AddressInfo | undefined;
   process.stdout.write(
-    `fwc serve: listening on http://${where?.family === "IPv6" ? `[${where.address}]` : where?.address}:${where?.port} (${users.size} user(s), state ${stateDir})\n`,
+    `fwc serve: listening on http://${where?.family === "IPv6" ? `[${where.address}]` : where?.address}:${where?.port} (${plural(users.size, "user")}, state ${stateDir})\n`,
   );
   return new Promise((resolve) => {
     let stopping = false;
@@ -138,7 +138,7 @@ export async function serveAction(opts: ServeCliOptions): Promise<number> {
         return;
       }
       users = next;
-      process.stdout.write(`fwc serve: SIGHUP: read ${next.size} user(s)\n`);
+      process.stdout.write(`fwc serve: SIGHUP: read ${plural(next.size, "user")}\n`);
     });
   });
 }

@@ -18,6 +18,7 @@ import {
 } from "../backends/endpoints/endpoints.js";
 import { diffElements, experimentElements, isEmptyDelta, renderDelta } from "../backends/nftables/render.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
+import { plural } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import { releasedBy } from "../plan/allocations.js";
 import type { Plan } from "../plan/plan.js";
@@ -30,7 +31,7 @@ import type { Store, StoreReader } from "../store/store.js";
 import { DEFAULT_EXPERIMENT_LIMITS, type NodeAddresses } from "../testbed/config.js";
 
 /** "1 experiment", "3 experiments". */
-const experiments = (n: number): string => `${n} experiment${n === 1 ? "" : "s"}`;
+const experiments = (n: number): string => plural(n, "experiment");
 
 export { cliUser } from "./audit.js";
 
@@ -244,7 +245,7 @@ export async function modify(
           ctx,
           "FWC834",
           exp,
-          `${ctx.dryRun ? "would replace" : "replaced"} ${gone.length} grant${gone.length === 1 ? "" : "s"} made with fwc open, because ${file.path} has tb-allow-external calls: ${shown.slice(0, 10).join(", ")}${shown.length > 10 ? ", ..." : ""}`,
+          `${ctx.dryRun ? "would replace" : "replaced"} ${plural(gone.length, "grant")} made with fwc open, because ${file.path} has tb-allow-external calls: ${shown.slice(0, 10).join(", ")}${shown.length > 10 ? ", ..." : ""}`,
           `open them again with fwc open --exp ${exp} if they are still wanted, or add them to the NS file`,
         );
       }
@@ -435,7 +436,7 @@ export async function swapout(ctx: DeployContext, exp: string, opts: Shown = { j
         ctx.out.push(
           opts.json
             ? `${JSON.stringify({ experiment: exp, swappedOut: true, releasedPorts: ports, dnsRecords: names, dynamicGrants: grants, quarantineSeconds: quarantine }, null, 2)}\n`
-            : `Swapped out ${exp}: ${ports.length === 0 ? "no gateway ports" : `gateway ports ${ports.join(", ")}`} released${quarantine > 0 && ports.length > 0 ? ` (kept from other experiments' identity ranges for ${quarantine} s)` : ""}, ${names} DNS record${names === 1 ? "" : "s"} and ${grants} dynamic grant${grants === 1 ? "" : "s"} removed.\n`,
+            : `Swapped out ${exp}: ${ports.length === 0 ? "no gateway ports" : `gateway ports ${ports.join(", ")}`} released${quarantine > 0 && ports.length > 0 ? ` (kept from other experiments' identity ranges for ${quarantine} s)` : ""}, ${plural(names, "DNS record")} and ${plural(grants, "dynamic grant")} removed.\n`,
         );
       return true;
     })) ?? false
@@ -620,7 +621,7 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
           c,
           "FWC810",
           d.experiment,
-          `${d.experiment}: the gateway lacks ${d.missing.length} and has ${d.extra.length} unexpected element(s)${d.missing[0] ? `, e.g. missing ${d.missing[0]}` : `, e.g. ${d.extra[0]}`}`,
+          `${d.experiment}: the gateway lacks ${d.missing.length} and has ${plural(d.extra.length, "unexpected element")}${d.missing[0] ? `, e.g. missing ${d.missing[0]}` : `, e.g. ${d.extra[0]}`}`,
           "fwc reconcile puts the gateway back in step with the state",
         );
       if (exp === undefined && strays.length > 0)
@@ -628,7 +629,7 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
           c,
           "FWC810",
           c.gw.netns ?? "gateway",
-          `fwc's tables hold ${strays.length} element(s) the state does not, e.g. ${strays[0]}`,
+          `fwc's tables hold ${plural(strays.length, "element")} the state does not, e.g. ${strays[0]}`,
           "fwc reconcile removes them",
         );
       for (const st of states)
@@ -882,7 +883,7 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
           else store.rollback();
         }
         if (!store.inTransaction) store.begin(ctx.waitMs);
-        if (expired > 0 && !ctx.dryRun) ctx.out.push(`Removed ${expired} grant(s) whose time was up.\n`);
+        if (expired > 0 && !ctx.dryRun) ctx.out.push(`Removed ${plural(expired, "grant")} whose time was up.\n`);
         if (store instanceof EtcdStore) return reconcileEtcd(ctx, store);
         const rebuilt = store.rebuildIndex();
         for (const p of rebuilt.problems)
@@ -918,7 +919,7 @@ export async function reconcile(ctx: DeployContext): Promise<boolean> {
             ? `The gateway was in step with the state (${experiments(states.length)}).\n`
             : synced.changed === "whole"
               ? `Wrote fwc's tables whole from the state (${experiments(states.length)}).\n`
-              : `Changed ${synced.changed} element${synced.changed === 1 ? "" : "s"} to match the state (${experiments(states.length)}).\n`,
+              : `Changed ${plural(synced.changed, "element")} to match the state (${experiments(states.length)}).\n`,
         );
         return true;
       },

@@ -95,8 +95,10 @@ export function renderText(diags: readonly Diagnostic[], style: Style): string {
   return parts.length === 0 ? "" : `${parts.join("\n\n")}\n`;
 }
 
+/** "1 error", "3 errors": a count and its noun, for every message fwc prints. */
+export const plural = (n: number, noun: string, nouns = `${noun}s`): string => `${n} ${n === 1 ? noun : nouns}`;
+
 export function summaryLine(errors: number, warnings: number, files: number): string {
-  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
   return `${plural(errors, "error")}, ${plural(warnings, "warning")} in ${plural(files, "file")}`;
 }
 
@@ -159,16 +161,24 @@ function region(s: Span) {
   };
 }
 
-export function renderSarif(diags: readonly Diagnostic[], version: string): string {
+/**
+ * SARIF 2.1.0. `docs` is the absolute URL of docs/diagnostics.md: each rule's helpUri is its section there
+ * (`#fwc515`), which code scanning and editors link to.
+ */
+export function renderSarif(diags: readonly Diagnostic[], version: string, docs?: string): string {
   const used = [...new Set(diags.map((d) => d.code))].sort();
   const rules = used.map((id) => {
     const c = CODES[id as keyof typeof CODES];
+    const helpUri = docs === undefined ? undefined : `${docs}#${id.toLowerCase()}`;
     return {
       id,
       name: c.title.replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ?? "").toUpperCase()),
       shortDescription: { text: c.title },
       fullDescription: { text: c.explain },
       defaultConfiguration: { level: c.severity },
+      ...(helpUri === undefined
+        ? {}
+        : { helpUri, help: { text: `${c.explain} (fwc explain ${id})`, markdown: `${c.explain} [More](${helpUri})` } }),
     };
   });
   const results = diags.map((d) => ({

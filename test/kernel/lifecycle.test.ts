@@ -182,7 +182,7 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
     expect(lab.send("inet", "tcp", "198.51.100.1", p)).not.toMatch(/^web/);
     const s = fwc(["status"]);
     expect(s.code).toBe(1);
-    expect(s.err).toContain("error[FWC810]: proj/e1: the gateway lacks 1 and has 0 unexpected element(s)");
+    expect(s.err).toContain("error[FWC810]: proj/e1: the gateway lacks 1 and has 0 unexpected element");
     const r = fwc(["reconcile"]);
     expect([r.code, r.out]).toEqual([0, "Changed 1 element to match the state (2 experiments).\n"]);
     expect(lab.send("inet", "tcp", "198.51.100.1", p)).toBe("web:8080 198.51.100.2");
@@ -251,7 +251,7 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
     await new Promise((r) => setTimeout(r, Math.max(0, ends - Date.now()) + 200));
     const r = fwc(["reconcile"]);
     expect([r.code, r.err]).toEqual([0, ""]);
-    expect(r.out).toContain("Removed 1 grant(s) whose time was up.");
+    expect(r.out).toContain("Removed 1 grant whose time was up.");
     expect(lab.send("inet", "tcp", "198.51.100.1", g.external.port)).not.toBe("web:9100 198.51.100.2");
     expect(status("proj/e1").inbound.some((x) => x.node === "web" && x.port === 9100)).toBe(false);
     inStep();
