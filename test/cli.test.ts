@@ -460,12 +460,13 @@ describe("rough edges a new user meets (issue 15)", () => {
     // The preview comes first: one line per endpoint, in the order of the gateway ports.
     expect(r.out.slice(0, r.out.indexOf("# fwc:"))).toBe(
       [
-        "Preview of swapin p/e (dry run): 5 to add, 0 to remove",
+        "Preview of swapin p/e (dry run): 6 to add, 0 to remove",
         "+ 198.51.100.1:20000/tcp -> web:8080",
         "+ 198.51.100.1:20001/tcp -> web:9",
         "+ 198.51.100.1:20002/tcp -> web:100",
         "+ 198.51.100.1:20003/tcp -> web:22",
         "+ dns web.e.p.testbed.example.net. CNAME gw.testbed.example.net.",
+        "+ node web 10.1.1.4",
         "",
         "",
       ].join("\n"),

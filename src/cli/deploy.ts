@@ -133,7 +133,7 @@ export async function deployAction(
       // A dry run with --json prints one JSON document (reconcile's dry run stays text: it is a repair).
       ...(opts.dryRun === true && opts.json === true && command !== "reconcile" ? { dryRunJson: [] } : {}),
     };
-    const shown = { json: opts.json === true };
+    const shown = { json: opts.json === true, color: useColor(opts.color, process.stdout) };
     const limits = limitsFrom(opts);
     const nodesOf = (path: string) => {
       files.add(path);

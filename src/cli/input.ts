@@ -1,5 +1,5 @@
 /** Reading NS files: a missing file, a binary file or non-UTF-8 text become diagnostics, never exceptions. */
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 
@@ -28,6 +28,28 @@ export function osReason(e: unknown): string {
 export const TESTBED_MISSING =
   "give the testbed configuration with --testbed FILE, or write one into the state directory with fwc init --state DIR (docs/operations.md; docs/gateway.md explains every key)";
 
+/**
+ * A file's bytes, at most MAX_INPUT_BYTES + 1 of them: a device or a file that grows (/dev/zero, a log) is read
+ * no further than that, whatever its size says (0 for a device).
+ */
+function readBounded(path: string): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    while (total <= MAX_INPUT_BYTES) {
+      const chunk = Buffer.allocUnsafe(Math.min(1 << 20, MAX_INPUT_BYTES + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+      total += n;
+    }
+    return Buffer.concat(chunks, total);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads a file for fwc; `missing` is the help when it does not exist (default: check the path). */
 export function readSource(path: string, bag: DiagnosticBag, missing?: string): SourceFile | null {
   let buf: Buffer;
@@ -42,7 +64,7 @@ export function readSource(path: string, bag: DiagnosticBag, missing?: string): 
       );
       return null;
     }
-    buf = path === "-" ? readFileSync(0) : readFileSync(path);
+    buf = path === "-" ? readFileSync(0) : readBounded(path);
   } catch (e) {
     const absent = (e as NodeJS.ErrnoException).code === "ENOENT";
     bag.add(

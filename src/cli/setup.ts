@@ -3,21 +3,23 @@
  * `fwc check-config` (a testbed.yaml and node addresses checked without compiling an experiment). docs/operations.md.
  */
 import {
+  accessSync,
   closeSync,
   constants,
   lstatSync,
   mkdirSync,
   openSync,
-  readFileSync,
   rmdirSync,
   rmSync,
   statSync,
   writeSync,
 } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import { parse } from "yaml";
 import { type DeployContext, withState } from "../deploy/lifecycle.js";
+import { anyTable } from "../deploy/nft.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
-import { renderJson, renderText, summaryLine } from "../diagnostics/render.js";
+import { plural, renderJson, renderText, summaryLine } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import { checkNodeAddressFile } from "../plan/plan.js";
 import { DB_FILE, PENDING_FILE } from "../store/sqlite.js";
@@ -51,7 +53,7 @@ const OPTION_OF: Record<string, string> = {
 };
 
 /** A YAML scalar: plain when it is a simple word, else a JSON string (which YAML reads alike). */
-const scalar = (v: string) => (/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/.test(v) ? v : JSON.stringify(v));
+const scalar = (v: string) => (/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/.test(v) && parse(v) === v ? v : JSON.stringify(v));
 
 /** The commented testbed.yaml fwc init writes (values from the options, or the documentation examples). */
 export function testbedTemplate(o: InitOptions): string {
@@ -92,7 +94,7 @@ ports: ${scalar(o.ports ?? "20000-29999")}
 
 # DNS: where fwc sends its changes (nsupdate), and how the zone looks. Without server:, fwc writes no DNS.
 # dns:
-#   zone: ${domain}
+#   zone: ${scalar(domain)}
 #   ttl: 300
 #   server: 192.0.2.53
 #   key: /etc/fwc/tsig.key
@@ -145,32 +147,73 @@ export async function initAction(opts: InitOptions): Promise<number> {
   const bag = new DiagnosticBag();
   const out: string[] = [];
   const text = testbedTemplate(opts);
-  // The options are checked as the configuration they become; a problem names the option.
+  // The options are checked as the configuration they become; a problem names the option it came from.
   const scratch = new DiagnosticBag();
-  const testbed = loadTestbed(new SourceFile(path, text), scratch);
-  for (const d of scratch.sorted()) {
-    const key = d.message.split(":")[0]!;
+  const generated = new SourceFile(path, text);
+  const testbed = loadTestbed(generated, scratch);
+  if (testbed !== null) checkTestbed(testbed, generated, scratch);
+  const given = (option: string) =>
+    opts[option.slice(2).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()) as keyof InitOptions] !== undefined;
+  const problems = scratch.sorted().map((d) => {
+    const key = /^[a-z_][a-z_.0-9]*/.exec(d.message)?.[0] ?? "";
     const option = OPTION_OF[key] ?? OPTION_OF[key.replace(/\.[0-9]+$/, "")];
+    return { d, key, option };
+  });
+  for (const { d, key, option } of problems) {
+    // A default made from another option (gw.<domain>) fails with it: the option given is the one to name.
+    if (option !== undefined && !given(option) && problems.some((p) => p.option !== undefined && given(p.option)))
+      continue;
     bag.add(
       d.code,
       where(option ?? path),
-      option === undefined ? d.message : d.message.slice(key.length + 2),
-      option === undefined ? d.help : `give ${option} a valid value (fwc init --help)`,
+      option === undefined ? d.message : d.message.startsWith(`${key}:`) ? d.message.slice(key.length + 2) : d.message,
+      option === undefined ? d.help : (d.help ?? `give ${option} a valid value (fwc init --help)`),
     );
   }
   if (testbed === null || bag.errorCount > 0) return finish(bag, [path], out, opts);
-  // Never over an existing configuration (nor through a link in its place).
-  let exists = false;
-  try {
-    lstatSync(path);
-    exists = true;
-  } catch {}
-  if (exists) {
+  // A new directory only: never over a configuration or a store (either may be a running gateway's).
+  const there = [path, ...STORE_FILES.map((f) => join(dir, f))].find((f) => {
+    try {
+      lstatSync(f);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (there !== undefined) {
     bag.add(
       "FWC836",
-      where(path),
-      `${path} exists: fwc init does not overwrite a testbed configuration`,
-      `check it with fwc check-config --state ${dir}; to start again, move it away first`,
+      where(there),
+      there === path
+        ? `${path} exists: fwc init does not overwrite a testbed configuration`
+        : `${dir} holds a store already (${there}): fwc init sets up a new state directory, and leaves this one as it is`,
+      there === path
+        ? `check it with fwc check-config --state ${dir}; to start again, move it away first`
+        : `check it with fwc status --state ${dir} (give --testbed if its configuration is elsewhere); or choose another directory`,
+    );
+    return finish(bag, [path], out, opts);
+  }
+  // The gateway must say whether it has fwc's tables: a store made beside tables that another state wrote would
+  // take them for nothing, and the first reconcile would empty the gateway.
+  const gw = opts.netns === undefined ? {} : { netns: opts.netns };
+  let tables: boolean;
+  try {
+    tables = anyTable(gw);
+  } catch (e) {
+    bag.add(
+      "FWC802",
+      where(opts.netns ?? "gateway"),
+      `cannot ask the gateway whether it has fwc's tables: ${(e as Error).message.split("\n")[0]}`,
+      "run fwc init as root on the gateway (with --netns NAME for a gateway in a network namespace), where nft works",
+    );
+    return finish(bag, [path], out, opts);
+  }
+  if (tables) {
+    bag.add(
+      "FWC836",
+      where(opts.netns ?? "gateway"),
+      `the gateway already has fwc's tables, and ${dir} holds no state: the gateway's state is elsewhere, or was lost`,
+      "give the gateway's own --state; to start it empty, delete fwc's tables first (nft delete table inet fwc; nft delete table bridge fwc)",
     );
     return finish(bag, [path], out, opts);
   }
@@ -188,33 +231,25 @@ export async function initAction(opts: InitOptions): Promise<number> {
     );
     return finish(bag, [path], out, opts);
   }
-  // The store, as the first swapin would make it: refused when the gateway already has fwc's tables (lost state).
-  const had = new Set(STORE_FILES.filter((f) => statSync(join(dir, f), { throwIfNoEntry: false }) !== undefined));
-  const hadStore = had.has(DB_FILE);
-  const ctx: DeployContext = {
-    stateDir: dir,
-    testbed,
-    gw: opts.netns === undefined ? {} : { netns: opts.netns },
-    dryRun: false,
-    waitMs: 10_000,
-    bag,
-    out,
+  const undo = () => {
+    // Refused or failed: leave nothing of this attempt behind.
+    for (const f of STORE_FILES) rmSync(join(dir, f), { force: true });
+    if (made)
+      try {
+        rmdirSync(dir);
+      } catch {}
   };
+  const ctx: DeployContext = { stateDir: dir, testbed, gw, dryRun: false, waitMs: 10_000, bag, out };
   const stored = await withState(
     ctx,
     async (store) => {
       store.check();
       return true;
     },
-    { create: true },
+    { create: true, recover: false },
   );
   if (stored === null || bag.errorCount > 0) {
-    // Refused (a gateway whose state was lost, a damaged store): leave nothing of this attempt behind.
-    for (const f of STORE_FILES) if (!had.has(f)) rmSync(join(dir, f), { force: true });
-    if (made)
-      try {
-        rmdirSync(dir);
-      } catch {}
+    undo();
     return finish(bag, [path], out, opts);
   }
   try {
@@ -225,22 +260,37 @@ export async function initAction(opts: InitOptions): Promise<number> {
       closeSync(fd);
     }
   } catch (e) {
-    bag.add("FWC802", where(path), `cannot write ${path}: ${osReason(e)}`, "check the directory's permissions");
+    undo();
+    const raced = (e as NodeJS.ErrnoException).code === "EEXIST";
+    bag.add(
+      raced ? "FWC836" : "FWC802",
+      where(path),
+      raced
+        ? `${path} appeared while fwc init ran: another process is setting this directory up`
+        : `cannot write ${path}: ${osReason(e)}`,
+      raced ? "let it finish, then check the directory with fwc check-config" : "check the directory's permissions",
+    );
     return finish(bag, [path], out, opts);
   }
-  const given = Object.entries(OPTION_OF).filter(([, o]) => {
-    const k = o.slice(2).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()) as keyof InitOptions;
-    return opts[k] !== undefined;
-  }).length;
+  const loose = !made && (statSync(dir).mode & 0o077) !== 0;
+  if (loose)
+    bag.add(
+      "FWC608",
+      where(dir),
+      `${dir} may be read by others (mode ${(statSync(dir).mode & 0o777).toString(8)}): they would see every experiment's grants`,
+      `chmod 0700 ${dir}`,
+    );
+  const ns = opts.netns === undefined ? "" : ` --netns ${opts.netns}`;
+  const anyGiven = Object.values(OPTION_OF).some(given);
   out.push(
     [
-      `${made ? `Made ${dir} (mode 0700), with` : `In ${dir}:`} ${hadStore ? `the store ${join(dir, DB_FILE)} as it was` : `an empty store ${join(dir, DB_FILE)}`} and ${path}.`,
+      `${made ? `Made ${dir} (mode 0700), with` : `In ${dir}:`} an empty store ${join(dir, DB_FILE)} and ${path}.`,
       "",
       "Next:",
-      `  1. Edit ${path}: ${given === 0 ? "every address in it is an example" : "check the values and replace the example ones"} (the gateway's`,
+      `  1. Edit ${path}: ${anyGiven ? "check the values and replace the example ones" : "every address in it is an example"} (the gateway's`,
       "     name, addresses and interfaces, the port pool, DNS). Every key is explained in docs/gateway.md.",
       `  2. fwc check-config --state ${dir}`,
-      `  3. fwc reconcile --state ${dir}     # writes fwc's tables on the gateway; run it at boot too`,
+      `  3. fwc reconcile --state ${dir}${ns}     # writes fwc's tables on the gateway; run it at boot too`,
       "",
     ].join("\n"),
   );
@@ -264,19 +314,13 @@ function checkTestbed(t: TestbedConfig, file: SourceFile, bag: DiagnosticBag): v
   // An interface's place in the inside list (after the key), not its first mention (outside: comes first).
   const inside = (name: string) => {
     const from = file.text.search(/^\s*inside\s*:/m);
-    const i = from < 0 ? -1 : file.text.indexOf(name, file.text.indexOf(":", from));
+    const first = from < 0 ? -1 : file.text.indexOf(name, file.text.indexOf(":", from));
+    const i = first < 0 ? -1 : file.text.indexOf(name, first + name.length);
     return i < 0 ? span(file, 0, 0) : span(file, i, i + name.length);
   };
-  if (t.gateway.inside.includes(t.gateway.outside))
-    bag.add(
-      "FWC601",
-      inside(t.gateway.outside),
-      `gateway.inside lists ${t.gateway.outside}, which is gateway.outside`,
-      "the interface toward the Internet is never one toward the nodes: fix gateway.inside or gateway.outside",
-    );
   const dup = t.gateway.inside.find((x, i) => t.gateway.inside.indexOf(x) !== i);
   if (dup !== undefined)
-    bag.add("FWC601", inside(dup), `gateway.inside lists ${dup} twice`, "list each interface once");
+    bag.add("FWC606", inside(dup), `gateway.inside lists ${dup} twice`, "list each interface once");
   const zone = t.dns?.zone?.toLowerCase().replace(/\.$/, "");
   const domain = t.domain.toLowerCase().replace(/\.$/, "");
   if (zone !== undefined && domain !== zone && !domain.endsWith(`.${zone}`))
@@ -289,20 +333,25 @@ function checkTestbed(t: TestbedConfig, file: SourceFile, bag: DiagnosticBag): v
   const key = t.dns?.key;
   if (key !== undefined) {
     const path = isAbsolute(key) ? key : join(process.cwd(), key);
+    // Whether nsupdate could read it: the file is not read here (it may be anything, even /dev/zero).
+    let problem: string | null = null;
     try {
-      readFileSync(path);
+      if (!statSync(path).isFile()) problem = "it is not a regular file";
+      else accessSync(path, constants.R_OK);
     } catch (e) {
+      problem = osReason(e);
+    }
+    if (problem !== null)
       bag.add(
         "FWC601",
         at(key),
-        `dns.key: cannot read ${key}: ${osReason(e)}`,
+        `dns.key: cannot read ${key}: ${problem}`,
         "nsupdate needs the TSIG key to change the zone: write it with tsig-keygen, readable by the user fwc runs as",
       );
-    }
   }
   if (t.dns?.server === undefined && t.dns !== undefined)
     bag.add(
-      "FWC605",
+      "FWC607",
       at("dns:"),
       "dns: has no server: fwc publishes no names (compile --emit zone still writes the zone)",
       "add dns.server (the name server's address) for fwc to send its changes with nsupdate",
@@ -331,7 +380,7 @@ export async function checkConfigAction(opts: CheckConfigOptions): Promise<numbe
           `  gateway  ${g.name} ${g.ipv4}${g.ipv6 ? ` ${g.ipv6}` : ""}, outside ${g.outside}, inside ${g.inside.join(", ")}`,
           `  ports    ${from}-${to} (${to - from + 1} for redirects)`,
           `  names    <eid>.<pid>.${testbed.domain}${testbed.dns?.server ? `, sent to ${testbed.dns.server}` : ", not published (no dns.server)"}`,
-          `  store    ${store ? `etcd ${store.endpoints.join(", ")}` : `embedded, in ${dir}`}`,
+          `  store    ${store ? `etcd ${store.endpoints.join(", ")}` : opts.state === undefined && opts.testbed !== undefined ? "embedded, in each command's --state directory" : `embedded, in ${dir}`}`,
           `  catalog  ${catalog ? "given" : "none (NS files' hardware, images and services are not checked)"}`,
           "",
         ].join("\n"),
@@ -346,7 +395,12 @@ export async function checkConfigAction(opts: CheckConfigOptions): Promise<numbe
     const before = bag.errorCount;
     if (testbed !== null)
       checkNodeAddressFile(testbed, nodes, (message, help) => bag.add("FWC711", span(f, 0, 0), message, help));
-    if (bag.errorCount === before) out.push(`${n}: valid, ${Object.keys(nodes).length} nodes.\n`);
+    if (bag.errorCount === before)
+      out.push(
+        testbed === null
+          ? `${n}: valid in form, ${plural(Object.keys(nodes).length, "node")} (not checked against the testbed, which has errors).\n`
+          : `${n}: valid, ${plural(Object.keys(nodes).length, "node")}.\n`,
+      );
   }
   return finish(bag, files, out, opts);
 }

@@ -60,13 +60,17 @@ import { canonicalSkeleton, desiredElements, listTables, syncTables, tableDrift 
 
 export interface Shown {
   json: boolean;
+  /** Colour the tables (a terminal that wants it: the caller decides, honouring NO_COLOR and --color). */
+  color?: boolean;
   /** Print nothing (a change made by reconcile). */
   quiet?: boolean;
 }
 
 function show(ctx: DeployContext, plan: Plan, opts: Shown): void {
   if (ctx.dryRun || opts.quiet === true) return;
-  ctx.out.push(opts.json ? `${JSON.stringify(endpointsJson(plan), null, 2)}\n` : endpointsTable(plan));
+  ctx.out.push(
+    opts.json ? `${JSON.stringify(endpointsJson(plan), null, 2)}\n` : endpointsTable(plan, opts.color === true),
+  );
 }
 
 export function stateOf(
@@ -93,11 +97,35 @@ export function stateOf(
  * allocations. A state that no longer plans (the testbed changed under it) has none; that is not this change's
  * problem to report.
  */
-function linesOf(ctx: DeployContext, store: StoreReader, s: ExperimentState | null): string[] {
-  if (s === null) return [];
+function linesOf(
+  ctx: DeployContext,
+  store: StoreReader,
+  s: ExperimentState | null,
+): { before: string[]; exact: boolean } {
+  if (s === null) return { before: [], exact: true };
   const quiet = { ...ctx, bag: new DiagnosticBag() };
   const p = planDesired(quiet, s.experiment, desiredOf(s), s, store.readIndex(), new SourceFile(s.file, ""));
-  return p === null ? [] : endpointLines(p.plan);
+  if (p === null) return { before: [], exact: false };
+  // Exact when planning again gives the elements the gateway has for it (same testbed, same addresses).
+  const again = experimentElements(ctx.testbed, p.plan);
+  return { before: endpointLines(p.plan), exact: sameElements(again, s.applied.elements) };
+}
+
+/** Two element sets alike (each set's elements in any order). */
+function sameElements(a: Record<string, { key: string }[]>, b: Record<string, { key: string }[]>): boolean {
+  const keys = (x: Record<string, { key: string }[]>) =>
+    Object.entries(x)
+      .filter(([, es]) => es.length > 0)
+      .map(
+        ([name, es]) =>
+          `${name}:${es
+            .map((e) => e.key)
+            .sort()
+            .join(",")}`,
+      )
+      .sort()
+      .join(";");
+  return keys(a) === keys(b);
 }
 
 /** A change planned and written to the store (in its open transaction), not yet applied. */
@@ -143,7 +171,7 @@ export function prepare(
     next,
     released: planned.released,
     ...(ctx.who === undefined ? {} : { who: ctx.who }),
-    ...(ctx.dryRun ? { endpoints: { before: linesOf(ctx, store, prev), after: endpointLines(planned.plan) } } : {}),
+    ...(ctx.dryRun ? { endpoints: { ...linesOf(ctx, store, prev), after: endpointLines(planned.plan) } } : {}),
   };
   return writeChange(ctx, store, c) ? { change: c, plan: planned.plan } : null;
 }
@@ -423,7 +451,7 @@ export async function swapout(ctx: DeployContext, exp: string, opts: Shown = { j
       const index = store.readIndex();
       // Its ports go to the quarantine queue, oldest release first.
       const released = [...index.released, ...releasedBy(exp, prev.allocations.ports)];
-      const endpoints = ctx.dryRun ? { before: linesOf(ctx, store, prev), after: [] } : undefined;
+      const endpoints = ctx.dryRun ? { ...linesOf(ctx, store, prev), after: [] } : undefined;
       const r = await commitChange(ctx, store, "swapout", exp, prev, null, released, endpoints);
       if (r === false) return false;
       // What went: a person (or a script, with --json) should not have to look it up.
@@ -670,7 +698,7 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
           )}\n`,
         );
       else {
-        for (const p of plans) c.out.push(endpointsTable(p));
+        for (const p of plans) c.out.push(endpointsTable(p, opts.color === true));
         if (exp === undefined) {
           c.out.push(`${experiments(states.length)} on the gateway\n`);
           c.out.push(blocksTable(blocks));
@@ -806,7 +834,7 @@ async function etcdStatus(
       )}\n`,
     );
   else {
-    for (const p of plans) c.out.push(endpointsTable(p));
+    for (const p of plans) c.out.push(endpointsTable(p, opts.color === true));
     if (exp === undefined) {
       c.out.push(`${experiments(states.length)} in ${store.location}\n`);
       c.out.push(blocksTable(blocks));
@@ -991,7 +1019,13 @@ export async function changeBlocks(
           const line = (e: BlockEntry) => `block ${blockText(e)}`;
           const endpoints = endpointChange(previous.entries.map(line), entries.map(line));
           if (ctx.dryRunJson !== undefined)
-            ctx.dryRunJson.push({ command, experiment: "(blocklist)", endpoints, nft, nsupdate: "" });
+            ctx.dryRunJson.push({
+              command,
+              experiment: "(blocklist)",
+              endpoints: { ...endpoints, exact: true },
+              nft,
+              nsupdate: "",
+            });
           else
             ctx.out.push(
               previewText(command, endpoints, entries.length - endpoints.add.length, "no change to the blocklist"),

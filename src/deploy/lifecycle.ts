@@ -100,7 +100,8 @@ export interface DeployContext {
 export interface DryRunChange {
   command: string;
   experiment: string;
-  endpoints: { remove: string[]; add: string[] };
+  /** `exact` false: the state no longer plans to what the gateway has; the lines are as planned now. */
+  endpoints: { remove: string[]; add: string[]; exact: boolean };
   nft: string;
   nsupdate: string;
 }
@@ -668,7 +669,7 @@ export interface ExperimentChange {
   /** Who asked, for the audit log (the service's user; the context's `who` when absent). */
   who?: string;
   /** A dry run's preview: the experiment's endpoint lines before and after (endpointLines). */
-  endpoints?: { before: string[]; after: string[] };
+  endpoints?: { before: string[]; after: string[]; exact: boolean };
 }
 
 /** Writes a change's rows (step 3): false when the store refuses them (reported; nothing written). */
@@ -724,7 +725,8 @@ export async function applyChanges(ctx: DeployContext, store: Store, changes: Ex
       const mine = changes.filter((c) => c.exp.toLowerCase() === p.exp.toLowerCase());
       const before = mine[0]?.endpoints?.before ?? [];
       const after = mine[mine.length - 1]?.endpoints?.after ?? [];
-      const endpoints = endpointChange(before, after);
+      const exact = mine.every((c) => c.endpoints?.exact !== false);
+      const endpoints = { ...endpointChange(before, after), exact };
       if (ctx.dryRunJson !== undefined)
         ctx.dryRunJson.push({ command: p.command, experiment: p.exp, endpoints, nft, nsupdate });
       else {

@@ -231,6 +231,20 @@ export const CODES = {
     "Under 30 s many resolvers raise the TTL or load the server; over a day, names of swapped-out experiments linger in caches.",
   ),
 
+  FWC606: w(
+    "repeated configuration value",
+    "A list of the testbed configuration names the same thing twice (an inside interface); fwc uses it once. Remove the repetition: it is most likely a typo for another value.",
+  ),
+  FWC607: n(
+    "DNS names not published",
+    "The testbed configuration has `dns:` without `server:`: fwc sends no DNS changes, so experiments' names exist only in the zone that `fwc compile --emit zone` writes. Add `dns.server` for fwc to publish them with nsupdate.",
+  ),
+
+  FWC608: w(
+    "state directory open to others",
+    "The state directory may be read (or entered) by users other than its owner: they would see every experiment's grants, ports and addresses. Make it mode 0700.",
+  ),
+
   // 7xx: planning (addresses, ports, names)
   FWC700: e(
     "node without an address",
@@ -363,8 +377,8 @@ export const CODES = {
     "`fwc env` prints Globus's port range from a node's identity range (TCP ports that are the same on the gateway and on the node): the experiment has none for the node, or several nodes have one and --node does not say which.",
   ),
   FWC836: e(
-    "testbed configuration exists",
-    "`fwc init` writes a new state directory's testbed.yaml and never overwrites one: the file in place may be a running gateway's. Check it with `fwc check-config`, or move it away to start again.",
+    "state directory in use",
+    "`fwc init` sets up a new state directory: it never overwrites a testbed.yaml, never opens a store that is there already (it may be a running gateway's), and never makes a store for a gateway that has fwc's tables without one. Check what is there with `fwc check-config` and `fwc status`, or choose another directory.",
   ),
   FWC900: e("internal error", "fwc failed on this input; the input may be fine. Please report it with the file."),
 } as const satisfies Record<string, CodeInfo>;

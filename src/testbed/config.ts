@@ -232,7 +232,20 @@ export function loadConfig<T extends z.ZodMiniType>(
     }
     return null;
   }
-  const r = schema.safeParse(doc.toJS());
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (e) {
+    // An alias bomb (a few lines that expand to billions of nodes) stops here, not in memory.
+    bag.add(
+      "FWC600",
+      span(file, 0, Math.min(1, file.text.length)),
+      `${file.path}: ${(e as Error).message.split("\n")[0]}`,
+      "write the values out instead of repeating them with YAML aliases (*name)",
+    );
+    return null;
+  }
+  const r = schema.safeParse(data);
   if (r.success) return r.data;
   for (const issue of r.error.issues) {
     const path = issue.path.map(String);
@@ -315,6 +328,20 @@ export function loadTestbed(file: SourceFile, bag: DiagnosticBag): TestbedConfig
       at(["dedicated"]),
       `dedicated: ${cfg.dedicated} contains the gateway's own address ${cfg.gateway.ipv4}`,
       "keep the shared address out of the dedicated pool",
+    );
+    return null;
+  }
+  if (cfg.gateway.inside.includes(cfg.gateway.outside)) {
+    // Every command's ruleset would drop the Internet's traffic as spoofed nodes': refused wherever it is read.
+    const doc = parseDocument(file.text);
+    const i = cfg.gateway.inside.indexOf(cfg.gateway.outside);
+    const r =
+      nodeRange(doc, ["gateway", "inside", String(i)], "value") ?? nodeRange(doc, ["gateway", "inside"], "value");
+    bag.add(
+      "FWC601",
+      r === null ? at(["gateway", "inside"]) : span(file, r[0], r[1]),
+      `gateway.inside lists ${cfg.gateway.outside}, which is gateway.outside`,
+      "the interface toward the Internet is never one toward the nodes: fix gateway.inside or gateway.outside",
     );
     return null;
   }

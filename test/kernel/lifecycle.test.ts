@@ -109,6 +109,17 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
   let db: number;
   let s1: Awaited<ReturnType<Lab["session"]>>;
 
+  it("the endpoint tables of status and the changes are coloured on request only (--color, NO_COLOR)", () => {
+    const always = fwc(["status", "--exp", "proj/e1", "--color", "always"]);
+    expect(always.out).toContain("\u001b[1mExperiment proj/e1");
+    // Not a terminal (a pipe), or NO_COLOR: plain text.
+    expect(fwc(["status", "--exp", "proj/e1"]).out).not.toContain("\u001b[");
+    expect(fwc(["status", "--exp", "proj/e1", "--color", "auto"], { NO_COLOR: "1" }).out).not.toContain("\u001b[");
+    const opened = fwc(["open", "--exp", "proj/e1", "--nat", "192.154.6.21/25", "--color", "always"]);
+    expect(opened.out).toContain("\u001b[1mInbound");
+    expect(fwc(["close", "--exp", "proj/e1", "--nat", "192.154.6.21/25"]).code).toBe(0);
+  });
+
   it("open: a dynamic grant reaches its node at once", async () => {
     const e1 = ok(["open", "--exp", "proj/e1", "--rdr", "db/5432"]);
     db = port(e1, "db", 5432);
@@ -150,7 +161,7 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
     const preview = dry.out.slice(0, dry.out.indexOf("# fwc: modify proj/e1 (dry run)"));
     expect(preview.replace(/:[0-9]+\/tcp -> web/, ":P/tcp -> web")).toBe(
       [
-        "Preview of modify proj/e1 (dry run): 2 to add, 2 to remove",
+        "Preview of modify proj/e1 (dry run): 2 to add, 2 to remove, 2 unchanged",
         `- 198.51.100.1:${db}/tcp -> db:5432`,
         "- dns db.e1.proj.testbed.example.net. CNAME gw.testbed.example.net.",
         "+ 198.51.100.1:P/tcp -> web:8080",
@@ -160,6 +171,46 @@ describe.skipIf(!canRunKernelTests())("the lifecycle on a real gateway", () => {
       ].join("\n"),
     );
     expect(dry.err).toContain("note[FWC834]: would replace 1 grant made with fwc open");
+    // A node moved to another address is a change the preview shows (its grants lead elsewhere).
+    writeFileSync(
+      join(dir, "e1-moved.json"),
+      JSON.stringify({ web: { ipv4: "10.1.1.3", ipv6: "2620:0:e01::3" }, db: { ipv4: "10.1.1.44" } }),
+    );
+    const moved = fwc([
+      "modify",
+      join(dir, "e1-calls.ns"),
+      "--exp",
+      "proj/e1",
+      "--nodes",
+      join(dir, "e1-moved.json"),
+      "--dry-run",
+    ]);
+    expect(moved.code).toBe(0);
+    expect(moved.out).toContain("\n- node db 10.1.1.4\n");
+    expect(moved.out).toContain("\n+ node db 10.1.1.44\n");
+    // A testbed changed under the experiment: planning its state again no longer gives what the gateway has, and
+    // the preview says so rather than hide the move (the transaction shows it).
+    writeFileSync(join(dir, "testbed-moved.yaml"), TESTBED_YAML.replace("ipv4: 198.51.100.1", "ipv4: 198.51.100.9"));
+    const tb = spawnSync(
+      FWC,
+      [
+        "modify",
+        join(dir, "e1-calls.ns"),
+        "--exp",
+        "proj/e1",
+        "--dry-run",
+        "--state",
+        state,
+        "--netns",
+        lab.name("gw"),
+        "--testbed",
+        join(dir, "testbed-moved.yaml"),
+      ],
+      { encoding: "utf8" },
+    );
+    expect(tb.status).toBe(0);
+    expect(tb.stdout).toContain("! The experiment's state no longer plans to the rules it has on the gateway");
+    expect(tb.stdout).toContain("198.51.100.9");
     const still = await lab.session("inet", "198.51.100.1", db);
     expect(await still.ask("dry")).toBe("db:5432 dry");
     still.end();

@@ -139,6 +139,11 @@ export function endpointLines(plan: Plan): string[] {
     ...plan.dedicated.map((d) => `dedicated ${d.address} <-> ${d.node} (${d.nodeAddress})`),
     ...plan.outbound.map((e) => `outbound ${e.host} ${what(e.proto, e.port, e.portEnd)}${until(e.origin)}`),
     ...plan.dns.map((d) => `dns ${d.name} ${d.type} ${d.target}`),
+    // The nodes' addresses: a node moved to another address changes where its grants lead.
+    ...plan.nodes.map(
+      (n) =>
+        `node ${n.node}${n.ipv4 ? ` ${n.ipv4}` : ""}${n.ipv6 ? ` ${n.ipv6}` : ""}${n.mac ? ` mac ${n.mac}` : ""}${n.port ? ` port ${n.port}` : ""}`,
+    ),
   ];
 }
 
@@ -155,17 +160,23 @@ export function endpointChange(before: string[], after: string[]): { remove: str
  */
 export function previewText(
   what: string,
-  change: { remove: string[]; add: string[] },
+  change: { remove: string[]; add: string[]; exact?: boolean },
   unchanged: number,
   nothing = "no endpoint changes",
 ): string {
   const heading = what.replace(/[\x00-\x1f\x7f]/g, "_");
+  // The "before" side is the state planned again: when that no longer gives what is on the gateway (the testbed
+  // or the node addresses changed since), the lines cannot show everything; the transaction still is exact.
+  const caveat =
+    change.exact === false
+      ? "\n! The experiment's state no longer plans to the rules it has on the gateway (the testbed configuration or the node addresses changed since it was applied): the lines above compare endpoints as planned now; the transaction below is exactly what changes."
+      : "";
   if (change.remove.length + change.add.length === 0)
-    return `Preview of ${heading} (dry run): ${nothing}${unchanged > 0 ? ` (${unchanged} stay)` : ""}.\n\n`;
+    return `Preview of ${heading} (dry run): ${nothing}${unchanged > 0 ? ` (${unchanged} stay)` : ""}.${caveat}\n\n`;
   const lines = [
     `Preview of ${heading} (dry run): ${change.add.length} to add, ${change.remove.length} to remove${unchanged > 0 ? `, ${unchanged} unchanged` : ""}`,
     ...change.remove.map((l) => `- ${l}`),
     ...change.add.map((l) => `+ ${l}`),
   ];
-  return `${lines.join("\n")}\n\n`;
+  return `${lines.join("\n")}${caveat}\n\n`;
 }
