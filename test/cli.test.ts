@@ -382,6 +382,19 @@ describe("rough edges a new user meets (issue 15)", () => {
   };
   const exampleArgs = ["--testbed", join(root, "examples", "testbed.yaml")];
 
+  it("control characters in an option's value, a message or a file name never reach the terminal raw", () => {
+    const u = run(["status", "--exp", "p/f\u001b[31m"]);
+    expect(u.code).toBe(2);
+    expect(u.err).toContain("p/f\u241b[31m");
+    expect(u.err).not.toContain("\u001b");
+    const name = "e\u001b]0;owned\u0007.ns";
+    writeFileSync(join(dir, name), "x\n");
+    const c = run(["check", name]);
+    expect(c.code).toBe(1);
+    expect(c.out).toContain("e\u241b]0;owned\u2407.ns:1:1: error[FWC200]");
+    expect(c.out + c.err).not.toMatch(/[\u0007\u001b]/);
+  });
+
   it("control characters of a file are shown as pictures in the code frame, never sent to the terminal", () => {
     writeFileSync(
       join(dir, "ctl.ns"),

@@ -11,7 +11,7 @@ import * as cmd from "../deploy/commands.js";
 import { claimsOf, type DeployContext } from "../deploy/lifecycle.js";
 import type { DiagnosticCode } from "../diagnostics/codes.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
-import { renderText, summaryLine } from "../diagnostics/render.js";
+import { printable, renderText, summaryLine } from "../diagnostics/render.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 import type { Limits } from "../ns/limits.js";
 import { isExperimentName, StateError } from "../store/schema.js";
@@ -66,7 +66,8 @@ export type DeployCommand =
   | "blocks";
 
 function usage(message: string): number {
-  process.stderr.write(`fwc: ${message}\n`);
+  // The message may quote an option's value: its control characters are shown, never sent to the terminal.
+  process.stderr.write(`fwc: ${printable(message)}\n`);
   return 2;
 }
 

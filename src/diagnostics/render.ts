@@ -47,7 +47,7 @@ export function codeFrame(s: Span, style: Style, label = ""): string {
  * A line of a file as a code frame shows it: control characters (an escape sequence that would recolour or
  * clear the terminal, a bell) become their one-character pictures (␛, ␇), so the carets still line up.
  */
-function printable(line: string): string {
+export function printable(line: string): string {
   return line.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => {
     const n = c.charCodeAt(0);
     return n < 0x20 ? String.fromCharCode(0x2400 + n) : n === 0x7f ? "\u2421" : "\ufffd";
@@ -63,7 +63,8 @@ function gutterWidth(s: Span): number {
  * A message's further lines, indented: a message can quote hostile input, and a line of it must never start
  * where a diagnostic of its own would (`file:1:1: error[...]`).
  */
-const indented = (s: string): string => (s.includes("\n") ? s.replace(/\n/g, "\n    ") : s);
+/** A message or help text for the terminal: its own lines indented, and a file's control characters as pictures. */
+const indented = (s: string): string => s.split("\n").map(printable).join("\n    ");
 
 export function renderText(diags: readonly Diagnostic[], style: Style): string {
   const parts: string[] = [];
@@ -78,7 +79,8 @@ export function renderText(diags: readonly Diagnostic[], style: Style): string {
     // A diagnostic about no text of a file (it could not be read, is empty, or is not a file at all: the
     // gateway, the DNS server) has no position and no code frame.
     const framed = d.span.file.text.length > 0;
-    const where = framed ? `${d.span.file.path}:${line}:${col}:` : `${d.span.file.path}:`;
+    const path = printable(d.span.file.path);
+    const where = framed ? `${path}:${line}:${col}:` : `${path}:`;
     const head = `${paint(style.color, "1", where)} ${sev}[${d.code}]: ${paint(style.color, "1", indented(d.message))}`;
     const lines = framed ? [head, codeFrame(d.span, style)] : [head];
     // The `=` lines start under the frame's `|`.
