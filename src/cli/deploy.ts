@@ -251,7 +251,8 @@ export async function deployAction(
   const color = useColor(opts.color, process.stderr);
   if (diags.length > 0)
     process.stderr.write(
-      `${renderText(diags, { color })}${summaryLine(bag.errorCount, bag.warningCount, Math.max(1, files.size))}\n`,
+      // "in N files" only when the problems are in files (a gateway's, a store's or an experiment's are not).
+      `${renderText(diags, { color })}${summaryLine(bag.errorCount, bag.warningCount, diags.some((d) => d.span.file.text.length > 0) ? Math.max(1, files.size) : undefined)}\n`,
     );
   return ok && bag.errorCount === 0 ? 0 : 1;
 }

@@ -100,8 +100,9 @@ export function renderText(diags: readonly Diagnostic[], style: Style): string {
 /** "1 error", "3 errors": a count and its noun, for every message fwc prints. */
 export const plural = (n: number, noun: string, nouns = `${noun}s`): string => `${n} ${n === 1 ? noun : nouns}`;
 
-export function summaryLine(errors: number, warnings: number, files: number): string {
-  return `${plural(errors, "error")}, ${plural(warnings, "warning")} in ${plural(files, "file")}`;
+/** "1 error, 2 warnings in 3 files"; without `files`, about no file (the gateway, the store, an experiment). */
+export function summaryLine(errors: number, warnings: number, files?: number): string {
+  return `${plural(errors, "error")}, ${plural(warnings, "warning")}${files === undefined ? "" : ` in ${plural(files, "file")}`}`;
 }
 
 export function diagnosticJson(d: Diagnostic) {
