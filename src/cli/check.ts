@@ -143,3 +143,12 @@ export async function checkAction(files: string[], opts: CheckOptions): Promise<
   process.stderr.write(out.stderr);
   return out.exitCode;
 }
+
+/** What `fwc check` prints for a file given as text (fwc explain's examples): its diagnostics, without colour. */
+export function checkText(name: string, text: string): string {
+  const bag = new DiagnosticBag();
+  const file = new SourceFile(name, text);
+  const r = evaluateNs(file, undefined, bag, {});
+  resolveAccess(r.experiment, file, bag);
+  return renderText(bag.sorted(), { color: false });
+}

@@ -1,9 +1,24 @@
 /** `fwc explain CODE`: the long explanation of a diagnostic code, from the same table docs/diagnostics.md is made of. */
 import { CODES, type DiagnosticCode } from "../diagnostics/codes.js";
+import { EXAMPLES } from "../diagnostics/examples.js";
 import { didYouMean } from "../diagnostics/suggest.js";
 
-/** The explanation of `code` (FWC515, fwc515 or 515), or a message saying there is no such code. */
-export function explain(code: string): { exitCode: number; stdout: string; stderr: string } {
+/** What `fwc check` prints for a file given as text (the NS front end, loaded only for an example). */
+export type CheckText = (name: string, text: string) => string;
+
+/** A file's lines, numbered, indented under a heading. */
+const listing = (text: string) =>
+  text
+    .replace(/\n$/, "")
+    .split("\n")
+    .map((l, i) => `  ${String(i + 1).padStart(2)} | ${l}`)
+    .join("\n");
+
+/**
+ * The explanation of `code` (FWC515, fwc515 or 515), or a message saying there is no such code. With `check`, a
+ * code an NS file can cause also gets its example: the file, what fwc check says of it, and the file fixed.
+ */
+export function explain(code: string, check?: CheckText): { exitCode: number; stdout: string; stderr: string } {
   const c = code.trim().toUpperCase();
   const id = (/^[0-9]{3}$/.test(c) ? `FWC${c}` : c) as DiagnosticCode;
   const info = Object.hasOwn(CODES, id) ? CODES[id] : undefined;
@@ -30,6 +45,7 @@ export function explain(code: string): { exitCode: number; stdout: string; stder
     "",
     wrap(info.explain, 100),
     "",
+    ...example(id, check),
     `Reference: docs/diagnostics.md#${id.toLowerCase()}${family === "" ? "" : `; ${FAMILY_DOCS[id.slice(0, 4)] ?? ""}`}`.replace(
       /; $/,
       "",
@@ -37,6 +53,27 @@ export function explain(code: string): { exitCode: number; stdout: string; stder
     "",
   ].filter((l, i, all) => !(l === "" && all[i - 1] === ""));
   return { exitCode: 0, stdout: `${text.join("\n")}\n`, stderr: "" };
+}
+
+function example(id: DiagnosticCode, check?: CheckText): string[] {
+  const ex = EXAMPLES[id];
+  if (ex === undefined || check === undefined) return [];
+  const said = check("exp.ns", ex.file)
+    .replace(/\n+$/, "")
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+  return [
+    "Example, exp.ns:",
+    listing(ex.file),
+    "",
+    "fwc check exp.ns says:",
+    said,
+    "",
+    "Fixed:",
+    listing(ex.fixed),
+    "",
+  ];
 }
 
 const FAMILIES: Record<string, string> = {

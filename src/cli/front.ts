@@ -1,3 +1,3 @@
 /** check and inspect: the NS front end, a bundle of its own (dist/fwc-front.cjs). */
-export { checkAction } from "./check.js";
+export { checkAction, checkText } from "./check.js";
 export { inspectAction } from "./inspect.js";

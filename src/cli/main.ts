@@ -142,7 +142,14 @@ export function buildProgram(exit: (code: number) => void): Command {
     .argument("<code>", "the code, as printed in brackets: error[FWC515]")
     .action(async (code: string) => {
       const { explain } = await import("./explain.js");
-      const r = explain(code);
+      const { EXAMPLES } = await import("../diagnostics/examples.js");
+      // The NS front end runs the code's example, when it has one.
+      const id = code
+        .trim()
+        .toUpperCase()
+        .replace(/^([0-9]{3})$/, "FWC$1");
+      const check = Object.hasOwn(EXAMPLES, id) ? (await loadFront()).checkText : undefined;
+      const r = explain(code, check);
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       exit(r.exitCode);
