@@ -125,7 +125,8 @@ describe("contrib/systemd", () => {
       expect(words(unit, "Service", "ReadWritePaths")).toEqual([state]);
     }
     expect(doc).toContain(`FWC_STATE=${state}`);
-    expect(doc).toContain(`install -d -m 0700 -o root -g root ${state}`);
+    // The state directory is made by fwc init (mode 0700), at the path the units use.
+    expect(doc).toContain(`fwc init --state ${state} `);
     expect(doc).toContain(`ReadWritePaths=${state}`);
     expect(doc).toContain(`ln -sf /opt/fwc/dist/fwc.cjs ${FWC_PATH}`);
 

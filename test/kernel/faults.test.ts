@@ -140,7 +140,7 @@ describe.skipIf(!canRunKernelTests())("faults leave the gateway as it was", () =
     expect(s.code).toBe(1);
     expect(s.err).toContain("error[FWC810]");
     // The element is no experiment's in the state: it is a stray, whatever its comment says.
-    expect(s.err).toMatch(/fwc's tables hold 1 element\(s\) the state does not, e\.g\. rdr4 .* "proj\/e1 open/);
+    expect(s.err).toMatch(/fwc's tables hold 1 element the state does not, e\.g\. rdr4 .* "proj\/e1 open/);
     // Any next command first rolls back; here an unrelated status-changing one.
     const o = fwc(["open", "--exp", "proj/e1", "--nat", "192.0.2.1/53/udp"]);
     expect(o.code).toBe(0);
