@@ -3,6 +3,7 @@
  *   - `fwc compile --emit nft` of 100 nodes x N nat targets, N = 100, 200, 400 (target for 400: under 1 s);
  *   - `fwc open --json` of one g5kfw opening with P ports, P = 1,000, 2,000, 4,000 (target for 4,000: under 1 s),
  *     on a gateway in a network namespace (root, nft).
+ *   - `fwc open --json --dry-run` of 4,000 ports, alone and beside 4,000 held (its preview plans the state again).
  * Baselines of the same run: `node -e 0`, and the smallest case of each series (doubling the grants should about
  * double the work, not quadruple it). Run: npm run bench:planning
  */
@@ -100,16 +101,35 @@ function main(): void {
       if (r.status !== 0) throw new Error(`swapin: ${r.stderr}`);
     };
     first = 0;
-    for (const p of [1000, 2000, 4000]) {
-      const opening = JSON.stringify([
-        { addr: "web", proto: "tcp", port: Array.from({ length: p }, (_, i) => String(30000 + 2 * i)).join(" ") },
+    let real4000 = 0;
+    const opening = (p: number, from: number) =>
+      JSON.stringify([
+        { addr: "web", proto: "tcp", port: Array.from({ length: p }, (_, i) => String(from + 2 * i)).join(" ") },
       ]);
-      const s = time([bin, "open", "--exp", "bench/o", "--json", ...opts], { input: opening, before: fresh });
+    for (const p of [1000, 2000, 4000]) {
+      const s = time([bin, "open", "--exp", "bench/o", "--json", ...opts], { input: opening(p, 30000), before: fresh });
       if (p === 1000) first = s;
+      if (p === 4000) real4000 = s;
       console.log(
         `open --json, one opening of ${p} ports: ${s.toFixed(2)} s (${(s / first).toFixed(2)}x the 1,000-port case)${p === 4000 ? "; target < 1 s" : ""}`,
       );
     }
+
+    // The dry run's preview plans the experiment's state again for its "before" side: the same opening as a
+    // dry run, on an experiment holding nothing, then on one already holding 4,000 opened ports.
+    const dry = time([bin, "open", "--exp", "bench/o", "--json", "--dry-run", ...opts], {
+      input: opening(4000, 30000),
+      before: fresh,
+    });
+    fresh();
+    const held = spawnSync(bin, ["open", "--exp", "bench/o", "--json", ...opts], { input: opening(4000, 30000) });
+    if (held.status !== 0) throw new Error(`open: ${held.stderr}`);
+    const dryHeld = time([bin, "open", "--exp", "bench/o", "--json", "--dry-run", ...opts], {
+      input: opening(4000, 30001),
+    });
+    console.log(
+      `open --json --dry-run of 4,000 ports (preview and transaction): ${dry.toFixed(2)} s (${(dry / real4000).toFixed(2)}x the real open); beside 4,000 ports held: ${dryHeld.toFixed(2)} s (${(dryHeld / real4000).toFixed(2)}x)`,
+    );
   } finally {
     lab.destroy();
     rmSync(dir, { recursive: true, force: true });
