@@ -17,6 +17,7 @@ _fwc() {
     'compile --emit') COMPREPLY=( $(compgen -W 'ir endpoints table svg nft nft-json dns zone nsupdate' -- "$cur") ); return ;;
     'compile --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
     'env --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
+    'explain --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
     'init --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
     'inspect --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
     'modify --color') COMPREPLY=( $(compgen -W 'auto always never' -- "$cur") ); return ;;
@@ -38,7 +39,7 @@ _fwc() {
     'compile') COMPREPLY=( $(compgen -W '--emit --exp --testbed --nodes --state --output --max-steps --max-depth --max-string --max-seconds --max-memory --color' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'completion') COMPREPLY=( $(compgen -W '' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'env') COMPREPLY=( $(compgen -W '--exp --node --state --testbed --netns --json --wait --color' -- "$cur") $(compgen -f -- "$cur") ) ;;
-    'explain') COMPREPLY=( $(compgen -W '' -- "$cur") $(compgen -f -- "$cur") ) ;;
+    'explain') COMPREPLY=( $(compgen -W '--color' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'init') COMPREPLY=( $(compgen -W '--state --domain --gateway-name --ipv4 --ipv6 --outside --inside --ports --netns --color' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'inspect') COMPREPLY=( $(compgen -W '--json --max-steps --max-depth --max-string --max-seconds --max-memory --color' -- "$cur") $(compgen -f -- "$cur") ) ;;
     'modify') COMPREPLY=( $(compgen -W '--exp --nodes --state --testbed --netns --dry-run --json --wait --max-steps --max-depth --max-string --max-seconds --max-memory --color' -- "$cur") $(compgen -f -- "$cur") ) ;;

@@ -94,6 +94,7 @@ complete -c fwc -n '__fish_seen_subcommand_from env' -l netns -d 'act on the gat
 complete -c fwc -n '__fish_seen_subcommand_from env' -l json -d 'print JSON'
 complete -c fwc -n '__fish_seen_subcommand_from env' -l wait -d 'how long to wait for another fwc holding the store'\''s write lock (default: 10)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from env' -l color -d 'colour the output' -xa 'auto always never'
+complete -c fwc -n '__fish_seen_subcommand_from explain' -l color -d 'colour the output' -xa 'auto always never'
 complete -c fwc -n '__fish_seen_subcommand_from init' -l state -d 'the state directory to make (default: $FWC_STATE or /var/lib/fwc)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from init' -l domain -d 'experiments get names under <eid>.<pid>.<domain> (default: testbed.example.net)' -r -F
 complete -c fwc -n '__fish_seen_subcommand_from init' -l gateway-name -d 'the gateway'\''s host name (default: gw.<domain>)' -r -F

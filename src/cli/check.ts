@@ -144,11 +144,11 @@ export async function checkAction(files: string[], opts: CheckOptions): Promise<
   return out.exitCode;
 }
 
-/** What `fwc check` prints for a file given as text (fwc explain's examples): its diagnostics, without colour. */
-export function checkText(name: string, text: string): string {
+/** What `fwc check` prints for a file given as text (fwc explain's examples): its diagnostics. */
+export function checkText(name: string, text: string, color = false): string {
   const bag = new DiagnosticBag();
   const file = new SourceFile(name, text);
   const r = evaluateNs(file, undefined, bag, {});
   resolveAccess(r.experiment, file, bag);
-  return renderText(bag.sorted(), { color: false });
+  return renderText(bag.sorted(), { color });
 }

@@ -75,8 +75,11 @@ export function manPage(program: Command, version: string): string {
     ".TP",
     ".B NO_COLOR",
     "no colour in text output, even on a terminal",
+    ".TP",
+    ".B FWC_DOCS_URL",
+    "the web address of docs/diagnostics.md, for the help links of fwc check --format sarif (default: the copy installed with fwc, as a file: URL)",
     ".SH SEE ALSO",
-    "The guides in the docs/ directory of fwc: cli.md, language.md, deploy.md, diagnostics.md; fwc explain CODE.",
+    "The guides in the docs/ directory of fwc (in a package installed with npm install -g: $(npm prefix -g)/lib/node_modules/fwc/docs): cli.md, operations.md, deploy.md, language.md, diagnostics.md, ci.md; fwc explain CODE.",
   );
   return `${out.join("\n")}\n`;
 }

@@ -9,12 +9,13 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  realpathSync,
   rmdirSync,
   rmSync,
   statSync,
   writeSync,
 } from "node:fs";
-import { isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { parse } from "yaml";
 import { type DeployContext, withState } from "../deploy/lifecycle.js";
 import { anyTable } from "../deploy/nft.js";
@@ -288,13 +289,23 @@ export async function initAction(opts: InitOptions): Promise<number> {
       "",
       "Next:",
       `  1. Edit ${path}: ${anyGiven ? "check the values and replace the example ones" : "every address in it is an example"} (the gateway's`,
-      "     name, addresses and interfaces, the port pool, DNS). Every key is explained in docs/gateway.md.",
+      `     name, addresses and interfaces, the port pool, DNS). Its comments say what each key does; ${guide("gateway.md")}`,
+      "     explains them.",
       `  2. fwc check-config --state ${dir}`,
       `  3. fwc reconcile --state ${dir}${ns}     # writes fwc's tables on the gateway; run it at boot too`,
       "",
     ].join("\n"),
   );
   return finish(bag, [path], out, opts);
+}
+
+/** A guide as the reader can open it: the copy installed with this fwc when there is one, else docs/NAME. */
+function guide(name: string): string {
+  try {
+    const path = join(dirname(realpathSync(process.argv[1] ?? "")), "..", "docs", name);
+    if (statSync(path, { throwIfNoEntry: false })?.isFile()) return path;
+  } catch {}
+  return `docs/${name}`;
 }
 
 export interface CheckConfigOptions {

@@ -23,12 +23,16 @@ import { SourceFile, span } from "../diagnostics/source.js";
 import { releasedBy } from "../plan/allocations.js";
 import type { Plan } from "../plan/plan.js";
 import "../schema.js";
+import { dnsSettings } from "../backends/dns/records.js";
 import { DEFAULT_QUARANTINE_SECONDS } from "../plan/allocations.js";
 import { EtcdStore, readGateways } from "../store/etcd.js";
 import { type BlockEntry, type ExperimentState, StateError } from "../store/schema.js";
 import { PENDING_FILE } from "../store/sqlite.js";
 import type { Store, StoreReader } from "../store/store.js";
 import { DEFAULT_EXPERIMENT_LIMITS, type NodeAddresses } from "../testbed/config.js";
+
+/** Whether the commands send DNS changes: testbed.yaml names a server (docs/dns.md). */
+const publishes = (t: DeployContext["testbed"]): boolean => dnsSettings(t).server !== undefined;
 
 /** "1 experiment", "3 experiments". */
 const experiments = (n: number): string => plural(n, "experiment");
@@ -69,7 +73,9 @@ export interface Shown {
 function show(ctx: DeployContext, plan: Plan, opts: Shown): void {
   if (ctx.dryRun || opts.quiet === true) return;
   ctx.out.push(
-    opts.json ? `${JSON.stringify(endpointsJson(plan), null, 2)}\n` : endpointsTable(plan, opts.color === true),
+    opts.json
+      ? `${JSON.stringify(endpointsJson(plan), null, 2)}\n`
+      : endpointsTable(plan, opts.color === true, { unpublished: !publishes(ctx.testbed) }),
   );
 }
 
@@ -464,7 +470,7 @@ export async function swapout(ctx: DeployContext, exp: string, opts: Shown = { j
         ctx.out.push(
           opts.json
             ? `${JSON.stringify({ experiment: exp, swappedOut: true, releasedPorts: ports, dnsRecords: names, dynamicGrants: grants, quarantineSeconds: quarantine }, null, 2)}\n`
-            : `Swapped out ${exp}: ${ports.length === 0 ? "no gateway ports" : `gateway ports ${ports.join(", ")}`} released${quarantine > 0 && ports.length > 0 ? ` (kept from other experiments' identity ranges for ${quarantine} s)` : ""}, ${plural(names, "DNS record")} and ${plural(grants, "dynamic grant")} removed.\n`,
+            : `Swapped out ${exp}: ${ports.length === 0 ? "no gateway ports" : `gateway ports ${ports.join(", ")}`} released${quarantine > 0 && ports.length > 0 ? ` (kept from other experiments' identity ranges for ${quarantine} s)` : ""}, ${publishes(ctx.testbed) ? `${plural(names, "DNS record")} and ` : ""}${plural(grants, "dynamic grant")} removed.\n`,
         );
       return true;
     })) ?? false
@@ -643,7 +649,17 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
         if (p !== null) plans.push(p.plan);
       }
       for (const r of rules)
-        report(c, "FWC810", c.gw.netns ?? "gateway", r, "fwc reconcile writes fwc's tables again from the state");
+        report(
+          c,
+          "FWC810",
+          c.gw.netns ?? "gateway",
+          r,
+          // No table at all is also what a look at the wrong gateway finds (another network namespace): writing
+          // the tables there would not mend the real one.
+          r.includes("has no table")
+            ? `if this is the gateway of ${c.stateDir} (after a reboot, say), fwc reconcile writes fwc's tables again from the state; if its gateway is a network namespace, give --netns NAME${c.gw.netns === undefined ? "" : ` (this was ${c.gw.netns})`} instead`
+            : "fwc reconcile writes fwc's tables again from the state",
+        );
       for (const d of drift)
         report(
           c,
@@ -698,7 +714,8 @@ export async function status(ctx: DeployContext, exp: string | undefined, opts: 
           )}\n`,
         );
       else {
-        for (const p of plans) c.out.push(endpointsTable(p, opts.color === true));
+        for (const p of plans)
+          c.out.push(endpointsTable(p, opts.color === true, { unpublished: !publishes(c.testbed) }));
         if (exp === undefined) {
           c.out.push(`${experiments(states.length)} on the gateway\n`);
           c.out.push(blocksTable(blocks));
@@ -834,7 +851,7 @@ async function etcdStatus(
       )}\n`,
     );
   else {
-    for (const p of plans) c.out.push(endpointsTable(p, opts.color === true));
+    for (const p of plans) c.out.push(endpointsTable(p, opts.color === true, { unpublished: !publishes(c.testbed) }));
     if (exp === undefined) {
       c.out.push(`${experiments(states.length)} in ${store.location}\n`);
       c.out.push(blocksTable(blocks));

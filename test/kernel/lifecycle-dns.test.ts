@@ -95,6 +95,7 @@ describe.skipIf(!canRunKernelTests() || !canRunNamed())("DNS through the lifecyc
     );
     // With a real name server out of step, status does not also claim that all is in step.
     expect(s.out).not.toContain("in step");
+    expect(s.out).toContain("\nDNS\n");
     const r = fwc(["reconcile"]);
     expect([r.code, r.err]).toEqual([0, ""]);
     expect(r.out).toContain("Wrote the DNS names of 1 experiment again.");

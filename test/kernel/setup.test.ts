@@ -313,6 +313,29 @@ describe.skipIf(!canRunKernelTests())("fwc init on a real gateway", () => {
     const r = run(["reconcile", "--state", st, "--netns", lab.name("gw")]);
     expect([r.code, r.err]).toEqual([0, ""]);
     expect(lab.exec("gw", ["nft", "list", "tables"])).toContain("table inet fwc");
+    // status without --netns looks at this machine's own tables (read only): it finds none, and its help says
+    // that the gateway may be a namespace rather than send the operator to write tables in the wrong place.
+    writeFileSync(join(dir, "lone.ns"), "set ns [new Simulator]\nsource tb_compat.tcl\nset a [$ns node]\n$ns run\n");
+    writeFileSync(join(dir, "lone.json"), '{"a":{"ipv4":"10.9.9.2"}}');
+    const sw = run([
+      "swapin",
+      join(dir, "lone.ns"),
+      "--exp",
+      "p/lone",
+      "--nodes",
+      join(dir, "lone.json"),
+      "--state",
+      st,
+      "--netns",
+      lab.name("gw"),
+    ]);
+    expect(sw.code).toBe(0);
+    const host = spawnSync("nft", ["list", "tables"], { encoding: "utf8" }).stdout;
+    if (!host.includes("table inet fwc")) {
+      const s = run(["status", "--state", st]);
+      expect(s.code).toBe(1);
+      expect(s.err).toContain("if its gateway is a network namespace, give --netns NAME instead");
+    }
     // Another directory on the same gateway: the gateway's state is not there.
     const other = join(dir, "h");
     const o = run(["init", "--state", other, "--netns", lab.name("gw")]);

@@ -75,9 +75,9 @@ const whence = (o: Origin): string => (o.source === "nsfile" ? `${o.file}:${o.li
 /**
  * The endpoint listing for people: inbound rows in the order of their gateway ports, each with where it comes
  * from and, for ssh and the web, how to reach it. `color` makes headings bold and the notes dim (a terminal
- * only; the caller decides, honouring NO_COLOR).
+ * only; the caller decides, honouring NO_COLOR). `unpublished`: the gateway sends no DNS changes (no dns.server).
  */
-export function endpointsTable(plan: Plan, color = false): string {
+export function endpointsTable(plan: Plan, color = false, opts: { unpublished?: boolean } = {}): string {
   const bold = (s: string) => (color ? `\u001b[1m${s}\u001b[0m` : s);
   const dim = (s: string) => (s === "" ? "" : color ? `\u001b[2m${s}\u001b[0m` : s);
   const gw = plan.gateway.name.replace(/\.$/, "");
@@ -112,7 +112,8 @@ export function endpointsTable(plan: Plan, color = false): string {
     out.push(
       `  ${e.host} ${e.proto === "all" ? "all protocols" : `${ports(e.port, e.portEnd)}/${e.proto}`}${until(e.origin)}  ${dim(`(${whence(e.origin)})`)}`,
     );
-  out.push("", bold("DNS"));
+  // On a gateway whose testbed.yaml names no DNS server, the names are fwc's plan only: nobody can look them up.
+  out.push("", bold(opts.unpublished === true ? "DNS (not published: testbed.yaml names no dns.server)" : "DNS"));
   if (plan.dns.length === 0) out.push("  (none)");
   for (const d of plan.dns) out.push(`  ${d.name} ${d.type} ${d.target}`);
   return `${out.join("\n")}\n`;
