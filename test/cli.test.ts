@@ -459,7 +459,7 @@ describe("rough edges a new user meets (issue 15)", () => {
 
   it("dry-run headers, plurals and help texts read as English", () => {
     const st = join(dir, "dr");
-    const r = run([
+    const dryRun = [
       "swapin",
       "ord.ns",
       "--exp",
@@ -470,7 +470,8 @@ describe("rough edges a new user meets (issue 15)", () => {
       "--nodes",
       "ord.json",
       "--dry-run",
-    ]);
+    ];
+    const r = run(dryRun);
     expect(r.out).toContain("# fwc: swapin p/e (dry run).");
     // The preview comes first: one line per endpoint, in the order of the gateway ports.
     expect(r.out.slice(0, r.out.indexOf("# fwc:"))).toBe(
@@ -487,19 +488,7 @@ describe("rough edges a new user meets (issue 15)", () => {
       ].join("\n"),
     );
     // With --json, one document: the preview's lines, the transaction and the DNS update.
-    const j = run([
-      "swapin",
-      "ord.ns",
-      "--exp",
-      "p/e",
-      "--state",
-      st,
-      ...exampleArgs,
-      "--nodes",
-      "ord.json",
-      "--dry-run",
-      "--json",
-    ]);
+    const j = run([...dryRun, "--json"]);
     expect(j.code).toBe(0);
     const doc = JSON.parse(j.out);
     expect(doc).toMatchObject({

@@ -16,6 +16,9 @@ const head = "set ns [new Simulator]\nsource tb_compat.tcl\n";
 const ns = (body: string) => `${head}${body}$ns run\n`;
 const pair = (bad: string, good: string): Example => ({ file: ns(bad), fixed: ns(good) });
 const node = "set web [$ns node]\n";
+/** A tb-allow-external call of node web, wrong and right: `shared ...` as written after the node. */
+const allow = (bad: string, good: string): Example =>
+  pair(`${node}tb-allow-external $web ${bad}\n`, `${node}tb-allow-external $web ${good}\n`);
 
 export const EXAMPLES: Partial<Record<DiagnosticCode, Example>> = {
   FWC101: pair(
@@ -95,51 +98,21 @@ export const EXAMPLES: Partial<Record<DiagnosticCode, Example>> = {
   FWC316: pair(`${node}$ns at 10 "$web"\n`, `${node}$ns at 10 "$web reboot"\n`),
   FWC400: pair(`set n(1,2) [$ns node]\n`, `set n(1) [$ns node]\n`),
   FWC401: pair(`set n(0) [$ns node]\nset n-0 [$ns node]\n`, `set n(0) [$ns node]\nset n-1 [$ns node]\n`),
-  FWC500: pair(`${node}tb-allow-external $web public rdr "22"\n`, `${node}tb-allow-external $web shared rdr "22"\n`),
-  FWC501: pair(
-    `${node}tb-allow-external $web shared redirect "22"\n`,
-    `${node}tb-allow-external $web shared rdr "22"\n`,
-  ),
-  FWC502: pair(
-    `${node}tb-allow-external $web shared rdr "22" rdr "80"\n`,
-    `${node}tb-allow-external $web shared rdr "22 80"\n`,
-  ),
-  FWC503: pair(`${node}tb-allow-external $web shared rdr\n`, `${node}tb-allow-external $web shared rdr "22"\n`),
-  FWC510: pair(
-    `${node}tb-allow-external $web shared rdr "web/22/tcp/ssh"\n`,
-    `${node}tb-allow-external $web shared rdr "web/22/tcp"\n`,
-  ),
-  FWC511: pair(
-    `${node}tb-allow-external $web shared nat "192.0.2.300/80"\n`,
-    `${node}tb-allow-external $web shared nat "192.0.2.30/80"\n`,
-  ),
-  FWC512: pair(
-    `${node}tb-allow-external $web shared rdr "70000"\n`,
-    `${node}tb-allow-external $web shared rdr "7000"\n`,
-  ),
-  FWC513: pair(
-    `${node}tb-allow-external $web shared rdr "22/icmp"\n`,
-    `${node}tb-allow-external $web shared rdr "22/tcp"\n`,
-  ),
-  FWC514: pair(
-    `${node}tb-allow-external $web shared rdr "8100..8000"\n`,
-    `${node}tb-allow-external $web shared rdr "8000..8100"\n`,
-  ),
+  FWC500: allow(`public rdr "22"`, `shared rdr "22"`),
+  FWC501: allow(`shared redirect "22"`, `shared rdr "22"`),
+  FWC502: allow(`shared rdr "22" rdr "80"`, `shared rdr "22 80"`),
+  FWC503: allow(`shared rdr`, `shared rdr "22"`),
+  FWC510: allow(`shared rdr "web/22/tcp/ssh"`, `shared rdr "web/22/tcp"`),
+  FWC511: allow(`shared nat "192.0.2.300/80"`, `shared nat "192.0.2.30/80"`),
+  FWC512: allow(`shared rdr "70000"`, `shared rdr "7000"`),
+  FWC513: allow(`shared rdr "22/icmp"`, `shared rdr "22/tcp"`),
+  FWC514: allow(`shared rdr "8100..8000"`, `shared rdr "8000..8100"`),
   FWC515: pair(
     `${node}tb-allow-external $web shared rdr "db/5432"\n`,
     `${node}set db [$ns node]\ntb-allow-external $web shared rdr "db/5432"\n`,
   ),
-  FWC520: pair(`${node}tb-allow-external $web shared rdr "22 22"\n`, `${node}tb-allow-external $web shared rdr "22"\n`),
-  FWC521: pair(
-    `${node}tb-allow-external $web shared nat "10.0.0.5/80"\n`,
-    `${node}tb-allow-external $web shared nat "128.32.112.228/80"\n`,
-  ),
-  FWC522: pair(
-    `${node}tb-allow-external $web shared nat "0.0.0.0/0"\n`,
-    `${node}tb-allow-external $web shared nat "0.0.0.0/443"\n`,
-  ),
-  FWC524: pair(
-    `${node}tb-allow-external $web shared rdr "web,all"\n`,
-    `${node}tb-allow-external $web shared rdr "web,22"\n`,
-  ),
+  FWC520: allow(`shared rdr "22 22"`, `shared rdr "22"`),
+  FWC521: allow(`shared nat "10.0.0.5/80"`, `shared nat "128.32.112.228/80"`),
+  FWC522: allow(`shared nat "0.0.0.0/0"`, `shared nat "0.0.0.0/443"`),
+  FWC524: allow(`shared rdr "web,all"`, `shared rdr "web,22"`),
 };
