@@ -253,16 +253,23 @@ export async function initAction(opts: InitOptions): Promise<number> {
     undo();
     return finish(bag, [path], out, opts);
   }
+  let written = false;
   try {
     const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    written = true;
     try {
       writeSync(fd, text);
     } finally {
       closeSync(fd);
     }
   } catch (e) {
-    undo();
     const raced = (e as NodeJS.ErrnoException).code === "EEXIST";
+    // Raced by another process setting the directory up: the store may be its own now, and is left to it.
+    if (!raced) {
+      // A half-written configuration (a full disk) goes with the rest.
+      if (written) rmSync(path, { force: true });
+      undo();
+    }
     bag.add(
       raced ? "FWC836" : "FWC802",
       where(path),
