@@ -1,14 +1,12 @@
 /** `fwc check FILE...`: evaluate NS files as Emulab would and report every problem found. */
 
-import { existsSync, realpathSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { resolveAccess } from "../access/resolve.js";
 import { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { renderJson, renderSarif, renderText, summaryLine } from "../diagnostics/render.js";
 import { SourceFile } from "../diagnostics/source.js";
 import { type Catalog, evaluateNs } from "../ns/index.js";
-import { readSource } from "./input.js";
+import { installedDoc, readSource } from "./input.js";
 import { type LimitOptions, limitsFrom, useColor } from "./options.js";
 import { VERSION } from "./version.js";
 
@@ -39,13 +37,8 @@ export function docsUrl(env = process.env.FWC_DOCS_URL): string | undefined | "b
     }
     return ["http:", "https:", "file:"].includes(u.protocol) && u.hash === "" && !/\s/.test(env) ? u.href : "bad";
   }
-  try {
-    // dist/fwc.cjs (through any link npm made for it) -> ../docs/diagnostics.md
-    const local = join(dirname(realpathSync(process.argv[1] ?? "")), "..", "docs", "diagnostics.md");
-    return existsSync(local) ? pathToFileURL(local).href : undefined;
-  } catch {
-    return undefined;
-  }
+  const local = installedDoc("diagnostics.md");
+  return local === undefined ? undefined : pathToFileURL(local).href;
 }
 
 export interface CheckOutcome {

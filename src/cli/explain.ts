@@ -3,6 +3,13 @@ import { CODES, type DiagnosticCode } from "../diagnostics/codes.js";
 import { EXAMPLES } from "../diagnostics/examples.js";
 import { didYouMean } from "../diagnostics/suggest.js";
 
+/** A code as a person types it (FWC515, fwc515, 515) in the table's spelling. */
+export const codeId = (code: string): string =>
+  code
+    .trim()
+    .toUpperCase()
+    .replace(/^([0-9]{3})$/, "FWC$1");
+
 /** What `fwc check` prints for a file given as text (the NS front end, loaded only for an example). */
 export type CheckText = (name: string, text: string) => string;
 
@@ -19,8 +26,7 @@ const listing = (text: string) =>
  * code an NS file can cause also gets its example: the file, what fwc check says of it, and the file fixed.
  */
 export function explain(code: string, check?: CheckText): { exitCode: number; stdout: string; stderr: string } {
-  const c = code.trim().toUpperCase();
-  const id = (/^[0-9]{3}$/.test(c) ? `FWC${c}` : c) as DiagnosticCode;
+  const id = codeId(code) as DiagnosticCode;
   const info = Object.hasOwn(CODES, id) ? CODES[id] : undefined;
   if (info === undefined) {
     const hint = didYouMean(id, Object.keys(CODES));

@@ -1,5 +1,6 @@
 /** Reading NS files: a missing file, a binary file or non-UTF-8 text become diagnostics, never exceptions. */
-import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, realpathSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
 import { SourceFile, span } from "../diagnostics/source.js";
 
@@ -114,5 +115,18 @@ export function readSource(path: string, bag: DiagnosticBag, missing?: string): 
       "save the file as UTF-8",
     );
     return file;
+  }
+}
+
+/**
+ * A guide installed with this fwc (dist/fwc.cjs, through any link npm made for it, -> ../docs/NAME), or undefined
+ * when there is none (the tests' module graph, a copy without docs).
+ */
+export function installedDoc(name: string): string | undefined {
+  try {
+    const path = join(dirname(realpathSync(process.argv[1] ?? "")), "..", "docs", name);
+    return statSync(path, { throwIfNoEntry: false })?.isFile() ? path : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -142,13 +142,10 @@ export function buildProgram(exit: (code: number) => void): Command {
       .description("explain a diagnostic code: what it means and how to fix it (FWC515, or 515)")
       .argument("<code>", "the code, as printed in brackets: error[FWC515]"),
   ).action(async (code: string, opts: { color?: string }) => {
-    const { explain } = await import("./explain.js");
+    const { codeId, explain } = await import("./explain.js");
     const { EXAMPLES } = await import("../diagnostics/examples.js");
     // The NS front end runs the code's example, when it has one.
-    const id = code
-      .trim()
-      .toUpperCase()
-      .replace(/^([0-9]{3})$/, "FWC$1");
+    const id = codeId(code);
     const { useColor } = await import("./options.js");
     const color = useColor(opts.color, process.stdout);
     const front = Object.hasOwn(EXAMPLES, id) ? await loadFront() : undefined;

@@ -9,13 +9,12 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
-  realpathSync,
   rmdirSync,
   rmSync,
   statSync,
   writeSync,
 } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { parse } from "yaml";
 import { type DeployContext, withState } from "../deploy/lifecycle.js";
 import { anyTable } from "../deploy/nft.js";
@@ -25,8 +24,8 @@ import { SourceFile, span } from "../diagnostics/source.js";
 import { checkNodeAddressFile } from "../plan/plan.js";
 import { DB_FILE, PENDING_FILE } from "../store/sqlite.js";
 import { testbedCatalog } from "../testbed/catalog.js";
-import { loadNodeAddresses, loadTestbed, type TestbedConfig } from "../testbed/config.js";
-import { osReason, readSource, TESTBED_MISSING } from "./input.js";
+import { configSpan, loadNodeAddresses, loadTestbed, type TestbedConfig } from "../testbed/config.js";
+import { installedDoc, osReason, readSource, TESTBED_MISSING } from "./input.js";
 import { useColor } from "./options.js";
 
 export interface InitOptions {
@@ -307,13 +306,7 @@ export async function initAction(opts: InitOptions): Promise<number> {
 }
 
 /** A guide as the reader can open it: the copy installed with this fwc when there is one, else docs/NAME. */
-function guide(name: string): string {
-  try {
-    const path = join(dirname(realpathSync(process.argv[1] ?? "")), "..", "docs", name);
-    if (statSync(path, { throwIfNoEntry: false })?.isFile()) return path;
-  } catch {}
-  return `docs/${name}`;
-}
+const guide = (name: string): string => installedDoc(name) ?? `docs/${name}`;
 
 export interface CheckConfigOptions {
   state?: string;
@@ -325,26 +318,22 @@ export interface CheckConfigOptions {
 
 /** The checks of a configuration beyond its form: what would fail later, at the first swapin or DNS push. */
 function checkTestbed(t: TestbedConfig, file: SourceFile, bag: DiagnosticBag): void {
-  const at = (needle: string) => {
-    const i = file.text.indexOf(needle);
-    return i < 0 ? span(file, 0, 0) : span(file, i, i + needle.length);
-  };
-  // An interface's place in the inside list (after the key), not its first mention (outside: comes first).
-  const inside = (name: string) => {
-    const from = file.text.search(/^\s*inside\s*:/m);
-    const first = from < 0 ? -1 : file.text.indexOf(name, file.text.indexOf(":", from));
-    const i = first < 0 ? -1 : file.text.indexOf(name, first + name.length);
-    return i < 0 ? span(file, 0, 0) : span(file, i, i + name.length);
-  };
-  const dup = t.gateway.inside.find((x, i) => t.gateway.inside.indexOf(x) !== i);
-  if (dup !== undefined)
-    bag.add("FWC606", inside(dup), `gateway.inside lists ${dup} twice`, "list each interface once");
+  const at = (...path: string[]) => configSpan(file, path);
+  // The second mention is the one to remove.
+  const again = t.gateway.inside.findIndex((x, i) => t.gateway.inside.indexOf(x) !== i);
+  if (again >= 0)
+    bag.add(
+      "FWC606",
+      at("gateway", "inside", String(again)),
+      `gateway.inside lists ${t.gateway.inside[again]} twice`,
+      "list each interface once",
+    );
   const zone = t.dns?.zone?.toLowerCase().replace(/\.$/, "");
   const domain = t.domain.toLowerCase().replace(/\.$/, "");
   if (zone !== undefined && domain !== zone && !domain.endsWith(`.${zone}`))
     bag.add(
       "FWC708",
-      at(t.dns!.zone!),
+      at("dns", "zone"),
       `dns.zone ${zone} does not contain the domain ${domain}: every experiment's names (<eid>.<pid>.${domain}) would lie outside the zone`,
       `make dns.zone ${domain} or a zone above it`,
     );
@@ -362,7 +351,7 @@ function checkTestbed(t: TestbedConfig, file: SourceFile, bag: DiagnosticBag): v
     if (problem !== null)
       bag.add(
         "FWC601",
-        at(key),
+        at("dns", "key"),
         `dns.key: cannot read ${key}: ${problem}`,
         "nsupdate needs the TSIG key to change the zone: write it with tsig-keygen, readable by the user fwc runs as",
       );
@@ -370,7 +359,7 @@ function checkTestbed(t: TestbedConfig, file: SourceFile, bag: DiagnosticBag): v
   if (t.dns?.server === undefined && t.dns !== undefined)
     bag.add(
       "FWC607",
-      at("dns:"),
+      at("dns"),
       "dns: has no server: fwc publishes no names (compile --emit zone still writes the zone)",
       "add dns.server (the name server's address) for fwc to send its changes with nsupdate",
     );

@@ -114,24 +114,7 @@ function linesOf(
   if (p === null) return { before: [], exact: false };
   // Exact when planning again gives the elements the gateway has for it (same testbed, same addresses).
   const again = experimentElements(ctx.testbed, p.plan);
-  return { before: endpointLines(p.plan), exact: sameElements(again, s.applied.elements) };
-}
-
-/** Two element sets alike (each set's elements in any order). */
-function sameElements(a: Record<string, { key: string }[]>, b: Record<string, { key: string }[]>): boolean {
-  const keys = (x: Record<string, { key: string }[]>) =>
-    Object.entries(x)
-      .filter(([, es]) => es.length > 0)
-      .map(
-        ([name, es]) =>
-          `${name}:${es
-            .map((e) => e.key)
-            .sort()
-            .join(",")}`,
-      )
-      .sort()
-      .join(";");
-  return keys(a) === keys(b);
+  return { before: endpointLines(p.plan), exact: isEmptyDelta(diffElements(again, s.applied.elements)) };
 }
 
 /** A change planned and written to the store (in its open transaction), not yet applied. */

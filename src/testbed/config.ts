@@ -9,7 +9,7 @@ import * as z from "zod/mini";
 import { isAddress } from "../access/address.js";
 import type { DiagnosticCode } from "../diagnostics/codes.js";
 import type { DiagnosticBag } from "../diagnostics/diagnostic.js";
-import { SourceFile, span } from "../diagnostics/source.js";
+import { SourceFile, type Span, span } from "../diagnostics/source.js";
 import { didYouMean } from "../diagnostics/suggest.js";
 import "../schema.js";
 import { CatalogSchema } from "./catalog-schema.js";
@@ -296,6 +296,20 @@ export function loadConfig<T extends z.ZodMiniType>(
 
 type Doc = ReturnType<typeof parseDocument>;
 
+/**
+ * Where the value at `path` (["gateway", "inside", "1"]) is written in a configuration file, for a report: the
+ * nearest enclosing value written when it is not, else the file's start. The document is parsed again: only
+ * reports need positions.
+ */
+export function configSpan(file: SourceFile, path: string[]): Span {
+  const doc = parseDocument(file.text);
+  for (let n = path.length; n >= 0; n--) {
+    const r = nodeRange(doc, path.slice(0, n), "value");
+    if (r !== null) return span(file, r[0], r[1]);
+  }
+  return span(file, 0, Math.min(1, file.text.length));
+}
+
 /** The [start, end) offsets of the value (or key) at `path`, or null when absent. */
 function nodeRange(doc: Doc, path: string[], what: "value" | "key"): [number, number] | null {
   if (path.length === 0) {
@@ -318,10 +332,7 @@ export function loadTestbed(file: SourceFile, bag: DiagnosticBag): TestbedConfig
   const cfg = loadConfig(file, TestbedConfig, bag);
   if (cfg === null) return null;
   // Positions are needed only for a report: the document is parsed again then, not on every load.
-  const at = (path: string[]) => {
-    const r = nodeRange(parseDocument(file.text), path, "value") ?? [0, 1];
-    return span(file, r[0], r[1]);
-  };
+  const at = (path: string[]) => configSpan(file, path);
   if (cfg.dedicated !== undefined && ipaddr.parse(cfg.gateway.ipv4).match(ipaddr.parseCIDR(cfg.dedicated))) {
     bag.add(
       "FWC601",
@@ -333,13 +344,10 @@ export function loadTestbed(file: SourceFile, bag: DiagnosticBag): TestbedConfig
   }
   if (cfg.gateway.inside.includes(cfg.gateway.outside)) {
     // Every command's ruleset would drop the Internet's traffic as spoofed nodes': refused wherever it is read.
-    const doc = parseDocument(file.text);
     const i = cfg.gateway.inside.indexOf(cfg.gateway.outside);
-    const r =
-      nodeRange(doc, ["gateway", "inside", String(i)], "value") ?? nodeRange(doc, ["gateway", "inside"], "value");
     bag.add(
       "FWC601",
-      r === null ? at(["gateway", "inside"]) : span(file, r[0], r[1]),
+      at(["gateway", "inside", String(i)]),
       `gateway.inside lists ${cfg.gateway.outside}, which is gateway.outside`,
       "the interface toward the Internet is never one toward the nodes: fix gateway.inside or gateway.outside",
     );
